@@ -1,0 +1,30 @@
+# The two commands a new user needs: `make demo` and `make test`.
+# Everything installs into .venv from the committed lock file (uv.lock).
+
+PYTHON ?= python3
+VENV := .venv
+UV_VERSION := 0.13.8
+UV := $(VENV)/bin/uv
+SYNCED := $(VENV)/.synced
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install demo test lint clean
+
+install: $(SYNCED)
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(VENV)/bin/python
+	@touch $@
+
+demo: install  ## generate sample readings, ingest, build on DuckDB, print the summary
+	$(VENV)/bin/energy demo
+
+test: install  ## pytest, which also runs dbt build (models, data tests, unit tests)
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf workspace .pytest_cache

@@ -1,0 +1,59 @@
+{#- Energy per meter and local day, with how complete the day's readings are. -#}
+with readings as (
+
+    select * from {{ ref('int_readings_local') }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by meter_id, reading_date
+            order by kwh desc, reading_start
+        ) as peak_rank
+    from readings
+
+),
+
+daily as (
+
+    select
+        meter_id,
+        reading_date,
+        max(timezone) as timezone,
+        sum(kwh) as total_kwh,
+        count(*) as reading_count,
+        min(interval_minutes) as interval_minutes,
+        sum(interval_minutes) as covered_minutes,
+        max(case when peak_rank = 1 then kwh end) as peak_kwh,
+        max(case when peak_rank = 1 then reading_start end) as peak_interval_start
+    from ranked
+    group by meter_id, reading_date
+
+),
+
+with_day_length as (
+
+    select
+        *,
+        {{ energy.local_day_minutes('reading_date', 'timezone') }} as day_minutes
+    from daily
+
+)
+
+select
+    meter_id,
+    reading_date,
+    timezone,
+    total_kwh,
+    reading_count,
+    cast(day_minutes / interval_minutes as integer) as expected_reading_count,
+    least({{ energy.fdiv('covered_minutes', 'day_minutes') }}, 1.0) as completeness,
+    {{ energy.fdiv('covered_minutes', 'day_minutes') }} >= {{ var('complete_day_share') }} as is_complete,
+    day_minutes,
+    interval_minutes,
+    peak_kwh,
+    peak_interval_start
+from with_day_length

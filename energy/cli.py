@@ -1,0 +1,272 @@
+"""``energy``: the local flow on one machine (generate → ingest → build → query)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pyarrow as pa
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .warehouse import WarehouseError, build as build_warehouse, query
+from .workspace import Workspace
+
+app = typer.Typer(
+    help="Energy analytics lakehouse: interval meter CSVs in, daily consumption, anomalies "
+    "and forecasts out. Everything is written under $ENERGY_HOME (default ./workspace).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class SampleFormat(str, Enum):
+    seed = "seed"
+    long = "long"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def generate(
+    sample_format: Annotated[SampleFormat, typer.Option("--format", help="seed: timestamp,appliance,kwh hourly; long: meter_id,timestamp,value,unit,interval_minutes")] = SampleFormat.seed,
+    output: Annotated[Optional[Path], typer.Option(help="CSV to write (default: raw/sample.csv or raw/meters.csv in the workspace)")] = None,
+    days: Annotated[int, typer.Option(min=1, help="days of readings")] = 30,
+    meters: Annotated[int, typer.Option(min=1, help="meters (long format)")] = 10,
+    interval_minutes: Annotated[int, typer.Option(min=1, help="interval length (long format)")] = 15,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed writes the same bytes")] = 42,
+) -> None:
+    """Write deterministic sample readings, with a labels file of the injected anomalies."""
+    from sampledata.generator import generate_long_format, generate_seed_format
+
+    workspace = Workspace.current().ensure()
+    if sample_format is SampleFormat.seed:
+        result = generate_seed_format(output or workspace.raw / "sample.csv", days=days, seed=seed)
+    else:
+        if 1440 % interval_minutes:
+            _fail("--interval-minutes must divide a day (1440 minutes), e.g. 5, 15, 30 or 60", 2)
+        result = generate_long_format(
+            output or workspace.raw / "meters.csv",
+            meters=meters, days=days, interval_minutes=interval_minutes, seed=seed,
+        )
+    out.print(f"wrote {result.rows:,} readings to {result.data_path}")
+    out.print(f"wrote {result.anomalies:,} injected anomalies to {result.labels_path}")
+
+
+def _report_table(reports: list) -> Table:
+    table = Table(title="ingest", show_lines=False)
+    for column in ("file", "outcome", "rows in", "landed", "quarantined", "detail"):
+        table.add_column(column, justify="right" if column in ("rows in", "landed", "quarantined") else "left")
+    for report in reports:
+        colour = {"accepted": "green", "already_ingested": "cyan", "rejected": "red"}[report.outcome]
+        detail = report.message
+        if report.outcome == "accepted" and report.reasons:
+            detail += "\n" + "\n".join(f"{n} × {reason}" for reason, n in list(report.reasons.items())[:5])
+        table.add_row(
+            report.source_key, f"[{colour}]{report.outcome}[/]", f"{report.rows_in:,}",
+            f"{report.rows_landed:,}", f"{report.rows_quarantined:,}", detail,
+        )
+    return table
+
+
+def _stage_in_raw(workspace: Workspace, file: Path) -> str:
+    """Copy an upload into raw/ (as an S3 upload would put it) and return its key."""
+    source = file.resolve()
+    try:
+        return str(source.relative_to(workspace.home))
+    except ValueError:
+        target = workspace.raw / source.name
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, target)
+        return f"raw/{source.name}"
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV files (optionally .gz) to ingest")],
+    timezone: Annotated[str, typer.Option(help="IANA timezone of naive timestamps and of the meters' local days")] = "UTC",
+    unit: Annotated[Optional[str], typer.Option(help="unit of the values when the file has no unit column: Wh, kWh, MWh, kW (average power)")] = None,
+    meter_id: Annotated[Optional[str], typer.Option(help="meter id for files without a meter column")] = None,
+    interval_minutes: Annotated[Optional[int], typer.Option(help="interval length when the file has none (otherwise inferred per meter)")] = None,
+    register: Annotated[bool, typer.Option("--register", help="values are cumulative register reads: differences become interval energy")] = False,
+    column: Annotated[Optional[list[str]], typer.Option(help="map a column: ROLE=HEADER with ROLE one of meter_id, timestamp, value, unit, interval_minutes")] = None,
+    timestamp_format: Annotated[Optional[str], typer.Option(help="strptime format for non-ISO timestamps, e.g. '%d/%m/%Y %H:%M'")] = None,
+    max_bad_rows: Annotated[float, typer.Option(help="reject the whole file when more than this share of rows fails the row rules")] = 0.25,
+) -> None:
+    """Validate uploads with the Great Expectations suite and land them as Parquet.
+
+    Exit 0 when every file was accepted, 1 when any was rejected (nothing of it landed).
+    """
+    from ingest_lambda.options import IngestOptions, UsageError, parse_column_map
+    from ingest_lambda.pipeline import ingest_bytes
+    from ingest_lambda.storage import Lakehouse
+
+    try:
+        options = IngestOptions(
+            timezone=timezone, unit=unit, meter_id=meter_id, interval_minutes=interval_minutes,
+            register=register, column_map=parse_column_map(column or []),
+            timestamp_format=timestamp_format, max_bad_row_share=max_bad_rows,
+        )
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    workspace = Workspace.current().ensure()
+    lakehouse = Lakehouse.local(str(workspace.home))
+    reports = []
+    with out.status("validating and landing…"):
+        for file in files:
+            key = _stage_in_raw(workspace, file)
+            reports.append(ingest_bytes(file.read_bytes(), key, lakehouse, options))
+    out.print(_report_table(reports))
+    rejected = [r for r in reports if r.outcome == "rejected"]
+    for report in rejected:
+        err.print(f"[bold red]rejected[/] {report.source_key}: {report.message}")
+        err.print(f"  the file is kept in {report.quarantine_object}")
+    if rejected:
+        raise typer.Exit(1)
+
+
+def _print_build(result) -> None:
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(result.counts.items()))
+    out.print(f"dbt build: {summary or 'nothing to do'}")
+    for name, message in result.failures:
+        err.print(f"[bold red]failed[/] {name}: {message}")
+
+
+@app.command()
+def build(
+    target: Annotated[str, typer.Option(help="dbt target: duckdb (default, local)")] = "duckdb",
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="rebuild incremental models from scratch")] = False,
+) -> None:
+    """Run `dbt build` (models and their tests) on the warehouse."""
+    workspace = Workspace.current().ensure()
+    try:
+        with out.status(f"dbt build on {target}…"):
+            result = build_warehouse(workspace, target, full_refresh)
+    except WarehouseError as exc:
+        _fail(str(exc))
+    _print_build(result)
+    if not result.success:
+        raise typer.Exit(1)
+
+
+def _print_arrow(table: pa.Table, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(table.column_names)
+        for row in table.to_pylist():
+            writer.writerow(["" if v is None else v for v in row.values()])
+    elif fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(table.to_pylist(), default=str, indent=2) + "\n")
+    else:
+        rich_table = Table(show_lines=False)
+        for name in table.column_names:
+            rich_table.add_column(name)
+        for row in table.to_pylist():
+            rich_table.add_row(*["" if v is None else (f"{v:,.3f}" if isinstance(v, float) else str(v)) for v in row.values()])
+        out.print(rich_table)
+
+
+@app.command()
+def sql(
+    statement: Annotated[Optional[str], typer.Argument(help="SQL to run, e.g. \"select * from rpt_summary\"")] = None,
+    file: Annotated[Optional[Path], typer.Option("-f", "--file", exists=True, dir_okay=False, help="read the SQL from a file")] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json")] = OutputFormat.table,
+) -> None:
+    """Run a read-only query on the warehouse and print the result."""
+    if (statement is None) == (file is None):
+        _fail("give either a SQL statement or -f FILE", 2)
+    text = statement if statement is not None else file.read_text()
+    try:
+        result = query(Workspace.current(), text)
+    except WarehouseError as exc:
+        _fail(str(exc))
+    _print_arrow(result, output_format)
+
+
+def _print_summary(workspace: Workspace) -> None:
+    summary = query(
+        workspace,
+        "select * from rpt_summary order by scope = 'all' desc, meter_id",
+    ).to_pylist()
+    forecast = query(
+        workspace,
+        "select forecast_date, sum(forecast_kwh) forecast_kwh, sum(lower_kwh) lower_kwh, "
+        "sum(upper_kwh) upper_kwh from fct_forecast where is_selected group by 1 order by 1",
+    ).to_pylist()
+    table = Table(title="consumption summary")
+    for column in ("meter", "days", "total kWh", "daily avg kWh", "anomalies (readings / days)", "next 7 days kWh [bounds]"):
+        table.add_column(column, justify="left" if column == "meter" else "right")
+    for row in summary:
+        table.add_row(
+            "all meters" if row["scope"] == "all" else row["meter_id"],
+            str(row["days"]),
+            f"{row['total_kwh']:,.1f}",
+            f"{row['daily_average_kwh']:,.2f}",
+            f"{row['reading_anomalies']} / {row['daily_anomalies']}",
+            f"{row['forecast_7d_kwh']:,.1f} [{row['forecast_7d_lower_kwh']:,.1f} – {row['forecast_7d_upper_kwh']:,.1f}]",
+        )
+    out.print(table)
+    days = Table(title="7-day forecast, all meters (moving average)")
+    for column in ("date", "forecast kWh", "lower", "upper"):
+        days.add_column(column, justify="right")
+    for row in forecast:
+        days.add_row(str(row["forecast_date"]), f"{row['forecast_kwh']:,.1f}", f"{row['lower_kwh']:,.1f}", f"{row['upper_kwh']:,.1f}")
+    out.print(days)
+
+
+@app.command()
+def demo() -> None:
+    """Generate the seed-format sample, ingest it, build, and print the summary."""
+    from ingest_lambda.pipeline import ingest_bytes
+    from ingest_lambda.storage import Lakehouse
+    from sampledata.generator import generate_seed_format
+
+    workspace = Workspace.current().ensure()
+    sample = generate_seed_format(workspace.raw / "sample.csv")
+    out.print(f"1/3 generated {sample.rows:,} readings → {sample.data_path}")
+    with out.status("2/3 ingesting (Great Expectations validation)…"):
+        report = ingest_bytes(sample.data_path.read_bytes(), "raw/sample.csv", Lakehouse.local(str(workspace.home)))
+    if not report.accepted:
+        _fail(f"the sample was rejected: {report.message}")
+    out.print(f"2/3 ingest {report.outcome}: {report.message}")
+    try:
+        with out.status("3/3 dbt build…"):
+            result = build_warehouse(workspace)
+    except WarehouseError as exc:
+        _fail(str(exc))
+    _print_build(result)
+    if not result.success:
+        raise typer.Exit(1)
+    _print_summary(workspace)
+    out.print("written:")
+    for label, path in (
+        ("raw upload", sample.data_path),
+        ("anomaly labels", sample.labels_path),
+        ("lake (Parquet)", workspace.lake / "readings"),
+        ("data-quality records", workspace.dq),
+        ("warehouse (DuckDB)", workspace.warehouse),
+    ):
+        out.print(f"  {label:<22} {path}")
+    out.print('query it: energy sql "select * from fct_daily_anomalies where is_anomaly"')
+
+
+if __name__ == "__main__":
+    app()

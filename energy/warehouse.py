@@ -1,0 +1,95 @@
+"""The warehouse side of the local flow: dbt in-process, and read-only SQL."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from .workspace import DBT_PROJECT_DIR, Workspace
+
+
+class WarehouseError(RuntimeError):
+    """A problem a person can act on; the message says what to do."""
+
+
+@dataclass
+class BuildResult:
+    success: bool
+    counts: dict[str, int] = field(default_factory=dict)  # status -> number of nodes
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (node, message)
+
+
+def dbt_environment(workspace: Workspace) -> None:
+    """What dbt needs to find the lake and keep its files inside the workspace."""
+    os.environ["ENERGY_HOME"] = str(workspace.home)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
+
+
+def run_dbt(workspace: Workspace, command: list[str], target: str = "duckdb") -> BuildResult:
+    """Run a dbt command in-process (no second interpreter start-up)."""
+    from dbt.cli.main import dbtRunner
+
+    dbt_environment(workspace)
+    artifacts = workspace.dbt_artifacts
+    args = [
+        *command,
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(artifacts / "target"),
+        "--log-path", str(artifacts / "logs"),
+        "--target", target,
+        "--quiet",
+    ]
+    try:
+        outcome = dbtRunner().invoke(args)
+    finally:
+        _release_duckdb()
+    result = BuildResult(success=bool(outcome.success))
+    if outcome.exception is not None:
+        raise WarehouseError(f"dbt could not run: {outcome.exception}")
+    for node in getattr(outcome.result, "results", None) or []:
+        status = str(node.status)
+        result.counts[status] = result.counts.get(status, 0) + 1
+        if status in ("error", "fail"):
+            result.failures.append((node.node.name, (node.message or "").strip()))
+    return result
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open for the life of the process; close it so the
+    same process can open the warehouse read-only afterwards."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = False) -> BuildResult:
+    if target == "duckdb" and not workspace.lake_has_readings():
+        raise WarehouseError(
+            f"the lake at {workspace.lake} holds no readings yet: run `energy ingest FILE` first"
+        )
+    command = ["build"] + (["--full-refresh"] if full_refresh else [])
+    return run_dbt(workspace, command, target)
+
+
+def query(workspace: Workspace, sql: str) -> pa.Table:
+    """Run one read-only query on the warehouse file."""
+    if not workspace.warehouse.exists():
+        raise WarehouseError(
+            f"no warehouse at {workspace.warehouse}: run `energy build` (or `energy demo`) first"
+        )
+    with duckdb.connect(str(workspace.warehouse), read_only=True) as connection:
+        try:
+            relation = connection.sql(sql)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
+        except duckdb.Error as exc:
+            raise WarehouseError(f"the query failed: {exc}") from None

@@ -1,0 +1,431 @@
+"""Text columns of an upload onto the reading contract.
+
+The output has the contract's typed columns plus a few derived facts (energy per hour,
+position on the interval grid, repeats and conflicts of the same meter and time) that
+the Great Expectations suite judges. Problems found while typing a value (a word where
+a number belongs, a local time that does not exist) are written to ``parse_error`` so
+that the suite can quarantine the row with that reason; nothing here drops a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .options import (
+    COLUMN_ALIASES,
+    ENERGY_UNITS,
+    POWER_UNITS,
+    UNIT_FROM_VALUE_COLUMN,
+    IngestOptions,
+    normalise_unit,
+)
+from .parse import FileRejected, ParsedUpload
+
+NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+OFFSET_SUFFIX = r"(Z|[+-]\d{2}(:?\d{2})?)$"
+READING_TS = pa.timestamp("ms")
+REQUIRED_ROLES = ("timestamp", "value")
+MAX_FIELD_CHARS = 1024
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def resolve_columns(names: list[str], options: IngestOptions) -> dict[str, str]:
+    """Which header plays which role: configured mapping first, then known aliases."""
+    by_key = {_key(n): n for n in names}
+    roles: dict[str, str] = {}
+    for role, header in options.column_map.items():
+        if header not in names:
+            raise FileRejected(
+                f"the mapped column {header!r} (for {role}) is not in the header {names}",
+                "missing_column",
+            )
+        roles[role] = header
+    for role, aliases in COLUMN_ALIASES.items():
+        if role in roles:
+            continue
+        taken = set(roles.values())
+        for alias in aliases:
+            if alias in by_key and by_key[alias] not in taken:
+                roles[role] = by_key[alias]
+                break
+    missing = [r for r in REQUIRED_ROLES if r not in roles]
+    if "meter_id" not in roles and options.meter_id is None:
+        missing.insert(0, "meter_id")
+    if missing:
+        hint = "; or give --meter-id for a single-meter file" if "meter_id" in missing else ""
+        raise FileRejected(
+            f"missing required column(s) {missing}; the header has {names}. "
+            f"Rename them, or map them with --column ROLE=HEADER (e.g. --column value=Energy){hint}",
+            "missing_column",
+        )
+    return roles
+
+
+def _blank_to_null(arr: pa.Array) -> pa.Array:
+    stripped = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
+
+
+def _first_error(*candidates: pa.Array) -> pa.Array:
+    return pc.coalesce(*candidates)
+
+
+def _error_where(mask: pa.Array, message: pa.Array | str) -> pa.Array:
+    if isinstance(message, str):
+        message = pa.scalar(message, pa.string())
+    return pc.if_else(pc.fill_null(mask, False), message, pa.scalar(None, pa.string()))
+
+
+def _quoted(arr: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise("'", pc.utf8_slice_codeunits(arr, 0, 40), "'", "")
+
+
+def parse_numbers(raw: pa.Array, decimal_comma: bool) -> tuple[pa.Array, pa.Array]:
+    """Text into float64; returns the values and an error message per bad row."""
+    text = _blank_to_null(raw)
+    if decimal_comma:
+        text = pc.replace_substring(text, ",", ".")
+    ok = pc.match_substring_regex(text, NUMBER_PATTERN)
+    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
+    error = _first_error(
+        _error_where(pc.is_null(text), "missing value"),
+        _error_where(pc.invert(ok), pc.binary_join_element_wise("value ", _quoted(text), " is not a number", "")),
+    )
+    return values, error
+
+
+def _cast_timestamps(text: pa.Array, target: pa.DataType) -> pa.Array:
+    """ISO 8601 text into timestamps; values that look right but are impossible
+    (month 13) fall back to a per-value parse so one bad row cannot fail the batch."""
+    try:
+        return pc.cast(text, target)
+    except pa.ArrowInvalid:
+        out = []
+        for value in text.to_pylist():
+            try:
+                out.append(pc.cast(pa.array([value]), target)[0].as_py())
+            except (pa.ArrowInvalid, TypeError):
+                out.append(None)
+        return pa.array(out, target)
+
+
+def parse_timestamps(
+    raw: pa.Array, options: IngestOptions
+) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Text into UTC instants.
+
+    Returns (utc timestamp or null, naive local wall-clock for naive input, error).
+    Offsets are used as given; naive times are read in ``options.timezone`` later.
+    """
+    text = _blank_to_null(raw)
+    if options.timestamp_format:
+        fmt = options.timestamp_format
+        has_zone = "%z" in fmt
+        parsed = pc.strptime(text, format=fmt, unit="ms", error_is_null=True)
+        aware = pc.cast(parsed, pa.timestamp("ms", "UTC")) if has_zone else pa.nulls(len(text), pa.timestamp("ms", "UTC"))
+        naive = pa.nulls(len(text), READING_TS) if has_zone else pc.cast(parsed, READING_TS)
+        bad = pc.is_null(parsed)
+        hint = f" (expected the format {fmt!r})"
+    else:
+        iso = pc.match_substring_regex(text, ISO_PATTERN)
+        zoned = pc.and_(iso, pc.match_substring_regex(text, ISO_PATTERN + r".*" + OFFSET_SUFFIX))
+        plain = pc.and_(iso, pc.match_substring_regex(text, ISO_PATTERN + r"$"))
+        none = pa.scalar(None, pa.string())
+        aware = _cast_timestamps(pc.if_else(zoned, text, none), pa.timestamp("ms", "UTC"))
+        naive = _cast_timestamps(pc.if_else(plain, text, none), READING_TS)
+        bad = pc.and_(pc.is_null(aware), pc.is_null(naive))
+        hint = " (expected ISO 8601 such as 2024-01-31 13:00:00 or 2024-01-31T13:00:00+01:00)"
+    error = _first_error(
+        _error_where(pc.is_null(text), "missing timestamp"),
+        _error_where(bad, pc.binary_join_element_wise("timestamp ", _quoted(text), " cannot be read" + hint, "")),
+    )
+    return aware, naive, error
+
+
+def localise(
+    naive: pa.Array, meter_codes: np.ndarray, tz: str
+) -> tuple[pa.Array, pa.Array]:
+    """Naive local times into UTC, resolving DST without guessing.
+
+    A time in the spring-forward gap does not exist: it is an error. A time in the
+    autumn repeated hour is ambiguous: the first time a meter reports it is read as
+    the earlier instant (summer time), the second as the later one; a third report of
+    the same local time is left to the duplicate rules.
+    """
+    if tz == "UTC":
+        return pc.cast(naive, pa.timestamp("ms", "UTC")), pa.nulls(len(naive), pa.string())
+    utc_type = pa.timestamp("ms", "UTC")
+    early = pc.cast(pc.assume_timezone(naive, tz, ambiguous="earliest", nonexistent="earliest"), utc_type)
+    late = pc.cast(pc.assume_timezone(naive, tz, ambiguous="latest", nonexistent="latest"), utc_type)
+    differs = pc.fill_null(pc.not_equal(early, late), False).to_numpy(zero_copy_only=False)
+    roundtrip = pc.local_timestamp(pc.cast(early, pa.timestamp("ms", tz)))
+    nonexistent = pc.fill_null(pc.not_equal(pc.cast(roundtrip, READING_TS), naive), False)
+    nonexistent_np = nonexistent.to_numpy(zero_copy_only=False)
+    ambiguous = differs & ~nonexistent_np
+    use_late = np.zeros(len(naive), dtype=bool)
+    if ambiguous.any():
+        idx = np.flatnonzero(ambiguous)
+        wall = pc.cast(pc.take(naive, pa.array(idx)), pa.int64()).to_numpy()
+        # Occurrence number of each (meter, wall clock) pair in file order.
+        order = np.lexsort((idx, wall, meter_codes[idx]))
+        keys = np.stack([meter_codes[idx][order], wall[order]], axis=1)
+        new_group = np.ones(len(order), dtype=bool)
+        new_group[1:] = np.any(keys[1:] != keys[:-1], axis=1)
+        group_start = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
+        occurrence = np.arange(len(order)) - group_start
+        late_positions = idx[order][occurrence >= 1]
+        use_late[late_positions] = True
+    utc = pc.if_else(pa.array(use_late), late, early)
+    error = _error_where(
+        nonexistent,
+        pc.binary_join_element_wise(
+            "local time ",
+            pc.strftime(naive, format="%Y-%m-%d %H:%M"),
+            f" does not exist in {tz} (clocks jump forward for DST); send UTC or an offset",
+            "",
+        ),
+    )
+    utc = pc.if_else(nonexistent, pa.scalar(None, pa.timestamp("ms", "UTC")), utc)
+    return utc, error
+
+
+def _parse_intervals(raw: pa.Array | None, rows: int) -> tuple[pa.Array, pa.Array]:
+    if raw is None:
+        return pa.nulls(rows, pa.int32()), pa.nulls(rows, pa.string())
+    text = _blank_to_null(raw)
+    ok = pc.match_substring_regex(text, r"^\d+$")
+    minutes = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.int32())
+    valid = pc.and_(pc.greater(minutes, 0), pc.equal(pc.divide(1440, minutes), pc.divide(1440.0, pc.cast(minutes, pa.float64()))))
+    error = _error_where(
+        pc.or_(pc.and_(pc.invert(ok), pc.is_valid(text)), pc.invert(pc.fill_null(valid, True))),
+        pc.binary_join_element_wise("interval ", _quoted(text), " is not a whole number of minutes dividing a day", ""),
+    )
+    return minutes, error
+
+
+def infer_intervals(meter_codes: np.ndarray, epoch_ms: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per meter, the most common gap between consecutive distinct readings, in minutes
+    (0 where it cannot be inferred: a meter with a single reading)."""
+    result = np.zeros(len(meter_codes), dtype=np.int32)
+    idx = np.flatnonzero(valid)
+    if idx.size == 0:
+        return result
+    order = idx[np.lexsort((epoch_ms[idx], meter_codes[idx]))]
+    meters = meter_codes[order]
+    times = epoch_ms[order]
+    same_meter = meters[1:] == meters[:-1]
+    gaps = (times[1:] - times[:-1]) // 60000
+    keep = same_meter & (gaps > 0)
+    per_meter: dict[int, int] = {}
+    if keep.any():
+        g_meter, g_gap = meters[1:][keep], gaps[keep]
+        pairs, counts = np.unique(np.stack([g_meter, g_gap], axis=1), axis=0, return_counts=True)
+        # Most common gap per meter; ties go to the smaller gap.
+        order_pairs = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))
+        for meter, gap in pairs[order_pairs]:
+            per_meter.setdefault(int(meter), int(gap))
+    for meter, gap in per_meter.items():
+        result[meter_codes == meter] = gap
+    return result
+
+
+def _duplicate_facts(
+    meter_codes: np.ndarray, epoch_ms: np.ndarray, kwh: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(is_repeat, key_conflict): a repeat is an exact copy of an earlier row of the
+    same meter and time; a conflict is a meter and time reported with different
+    values, which cannot be settled from the file, so every such row is flagged."""
+    n = len(meter_codes)
+    is_repeat = np.zeros(n, dtype=bool)
+    conflict = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(valid)
+    if idx.size < 2:
+        return is_repeat, conflict
+    order = idx[np.lexsort((idx, epoch_ms[idx], meter_codes[idx]))]
+    m, t, v = meter_codes[order], epoch_ms[order], kwh[order]
+    same_key = (m[1:] == m[:-1]) & (t[1:] == t[:-1])
+    same_value = same_key & np.isclose(v[1:], v[:-1], rtol=0, atol=1e-9)
+    is_repeat[order[1:][same_value]] = True
+    # A key conflicts when any two of its rows differ in value.
+    key_start = np.ones(len(order), dtype=bool)
+    key_start[1:] = ~same_key
+    group = np.cumsum(key_start) - 1
+    vmin = np.full(group[-1] + 1, np.inf)
+    vmax = np.full(group[-1] + 1, -np.inf)
+    np.minimum.at(vmin, group, v)
+    np.maximum.at(vmax, group, v)
+    conflicting_groups = (vmax - vmin) > 1e-9
+    conflict[order] = conflicting_groups[group]
+    return is_repeat, conflict
+
+
+def _register_to_interval_energy(
+    meter_codes: np.ndarray, epoch_ms: np.ndarray, value: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """Cumulative register reads into interval energy.
+
+    A read at time t closes the interval that started at the previous read. The first
+    read of a meter only opens an interval; a read lower than the one before is a
+    register reset or rollover, whose interval energy is unknown. Both are reported,
+    never turned into (negative) consumption.
+    """
+    n = len(meter_codes)
+    energy = np.full(n, np.nan)
+    start_ms = np.full(n, -1, dtype=np.int64)
+    problems: list[tuple[int, str]] = []
+    idx = np.flatnonzero(valid)
+    order = idx[np.lexsort((epoch_ms[idx], meter_codes[idx]))]
+    prev = None
+    for pos in order:  # register files are small (one read per interval per meter)
+        if prev is None or meter_codes[prev] != meter_codes[pos]:
+            problems.append((pos, "first register read of the meter: it opens the first interval"))
+        elif value[pos] < value[prev]:
+            problems.append(
+                (pos, f"register fell from {value[prev]:g} to {value[pos]:g} (reset or rollover): interval energy unknown")
+            )
+        else:
+            energy[pos] = value[pos] - value[prev]
+            start_ms[pos] = epoch_ms[prev]
+        prev = pos
+    return energy, start_ms, problems
+
+
+def _oversized_fields(table: pa.Table) -> pa.Array:
+    """A field longer than MAX_FIELD_CHARS is not a meter reading (a pasted blob, a
+    broken quote swallowing lines): the row is quarantined rather than typed."""
+    too_long = None
+    for column in table.columns:
+        long_here = pc.greater(pc.utf8_length(column.combine_chunks()), MAX_FIELD_CHARS)
+        too_long = long_here if too_long is None else pc.or_(too_long, long_here)
+    return _error_where(too_long, f"a field is longer than {MAX_FIELD_CHARS} characters: not a meter reading")
+
+
+def normalise(parsed: ParsedUpload, options: IngestOptions, now: dt.datetime) -> pa.Table:
+    table = parsed.table
+    rows = table.num_rows
+    roles = resolve_columns(table.column_names, options)
+    null_text = pa.scalar(None, pa.string())
+
+    # Meter
+    if "meter_id" in roles:
+        meter = _blank_to_null(table[roles["meter_id"]].combine_chunks())
+        if options.meter_id:
+            meter = pc.fill_null(meter, options.meter_id)
+    else:
+        meter = pa.array([options.meter_id] * rows, pa.string())
+    meter_error = _error_where(pc.is_null(meter), "missing meter id")
+    meter_codes = pc.fill_null(pc.dictionary_encode(meter).indices, -1).to_numpy(zero_copy_only=False)
+
+    # Value and unit
+    decimal_comma = parsed.delimiter == ";"
+    value, value_error = parse_numbers(table[roles["value"]].combine_chunks(), decimal_comma)
+    if "unit" in roles:
+        unit_text = pc.utf8_lower(_blank_to_null(table[roles["unit"]].combine_chunks()))
+        unit_text = pc.replace_substring(unit_text, " ", "")
+        default_unit = normalise_unit(options.unit) if options.unit else "kwh"
+        unit_text = pc.fill_null(unit_text, default_unit)
+    else:
+        named = UNIT_FROM_VALUE_COLUMN.get(_key(roles["value"]))
+        unit = normalise_unit(options.unit) if options.unit else (named or "kWh").lower()
+        unit_text = pa.array([unit] * rows, pa.string())
+    energy_factor = pc.cast(
+        pc.index_in(unit_text, pa.array(list(ENERGY_UNITS))), pa.int64()
+    )
+    power_factor = pc.index_in(unit_text, pa.array(list(POWER_UNITS)))
+    energy_mult = pc.take(pa.array(list(ENERGY_UNITS.values())), energy_factor)
+    power_mult = pc.take(pa.array(list(POWER_UNITS.values())), power_factor)
+    unit_error = _error_where(
+        pc.and_(pc.is_null(energy_mult), pc.is_null(power_mult)),
+        pc.binary_join_element_wise("unit ", _quoted(unit_text), " is unknown (use Wh, kWh, MWh or kW)", ""),
+    )
+
+    # Timestamps
+    aware, naive, ts_error = parse_timestamps(table[roles["timestamp"]].combine_chunks(), options)
+    local_utc, dst_error = localise(naive, meter_codes, options.timezone)
+    reading_utc = pc.coalesce(aware, local_utc)
+    reading_start = pc.cast(pc.cast(reading_utc, pa.timestamp("ms", "UTC")), pa.int64())
+    epoch_ms = pc.fill_null(reading_start, 0).to_numpy(zero_copy_only=False)
+    has_time = pc.is_valid(reading_start).to_numpy(zero_copy_only=False)
+
+    # Register reads become interval energy before intervals are inferred.
+    register_error = pa.nulls(rows, pa.string())
+    numeric = pc.fill_null(value, np.nan).to_numpy(zero_copy_only=False)
+    if options.register:
+        usable = has_time & ~np.isnan(numeric) & (meter_codes >= 0)
+        energy, start_ms, problems = _register_to_interval_energy(meter_codes, epoch_ms, numeric, usable)
+        messages = np.full(rows, None, dtype=object)
+        for pos, message in problems:
+            messages[pos] = message
+        register_error = pa.array(messages, pa.string())
+        interval_from_reads = np.where(start_ms >= 0, (epoch_ms - start_ms) // 60000, 0).astype(np.int32)
+        epoch_ms = np.where(start_ms >= 0, start_ms, epoch_ms)
+        value = pa.array(energy, pa.float64(), from_pandas=True)
+        reading_start = pa.array(epoch_ms, pa.int64(), mask=~has_time)
+    else:
+        interval_from_reads = None
+
+    # Interval: column, option, gap between reads, or inferred per meter.
+    interval, interval_error = _parse_intervals(table[roles["interval_minutes"]].combine_chunks() if "interval_minutes" in roles else None, rows)
+    if options.interval_minutes:
+        interval = pc.fill_null(interval, options.interval_minutes)
+    if interval_from_reads is not None:
+        interval = pc.fill_null(interval, pa.array(np.where(interval_from_reads > 0, interval_from_reads, None), pa.int32(), from_pandas=True))
+    if pc.any(pc.is_null(interval)).as_py():
+        inferred = infer_intervals(meter_codes, epoch_ms, has_time & (meter_codes >= 0))
+        interval = pc.fill_null(interval, pa.array(np.where(inferred > 0, inferred, None), pa.int32(), from_pandas=True))
+    interval_missing = _error_where(
+        pc.and_(pc.is_null(interval), pc.is_null(interval_error)),
+        "interval length unknown: the meter has a single reading; give --interval-minutes",
+    )
+
+    # Energy in kWh.
+    kwh = pc.coalesce(
+        pc.multiply(value, energy_mult),
+        pc.divide(pc.multiply(pc.multiply(value, power_mult), pc.cast(interval, pa.float64())), 60.0),
+    )
+    kwh_np = pc.fill_null(kwh, np.nan).to_numpy(zero_copy_only=False)
+
+    parse_error = pc.coalesce(
+        _oversized_fields(table),
+        meter_error, ts_error, dst_error, value_error, unit_error, register_error, interval_error, interval_missing
+    )
+
+    ok = pc.is_null(parse_error).to_numpy(zero_copy_only=False)
+    is_repeat, key_conflict = _duplicate_facts(meter_codes, epoch_ms, kwh_np, ok & has_time)
+
+    reading_ts = pc.cast(reading_start, READING_TS)
+    tz_utc = pc.cast(pc.cast(reading_start, pa.timestamp("ms")), pa.timestamp("ms", "UTC"))
+    local_wall = pc.local_timestamp(pc.cast(tz_utc, pa.timestamp("ms", options.timezone)))
+    minute_of_day = pc.add(pc.multiply(pc.hour(local_wall), 60), pc.minute(local_wall))
+    on_grid_offset = pc.add(
+        pc.cast(pc.subtract(minute_of_day, pc.multiply(pc.divide(minute_of_day, interval), interval)), pa.int32()),
+        pc.cast(pc.not_equal(pc.add(pc.second(local_wall), pc.millisecond(local_wall)), 0), pa.int32()),
+    )
+    now_ms = int(now.timestamp() * 1000)
+    minutes_ahead = pc.divide(pc.subtract(pc.cast(reading_start, pa.float64()), float(now_ms)), 60000.0)
+
+    return pa.table(
+        {
+            "row_number": parsed.row_numbers,
+            "meter_id": meter,
+            "reading_start": reading_ts,
+            "interval_minutes": pc.cast(interval, pa.int32()),
+            "kwh": kwh,
+            "timezone": pa.array([options.timezone] * rows, pa.string()),
+            "parse_error": parse_error,
+            "kwh_per_hour": pc.divide(pc.multiply(kwh, 60.0), pc.cast(interval, pa.float64())),
+            "grid_offset_minutes": on_grid_offset,
+            "minutes_ahead_of_now": minutes_ahead,
+            "is_repeat": pa.array(is_repeat),
+            "key_conflict": pa.array(key_conflict),
+        }
+    )

@@ -1,0 +1,83 @@
+"""The energy command: exit codes, messages a person can act on, and no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import CORPUS, run_cli
+
+
+def test_ingest_accepted_file_exits_0_and_stages_raw(workspace):
+    result = run_cli("ingest", str(CORPUS / "negative_and_absurd_energy.csv"))
+    assert result.exit_code == 0, result.output
+    assert "accepted" in result.output
+    assert (workspace.raw / "negative_and_absurd_energy.csv").read_bytes() == (
+        CORPUS / "negative_and_absurd_energy.csv"
+    ).read_bytes()
+    assert len(list((workspace.lake / "readings").glob("*/*.parquet"))) == 1
+
+
+def test_ingest_rejected_file_exits_1_with_reason(workspace):
+    result = run_cli("ingest", str(CORPUS / "missing_kwh_column.csv"))
+    assert result.exit_code == 1
+    assert "missing required column" in result.output
+    assert "--column" in result.output
+    assert not list(workspace.lake.rglob("*.parquet"))
+
+
+def test_ingest_usage_errors_exit_2(workspace):
+    assert run_cli("ingest", str(CORPUS / "gzip_upload.csv.gz"), "--timezone", "Nowhere/City").exit_code == 2
+    assert run_cli("ingest", str(CORPUS / "gzip_upload.csv.gz"), "--column", "value").exit_code == 2
+    assert run_cli("ingest", "no-such-file.csv").exit_code == 2
+    assert run_cli("ingest").exit_code == 2
+
+
+def test_ingest_options_reach_the_core(workspace):
+    result = run_cli(
+        "ingest", str(CORPUS / "mapped_columns.csv"),
+        "--column", "timestamp=Zeit", "--column", "meter_id=Zähler", "--column", "value=Energie (kWh)",
+        "--timezone", "Europe/Berlin", "--unit", "Wh",
+    )
+    assert result.exit_code == 0, result.output
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(next((workspace.lake / "readings").glob("*/*.parquet")))
+    assert set(table["timezone"].to_pylist()) == {"Europe/Berlin"}
+    assert set(table["kwh"].to_pylist()) == {0.0005}
+
+
+def test_build_and_sql_without_data_explain_what_to_do(workspace):
+    build = run_cli("build")
+    assert build.exit_code == 1 and "energy ingest" in build.output
+    sql = run_cli("sql", "select 1")
+    assert sql.exit_code == 1 and "energy build" in sql.output
+
+
+def test_sql_formats_on_the_demo(demo_workspace, monkeypatch):
+    monkeypatch.setenv("ENERGY_HOME", str(demo_workspace.home))
+    csv_out = run_cli("sql", "select count(*) as n from stg_readings", "--format", "csv")
+    assert csv_out.exit_code == 0 and csv_out.output.split() == ["n", "2880"]
+    json_out = run_cli("sql", "select scope, days from rpt_summary where scope = 'all'", "--format", "json")
+    assert '"days": 30' in json_out.output
+    table_out = run_cli("sql", "select meter_id from rpt_summary where scope = 'meter' order by 1")
+    assert "refrigerator" in table_out.output
+    bad = run_cli("sql", "select * from no_such_table")
+    assert bad.exit_code == 1 and "query failed" in bad.output
+    write = run_cli("sql", "drop table stg_readings")
+    assert write.exit_code == 1 and "read-only" in write.output
+
+
+def test_installed_console_script_reports_without_traceback(tmp_path):
+    """The real `energy` executable, as a user runs it."""
+    energy = Path(sys.executable).with_name("energy")
+    env = {**os.environ, "ENERGY_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [str(energy), "ingest", str(CORPUS / "truncated.csv.gz")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 1
+    assert "gzip file is truncated" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

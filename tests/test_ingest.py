@@ -1,0 +1,154 @@
+"""The ingest core: parse, normalise, validate with Great Expectations, land or quarantine."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from ingest_lambda.options import IngestOptions, UsageError
+from ingest_lambda.pipeline import ingest_bytes
+from sampledata.generator import generate_seed_format
+
+from .conftest import CORPUS
+
+EXPECTED = json.loads((CORPUS / "expected.json").read_text())
+NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
+
+
+def lake_files(workspace) -> list[Path]:
+    return sorted((workspace.lake / "readings").glob("*/*.parquet"))
+
+
+def read_lake(workspace):
+    files = lake_files(workspace)
+    return pq.ParquetDataset(files).read() if files else None
+
+
+def test_seed_file_lands_every_row_unchanged(workspace, lakehouse, tmp_path):
+    sample = generate_seed_format(tmp_path / "sample.csv")
+    report = ingest_bytes(sample.data_path.read_bytes(), "raw/sample.csv", lakehouse, now=NOW)
+
+    assert report.outcome == "accepted"
+    assert (report.rows_in, report.rows_landed, report.rows_quarantined) == (2880, 2880, 0)
+    landed = read_lake(workspace).to_pylist()
+    assert len(lake_files(workspace)) == 1
+    with sample.data_path.open() as handle:
+        expected = {
+            (r["appliance"], dt.datetime.fromisoformat(r["timestamp"])): float(r["kwh"])
+            for r in csv.DictReader(handle)
+        }
+    got = {(r["meter_id"], r["reading_start"]): r["kwh"] for r in landed}
+    assert got == expected
+    assert {r["interval_minutes"] for r in landed} == {60}
+    assert {r["timezone"] for r in landed} == {"UTC"}
+    assert {r["source_key"] for r in landed} == {"raw/sample.csv"}
+    assert {r["ingest_id"] for r in landed} == {report.ingest_id}
+
+
+def test_same_bytes_three_times_change_nothing(workspace, lakehouse, tmp_path):
+    sample = generate_seed_format(tmp_path / "sample.csv", days=3)
+    data = sample.data_path.read_bytes()
+    first = ingest_bytes(data, "raw/sample.csv", lakehouse, now=NOW)
+    snapshot = {p: p.read_bytes() for p in workspace.home.rglob("*") if p.is_file()}
+    for _ in range(2):
+        again = ingest_bytes(data, "raw/sample.csv", lakehouse, now=NOW + dt.timedelta(days=1))
+        assert again.outcome == "already_ingested"
+        assert again.ingest_id == first.ingest_id
+        assert again.rows_landed == first.rows_landed
+    assert {p: p.read_bytes() for p in workspace.home.rglob("*") if p.is_file()} == snapshot
+
+
+def test_validation_records_are_written_per_expectation(workspace, lakehouse):
+    data = (CORPUS / "negative_and_absurd_energy.csv").read_bytes()
+    report = ingest_bytes(data, "raw/x.csv", lakehouse, now=NOW)
+    records = pq.ParquetDataset(sorted((workspace.dq / "validations").glob("*/*.parquet"))).read().to_pylist()
+    by_name = {r["expectation"]: r for r in records}
+    assert all(r["ingest_id"] == report.ingest_id for r in records)
+    assert by_name["expect_column_values_to_be_between(kwh)"]["unexpected_count"] == 1
+    assert by_name["expect_column_values_to_be_between(kwh_per_hour)"]["unexpected_count"] == 1
+    assert by_name["expect_column_values_to_be_between(kwh)"]["success"] is False
+    assert by_name["expect_column_values_to_be_in_set(key_conflict)"]["success"] is True
+    run_record = json.loads((workspace.dq / "ingests" / f"{report.ingest_id}.json").read_text())
+    assert run_record["rows_landed"] == 22 and run_record["rows_quarantined"] == 2
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus_file_outcome(name, workspace, lakehouse):
+    expected = EXPECTED[name]
+    options = IngestOptions(**expected.get("options", {}))
+    data = (CORPUS / name).read_bytes()
+    report = ingest_bytes(data, f"raw/{name}", lakehouse, options, now=NOW)
+
+    assert report.outcome == expected["outcome"], report.message
+    # Nothing is lost: every row is landed or quarantined.
+    assert report.rows_landed + report.rows_quarantined == report.rows_in
+    landed = read_lake(workspace)
+    if expected["outcome"] == "rejected":
+        assert landed is None, "a rejected file must land nothing"
+        if expected.get("code"):
+            assert report.rejection_code == expected["code"]
+        kept = workspace.quarantine / "files" / report.ingest_id
+        assert (kept / name).read_bytes() == data
+        reason = json.loads((kept / "reason.json").read_text())
+        assert reason["reason"] == report.message and len(report.message) > 20
+    else:
+        assert report.rows_landed == expected["landed"]
+        assert report.rows_quarantined == expected["quarantined"]
+        assert landed.num_rows == expected["landed"]
+        if "kwh_sum" in expected:
+            assert math.isclose(sum(landed["kwh"].to_pylist()), expected["kwh_sum"], rel_tol=1e-12)
+    for fragment in expected.get("reasons", []):
+        assert any(fragment in reason for reason in report.reasons), (fragment, report.reasons)
+    if report.rows_quarantined and expected["outcome"] == "accepted":
+        rows = pq.read_table(report.quarantine_object).to_pylist()
+        assert len(rows) == report.rows_quarantined
+        assert Counter(r["reason"] for r in rows) == Counter(report.reasons)
+        assert all(r["raw"] for r in rows)
+
+
+def test_dst_repeated_hour_is_resolved_in_order(workspace, lakehouse):
+    data = (CORPUS / "dst_autumn_repeat_paris.csv").read_bytes()
+    ingest_bytes(data, "raw/dst.csv", lakehouse, IngestOptions(timezone="Europe/Paris"), now=NOW)
+    starts = sorted(r["reading_start"] for r in read_lake(workspace).to_pylist())
+    # 25 distinct hours, from 22:00 UTC the evening before to 22:00 UTC the same day.
+    assert starts[0] == dt.datetime(2024, 10, 26, 22, 0)
+    assert starts[-1] == dt.datetime(2024, 10, 27, 22, 0)
+    assert all(b - a == dt.timedelta(hours=1) for a, b in zip(starts, starts[1:]))
+
+
+def test_bad_row_limit_rejects_file(workspace, lakehouse):
+    data = (CORPUS / "text_in_one_number.csv").read_bytes()  # 1 bad row in 24
+    report = ingest_bytes(data, "raw/x.csv", lakehouse, IngestOptions(max_bad_row_share=0.01), now=NOW)
+    assert report.outcome == "rejected" and report.rejection_code == "too_many_bad_rows"
+    assert "1 of 24 rows" in report.message
+    assert read_lake(workspace) is None
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"timezone": "Mars/Olympus"}, "unknown timezone"),
+        ({"unit": "BTU"}, "unknown unit"),
+        ({"interval_minutes": 7}, "divisor of 1440"),
+        ({"column_map": {"price": "x"}}, "unknown column role"),
+        ({"max_bad_row_share": 1.5}, "share between 0 and 1"),
+    ],
+)
+def test_impossible_options_are_usage_errors(options, fragment):
+    with pytest.raises(UsageError, match=fragment):
+        IngestOptions(**options)
+
+
+def test_huge_line_is_rejected_not_crashed(workspace, lakehouse):
+    data = b"timestamp,appliance,kwh\n2024-01-01 00:00:00,hvac," + b"9" * (6 << 20) + b"\n"
+    report = ingest_bytes(data, "raw/huge.csv", lakehouse, now=NOW)
+    assert report.outcome == "rejected"
+    assert "longer than 1024 characters" in report.message
+    assert read_lake(workspace) is None
