@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import pyarrow as pa
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .warehouse import WarehouseError, build as build_warehouse, query
@@ -102,39 +103,56 @@ def _stage_in_raw(workspace: Workspace, file: Path) -> str:
 @app.command()
 def ingest(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV files (optionally .gz) to ingest")],
-    timezone: Annotated[str, typer.Option(help="IANA timezone of naive timestamps and of the meters' local days")] = "UTC",
+    timezone: Annotated[Optional[str], typer.Option(help="IANA timezone of naive timestamps and of the meters' local days [default: UTC]")] = None,
     unit: Annotated[Optional[str], typer.Option(help="unit of the values when the file has no unit column: Wh, kWh, MWh, kW (average power)")] = None,
     meter_id: Annotated[Optional[str], typer.Option(help="meter id for files without a meter column")] = None,
     interval_minutes: Annotated[Optional[int], typer.Option(help="interval length when the file has none (otherwise inferred per meter)")] = None,
-    register: Annotated[bool, typer.Option("--register", help="values are cumulative register reads: differences become interval energy")] = False,
+    register: Annotated[Optional[bool], typer.Option("--register/--no-register", help="values are cumulative register reads: differences become interval energy")] = None,
     column: Annotated[Optional[list[str]], typer.Option(help="map a column: ROLE=HEADER with ROLE one of meter_id, timestamp, value, unit, interval_minutes")] = None,
     timestamp_format: Annotated[Optional[str], typer.Option(help="strptime format for non-ISO timestamps, e.g. '%d/%m/%Y %H:%M'")] = None,
-    max_bad_rows: Annotated[float, typer.Option(help="reject the whole file when more than this share of rows fails the row rules")] = 0.25,
+    max_bad_rows: Annotated[Optional[float], typer.Option(help="reject the whole file when more than this share of rows fails the row rules [default: 0.25]")] = None,
+    sources: Annotated[Optional[Path], typer.Option(help="source configuration (JSON) with options per raw/ prefix [default: $ENERGY_HOME/sources.json if present]")] = None,
 ) -> None:
     """Validate uploads with the Great Expectations suite and land them as Parquet.
 
-    Exit 0 when every file was accepted, 1 when any was rejected (nothing of it landed).
+    Options given here win over the source configuration. Exit 0 when every file was
+    accepted, 1 when any was rejected (nothing of it landed), 2 for a usage error.
     """
-    from ingest_lambda.options import IngestOptions, UsageError, parse_column_map
-    from ingest_lambda.pipeline import ingest_bytes
+    from ingest_lambda.options import UsageError, parse_column_map
+    from ingest_lambda.pipeline import ingest_file
+    from ingest_lambda.sources import SourceConfig
     from ingest_lambda.storage import Lakehouse
 
+    workspace = Workspace.current().ensure()
+    overrides = dict(
+        timezone=timezone, unit=unit, meter_id=meter_id, interval_minutes=interval_minutes,
+        register=register, timestamp_format=timestamp_format, max_bad_row_share=max_bad_rows,
+    )
     try:
-        options = IngestOptions(
-            timezone=timezone, unit=unit, meter_id=meter_id, interval_minutes=interval_minutes,
-            register=register, column_map=parse_column_map(column or []),
-            timestamp_format=timestamp_format, max_bad_row_share=max_bad_rows,
-        )
+        if column:
+            overrides["column_map"] = parse_column_map(column)
+        default_sources = workspace.home / "sources.json"
+        config = SourceConfig.load(str(sources or default_sources) if (sources or default_sources.exists()) else None)
+        config.options_for("", overrides)  # refuse bad options before copying anything
+        staged = [(file, _stage_in_raw(workspace, file)) for file in files]
+        plans = [(key, config.options_for(key, overrides)) for _, key in staged]
     except UsageError as exc:
         _fail(str(exc), 2)
-    workspace = Workspace.current().ensure()
     lakehouse = Lakehouse.local(str(workspace.home))
     reports = []
-    with out.status("validating and landing…"):
-        for file in files:
-            key = _stage_in_raw(workspace, file)
-            reports.append(ingest_bytes(file.read_bytes(), key, lakehouse, options))
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=out, transient=True,
+    ) as progress:
+        task = progress.add_task("ingesting", total=len(plans))
+        for key, options in plans:
+            progress.update(task, description=f"ingesting {key}")
+            reports.append(ingest_file(workspace.home / key, key, lakehouse, options))
+            progress.advance(task)
     out.print(_report_table(reports))
+    from ingest_lambda.data_docs import publish_data_docs
+
+    out.print(f"data docs: {publish_data_docs(lakehouse)}")
     rejected = [r for r in reports if r.outcome == "rejected"]
     for report in rejected:
         err.print(f"[bold red]rejected[/] {report.source_key}: {report.message}")
@@ -235,7 +253,7 @@ def _print_summary(workspace: Workspace) -> None:
 @app.command()
 def demo() -> None:
     """Generate the seed-format sample, ingest it, build, and print the summary."""
-    from ingest_lambda.pipeline import ingest_bytes
+    from ingest_lambda.pipeline import ingest_file
     from ingest_lambda.storage import Lakehouse
     from sampledata.generator import generate_seed_format
 
@@ -243,7 +261,7 @@ def demo() -> None:
     sample = generate_seed_format(workspace.raw / "sample.csv")
     out.print(f"1/3 generated {sample.rows:,} readings → {sample.data_path}")
     with out.status("2/3 ingesting (Great Expectations validation)…"):
-        report = ingest_bytes(sample.data_path.read_bytes(), "raw/sample.csv", Lakehouse.local(str(workspace.home)))
+        report = ingest_file(sample.data_path, "raw/sample.csv", Lakehouse.local(str(workspace.home)))
     if not report.accepted:
         _fail(f"the sample was rejected: {report.message}")
     out.print(f"2/3 ingest {report.outcome}: {report.message}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +25,7 @@ from .options import (
     IngestOptions,
     normalise_unit,
 )
-from .parse import FileRejected, ParsedUpload
+from .parse import FileRejected, TextBatch
 
 NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
@@ -32,6 +33,17 @@ OFFSET_SUFFIX = r"(Z|[+-]\d{2}(:?\d{2})?)$"
 READING_TS = pa.timestamp("ms")
 REQUIRED_ROLES = ("timestamp", "value")
 MAX_FIELD_CHARS = 1024
+
+
+@dataclass
+class StreamState:
+    """What one batch of an upload learns that later batches need: per meter, the
+    interval length and the last register read; per meter and repeated local hour,
+    how often it has been seen (DST autumn hours are read in order)."""
+
+    intervals: dict[str, int] = field(default_factory=dict)
+    register_last: dict[str, tuple[int, float]] = field(default_factory=dict)
+    ambiguous_seen: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 def _key(name: str) -> str:
@@ -152,7 +164,7 @@ def parse_timestamps(
 
 
 def localise(
-    naive: pa.Array, meter_codes: np.ndarray, tz: str
+    naive: pa.Array, meters: pa.Array, tz: str, state: StreamState
 ) -> tuple[pa.Array, pa.Array]:
     """Naive local times into UTC, resolving DST without guessing.
 
@@ -161,29 +173,24 @@ def localise(
     the earlier instant (summer time), the second as the later one; a third report of
     the same local time is left to the duplicate rules.
     """
-    if tz == "UTC":
-        return pc.cast(naive, pa.timestamp("ms", "UTC")), pa.nulls(len(naive), pa.string())
     utc_type = pa.timestamp("ms", "UTC")
+    if tz == "UTC":
+        return pc.cast(naive, utc_type), pa.nulls(len(naive), pa.string())
     early = pc.cast(pc.assume_timezone(naive, tz, ambiguous="earliest", nonexistent="earliest"), utc_type)
     late = pc.cast(pc.assume_timezone(naive, tz, ambiguous="latest", nonexistent="latest"), utc_type)
     differs = pc.fill_null(pc.not_equal(early, late), False).to_numpy(zero_copy_only=False)
     roundtrip = pc.local_timestamp(pc.cast(early, pa.timestamp("ms", tz)))
     nonexistent = pc.fill_null(pc.not_equal(pc.cast(roundtrip, READING_TS), naive), False)
-    nonexistent_np = nonexistent.to_numpy(zero_copy_only=False)
-    ambiguous = differs & ~nonexistent_np
+    ambiguous = differs & ~nonexistent.to_numpy(zero_copy_only=False)
     use_late = np.zeros(len(naive), dtype=bool)
     if ambiguous.any():
-        idx = np.flatnonzero(ambiguous)
-        wall = pc.cast(pc.take(naive, pa.array(idx)), pa.int64()).to_numpy()
-        # Occurrence number of each (meter, wall clock) pair in file order.
-        order = np.lexsort((idx, wall, meter_codes[idx]))
-        keys = np.stack([meter_codes[idx][order], wall[order]], axis=1)
-        new_group = np.ones(len(order), dtype=bool)
-        new_group[1:] = np.any(keys[1:] != keys[:-1], axis=1)
-        group_start = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
-        occurrence = np.arange(len(order)) - group_start
-        late_positions = idx[order][occurrence >= 1]
-        use_late[late_positions] = True
+        positions = np.flatnonzero(ambiguous)
+        walls = pc.cast(pc.take(naive, pa.array(positions)), pa.int64()).to_pylist()
+        names = pc.take(meters, pa.array(positions)).to_pylist()
+        for position, meter, wall in zip(positions, names, walls):  # a few rows a year
+            seen = state.ambiguous_seen.get((meter, wall), 0)
+            use_late[position] = seen >= 1
+            state.ambiguous_seen[(meter, wall)] = seen + 1
     utc = pc.if_else(pa.array(use_late), late, early)
     error = _error_where(
         nonexistent,
@@ -194,7 +201,7 @@ def localise(
             "",
         ),
     )
-    utc = pc.if_else(nonexistent, pa.scalar(None, pa.timestamp("ms", "UTC")), utc)
+    utc = pc.if_else(nonexistent, pa.scalar(None, utc_type), utc)
     return utc, error
 
 
@@ -212,30 +219,35 @@ def _parse_intervals(raw: pa.Array | None, rows: int) -> tuple[pa.Array, pa.Arra
     return minutes, error
 
 
-def infer_intervals(meter_codes: np.ndarray, epoch_ms: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def infer_intervals(
+    meter_names: list[str], meter_codes: np.ndarray, epoch_ms: np.ndarray, valid: np.ndarray, state: StreamState
+) -> np.ndarray:
     """Per meter, the most common gap between consecutive distinct readings, in minutes
-    (0 where it cannot be inferred: a meter with a single reading)."""
-    result = np.zeros(len(meter_codes), dtype=np.int32)
+    (0 where it cannot be inferred: a meter with a single reading so far). What an
+    earlier batch inferred for a meter holds for the rest of the upload."""
     idx = np.flatnonzero(valid)
-    if idx.size == 0:
-        return result
-    order = idx[np.lexsort((epoch_ms[idx], meter_codes[idx]))]
-    meters = meter_codes[order]
-    times = epoch_ms[order]
-    same_meter = meters[1:] == meters[:-1]
-    gaps = (times[1:] - times[:-1]) // 60000
-    keep = same_meter & (gaps > 0)
     per_meter: dict[int, int] = {}
-    if keep.any():
-        g_meter, g_gap = meters[1:][keep], gaps[keep]
-        pairs, counts = np.unique(np.stack([g_meter, g_gap], axis=1), axis=0, return_counts=True)
-        # Most common gap per meter; ties go to the smaller gap.
-        order_pairs = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))
-        for meter, gap in pairs[order_pairs]:
-            per_meter.setdefault(int(meter), int(gap))
-    for meter, gap in per_meter.items():
-        result[meter_codes == meter] = gap
-    return result
+    if idx.size:
+        order = idx[np.lexsort((epoch_ms[idx], meter_codes[idx]))]
+        sorted_meters = meter_codes[order]
+        times = epoch_ms[order]
+        same_meter = sorted_meters[1:] == sorted_meters[:-1]
+        gaps = (times[1:] - times[:-1]) // 60000
+        keep = same_meter & (gaps > 0)
+        if keep.any():
+            pairs, counts = np.unique(
+                np.stack([sorted_meters[1:][keep], gaps[keep]], axis=1), axis=0, return_counts=True
+            )
+            # Most common gap per meter; ties go to the smaller gap.
+            for meter, gap in pairs[np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))]:
+                per_meter.setdefault(int(meter), int(gap))
+    lookup = np.zeros(len(meter_names) + 1, dtype=np.int32)  # last slot: rows without a meter
+    for code, name in enumerate(meter_names):
+        known = state.intervals.get(name)
+        if known is None and code in per_meter:
+            known = state.intervals[name] = per_meter[code]
+        lookup[code] = known or 0
+    return lookup[meter_codes]
 
 
 def _duplicate_facts(
@@ -269,33 +281,35 @@ def _duplicate_facts(
 
 
 def _register_to_interval_energy(
-    meter_codes: np.ndarray, epoch_ms: np.ndarray, value: np.ndarray, valid: np.ndarray
+    meter_names: list, epoch_ms: np.ndarray, value: np.ndarray, valid: np.ndarray, state: StreamState
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
     """Cumulative register reads into interval energy.
 
     A read at time t closes the interval that started at the previous read. The first
     read of a meter only opens an interval; a read lower than the one before is a
     register reset or rollover, whose interval energy is unknown. Both are reported,
-    never turned into (negative) consumption.
+    never turned into (negative) consumption. The last read of each meter carries over
+    to the next batch.
     """
-    n = len(meter_codes)
+    n = len(meter_names)
     energy = np.full(n, np.nan)
     start_ms = np.full(n, -1, dtype=np.int64)
     problems: list[tuple[int, str]] = []
     idx = np.flatnonzero(valid)
-    order = idx[np.lexsort((epoch_ms[idx], meter_codes[idx]))]
-    prev = None
-    for pos in order:  # register files are small (one read per interval per meter)
-        if prev is None or meter_codes[prev] != meter_codes[pos]:
+    order = sorted(idx, key=lambda i: (meter_names[i], epoch_ms[i]))
+    for pos in order:  # register files are small: one read per interval per meter
+        meter = meter_names[pos]
+        previous = state.register_last.get(meter)
+        if previous is None:
             problems.append((pos, "first register read of the meter: it opens the first interval"))
-        elif value[pos] < value[prev]:
+        elif value[pos] < previous[1]:
             problems.append(
-                (pos, f"register fell from {value[prev]:g} to {value[pos]:g} (reset or rollover): interval energy unknown")
+                (pos, f"register fell from {previous[1]:g} to {value[pos]:g} (reset or rollover): interval energy unknown")
             )
         else:
-            energy[pos] = value[pos] - value[prev]
-            start_ms[pos] = epoch_ms[prev]
-        prev = pos
+            energy[pos] = value[pos] - previous[1]
+            start_ms[pos] = previous[0]
+        state.register_last[meter] = (int(epoch_ms[pos]), float(value[pos]))
     return energy, start_ms, problems
 
 
@@ -309,10 +323,16 @@ def _oversized_fields(table: pa.Table) -> pa.Array:
     return _error_where(too_long, f"a field is longer than {MAX_FIELD_CHARS} characters: not a meter reading")
 
 
-def normalise(parsed: ParsedUpload, options: IngestOptions, now: dt.datetime) -> pa.Table:
-    table = parsed.table
+def normalise(
+    batch: TextBatch,
+    roles: dict[str, str],
+    delimiter: str,
+    options: IngestOptions,
+    now: dt.datetime,
+    state: StreamState,
+) -> pa.Table:
+    table = batch.table
     rows = table.num_rows
-    roles = resolve_columns(table.column_names, options)
     null_text = pa.scalar(None, pa.string())
 
     # Meter
@@ -323,10 +343,12 @@ def normalise(parsed: ParsedUpload, options: IngestOptions, now: dt.datetime) ->
     else:
         meter = pa.array([options.meter_id] * rows, pa.string())
     meter_error = _error_where(pc.is_null(meter), "missing meter id")
-    meter_codes = pc.fill_null(pc.dictionary_encode(meter).indices, -1).to_numpy(zero_copy_only=False)
+    encoded = pc.dictionary_encode(meter)
+    meter_codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    meter_names = encoded.dictionary.to_pylist()
 
     # Value and unit
-    decimal_comma = parsed.delimiter == ";"
+    decimal_comma = delimiter == ";"
     value, value_error = parse_numbers(table[roles["value"]].combine_chunks(), decimal_comma)
     if "unit" in roles:
         unit_text = pc.utf8_lower(_blank_to_null(table[roles["unit"]].combine_chunks()))
@@ -350,7 +372,7 @@ def normalise(parsed: ParsedUpload, options: IngestOptions, now: dt.datetime) ->
 
     # Timestamps
     aware, naive, ts_error = parse_timestamps(table[roles["timestamp"]].combine_chunks(), options)
-    local_utc, dst_error = localise(naive, meter_codes, options.timezone)
+    local_utc, dst_error = localise(naive, meter, options.timezone, state)
     reading_utc = pc.coalesce(aware, local_utc)
     reading_start = pc.cast(pc.cast(reading_utc, pa.timestamp("ms", "UTC")), pa.int64())
     epoch_ms = pc.fill_null(reading_start, 0).to_numpy(zero_copy_only=False)
@@ -361,7 +383,9 @@ def normalise(parsed: ParsedUpload, options: IngestOptions, now: dt.datetime) ->
     numeric = pc.fill_null(value, np.nan).to_numpy(zero_copy_only=False)
     if options.register:
         usable = has_time & ~np.isnan(numeric) & (meter_codes >= 0)
-        energy, start_ms, problems = _register_to_interval_energy(meter_codes, epoch_ms, numeric, usable)
+        energy, start_ms, problems = _register_to_interval_energy(
+            meter.to_pylist(), epoch_ms, numeric, usable, state
+        )
         messages = np.full(rows, None, dtype=object)
         for pos, message in problems:
             messages[pos] = message
@@ -380,7 +404,7 @@ def normalise(parsed: ParsedUpload, options: IngestOptions, now: dt.datetime) ->
     if interval_from_reads is not None:
         interval = pc.fill_null(interval, pa.array(np.where(interval_from_reads > 0, interval_from_reads, None), pa.int32(), from_pandas=True))
     if pc.any(pc.is_null(interval)).as_py():
-        inferred = infer_intervals(meter_codes, epoch_ms, has_time & (meter_codes >= 0))
+        inferred = infer_intervals(meter_names, meter_codes, epoch_ms, has_time & (meter_codes >= 0), state)
         interval = pc.fill_null(interval, pa.array(np.where(inferred > 0, inferred, None), pa.int32(), from_pandas=True))
     interval_missing = _error_where(
         pc.and_(pc.is_null(interval), pc.is_null(interval_error)),
@@ -415,7 +439,7 @@ def normalise(parsed: ParsedUpload, options: IngestOptions, now: dt.datetime) ->
 
     return pa.table(
         {
-            "row_number": parsed.row_numbers,
+            "row_number": batch.row_numbers,
             "meter_id": meter,
             "reading_start": reading_ts,
             "interval_minutes": pc.cast(interval, pa.int32()),

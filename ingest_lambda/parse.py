@@ -1,25 +1,34 @@
-"""Bytes of an upload into an Arrow table of text columns.
+"""An upload's bytes into batches of text columns.
 
 Decompression, BOM, delimiter detection and CSV parsing happen here; nothing is typed
 yet, so a bad value in one row can never make the whole file unreadable. Rows whose
-field count does not match the header are set aside with their line text.
+field count does not match the header are set aside with their line text. The file is
+read in blocks, so memory stays bounded whatever its size.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import io
+import os
+import queue
+import shutil
+import tempfile
+import threading
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 UTF8_BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
-MAX_LINE_BYTES = 1 << 20
+MAX_HEADER_BYTES = 1 << 20
+DEFAULT_BLOCK_BYTES = 16 << 20
 
 
 class FileRejected(Exception):
@@ -32,10 +41,9 @@ class FileRejected(Exception):
 
 
 @dataclass
-class ParsedUpload:
+class TextBatch:
     table: pa.Table  # all columns as strings, header names as given
-    delimiter: str
-    row_numbers: pa.Array  # 1-based data-row number of each table row (header excluded)
+    row_numbers: pa.Array  # 1-based data-row number of each row (header and blank lines excluded)
     malformed_rows: list[tuple[int, str, str]] = field(default_factory=list)  # (row, text, reason)
 
     @property
@@ -43,20 +51,79 @@ class ParsedUpload:
         return self.table.num_rows + len(self.malformed_rows)
 
 
-def decode_upload(data: bytes) -> bytes:
-    """Gunzip if needed, drop a UTF-8 BOM, and refuse what is not text."""
-    if data.startswith(GZIP_MAGIC):
+@dataclass
+class CsvUpload:
+    names: list[str]
+    delimiter: str
+    batches: Iterator[TextBatch]
+
+
+class Upload:
+    """The bytes of one upload: in memory, or a local file (large uploads, Lambda /tmp).
+
+    A gzip upload is inflated to a temporary file first, so the CSV reader works on
+    plain bytes with native I/O and a truncated archive is refused before anything
+    is parsed.
+    """
+
+    def __init__(self, data: bytes | None = None, path: Path | None = None):
+        if (data is None) == (path is None):
+            raise ValueError("give the bytes or a path")
+        self._data = data
+        self._path = path
+        self._inflated: Path | None = None
+
+    def head(self, size: int) -> bytes:
+        if self._data is not None:
+            return self._data[:size]
+        with open(self._path, "rb") as handle:
+            return handle.read(size)
+
+    def chunks(self, size: int = 8 << 20) -> Iterator[bytes]:
+        if self._data is not None:
+            yield self._data
+            return
+        with open(self._path, "rb") as handle:
+            while chunk := handle.read(size):
+                yield chunk
+
+    def plain(self) -> "Upload":
+        """The upload with any gzip layer removed."""
+        if not self.head(2).startswith(GZIP_MAGIC):
+            return self
         try:
-            data = gzip.decompress(data)
+            if self._data is not None:
+                return Upload(data=gzip.decompress(self._data))
+            handle, name = tempfile.mkstemp(prefix="upload-", suffix=".csv")
+            with os.fdopen(handle, "wb") as out, gzip.open(self._path, "rb") as source:
+                shutil.copyfileobj(source, out, 8 << 20)
         except (EOFError, OSError, zlib.error):
             raise FileRejected(
                 "the gzip file is truncated or corrupt; upload it again, complete", "corrupt_gzip"
             ) from None
-    if data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM):]
-    if not data.strip():
+        inflated = Upload(path=Path(name))
+        inflated._inflated = Path(name)
+        return inflated
+
+    def input_stream(self) -> pa.NativeFile:
+        return pa.BufferReader(self._data) if self._data is not None else pa.OSFile(str(self._path))
+
+    def release(self) -> None:
+        if self._inflated is not None:
+            self._inflated.unlink(missing_ok=True)
+
+
+def detect_delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in CANDIDATE_DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _check_text(head: bytes) -> bytes:
+    if head.startswith(UTF8_BOM):
+        head = head[len(UTF8_BOM):]
+    if not head.strip():
         raise FileRejected("the file is empty: it holds no header and no rows", "empty_file")
-    head = data[:65536]
     if b"\x00" in head:
         raise FileRejected(
             "the file is binary, not a CSV text file (an Excel .xlsx? export it as CSV)", "not_text"
@@ -66,32 +133,31 @@ def decode_upload(data: bytes) -> bytes:
     except UnicodeDecodeError as exc:
         # A cut in the middle of a multi-byte character at the end of the sample is fine.
         if exc.start < len(head) - 4:
-            raise FileRejected(
-                "the file is not UTF-8 text; save it as CSV UTF-8", "not_utf8"
-            ) from None
-    return data
+            raise FileRejected("the file is not UTF-8 text; save it as CSV UTF-8", "not_utf8") from None
+    return head
 
 
-def detect_delimiter(header_line: str) -> str:
-    counts = {d: header_line.count(d) for d in CANDIDATE_DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+def read_upload(upload: Upload, block_bytes: int = DEFAULT_BLOCK_BYTES) -> CsvUpload:
+    """Check the header and return the file's rows as a stream of text batches.
 
-
-def parse_csv(data: bytes) -> ParsedUpload:
-    text = decode_upload(data)
-    header_end = text.find(b"\n")
-    header_bytes = text if header_end < 0 else text[:header_end]
-    if len(header_bytes) > MAX_LINE_BYTES:
+    Errors found later in the file (a line too long for a block, a broken quote) raise
+    FileRejected from the batch iterator.
+    """
+    head = _check_text(upload.head(MAX_HEADER_BYTES + 1))
+    header_end = head.find(b"\n")
+    if header_end < 0 and len(head) > MAX_HEADER_BYTES:
         raise FileRejected("the header line is longer than 1 MiB: this is not a meter CSV", "huge_line")
-    header_line = header_bytes.decode("utf-8", errors="replace").rstrip("\r")
+    header_line = (head if header_end < 0 else head[:header_end]).decode("utf-8", errors="replace").rstrip("\r")
     delimiter = detect_delimiter(header_line)
     names = [n.strip() for n in next(csv.reader([header_line], delimiter=delimiter))]
     if not any(names):
         raise FileRejected("the first line is blank: the file must start with a header row", "no_header")
     if len(set(names)) != len(names):
         raise FileRejected(f"the header repeats a column name: {names}", "duplicate_header")
+    return CsvUpload(names, delimiter, _batches(upload, names, delimiter, block_bytes))
 
+
+def _batches(upload: Upload, names: list[str], delimiter: str, block_bytes: int) -> Iterator[TextBatch]:
     malformed: list[tuple[int, str, str]] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
@@ -104,44 +170,81 @@ def parse_csv(data: bytes) -> ParsedUpload:
         )
         return "skip"
 
+    # use_threads=False keeps pyarrow's row numbers, which place the skipped rows; the
+    # reading runs in its own thread instead, ahead of the batch being validated.
+    reader_options = dict(
+        read_options=pacsv.ReadOptions(
+            column_names=names, skip_rows=1, block_size=block_bytes, use_threads=False
+        ),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid_row),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+    def produce(into: queue.Queue) -> None:
+        skipped: set[int] = set()
+        next_number = 1
+        try:
+            with upload.input_stream() as stream:
+                reader = pacsv.open_csv(stream, **reader_options)
+                for batch in reader:
+                    # The reader parses ahead, so by now every invalid row of this block
+                    # has been reported (perhaps some of the next block's too): the kept
+                    # rows take the next numbers that are not an invalid row's.
+                    taken = malformed[:]
+                    malformed.clear()
+                    skipped.update(m[0] for m in taken)
+                    numbers = _row_numbers(next_number, batch.num_rows, skipped)
+                    if batch.num_rows:
+                        next_number = int(numbers[-1]) + 1
+                    into.put(("batch", (batch, pa.array(numbers)), taken))
+            into.put(("end", None, malformed[:]))
+        except pa.ArrowInvalid as exc:
+            into.put(("error", _parse_failure(str(exc)), None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            into.put(("crash", exc, None))
+
+    ahead: queue.Queue = queue.Queue(maxsize=2)
+    thread = threading.Thread(target=produce, args=(ahead,), daemon=True)
+    thread.start()
+    total_rows = 0
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(text),
-            read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=1, block_size=1 << 22, use_threads=False
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, invalid_row_handler=on_invalid_row
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "straddling" in message or "block size" in message:
-            raise FileRejected("a line is longer than 4 MiB: this is not a meter CSV", "huge_line") from None
-        raise FileRejected(f"the CSV cannot be parsed: {message.splitlines()[0]}", "unparseable_csv") from None
-
-    if table.num_rows == 0 and not malformed:
+        while True:
+            kind, payload, taken = ahead.get()
+            if kind in ("error", "crash"):
+                raise payload
+            if kind == "end":
+                if taken:  # invalid rows after the last good row
+                    empty = pa.table({n: pa.array([], pa.string()) for n in names})
+                    yield TextBatch(empty, pa.array([], pa.int64()), taken)
+                    total_rows += len(taken)
+                break
+            batch, numbers = payload
+            total_rows += batch.num_rows + len(taken)
+            yield TextBatch(pa.Table.from_batches([batch]), numbers, taken)
+    finally:
+        # Let a producer blocked on a full queue finish when the consumer stops early.
+        while thread.is_alive():
+            try:
+                ahead.get(timeout=0.05)
+            except queue.Empty:
+                pass
+    if total_rows == 0:
         raise FileRejected("the file has a header but no data rows", "header_only")
-    row_numbers = _row_numbers(table.num_rows, [m[0] for m in malformed])
-    return ParsedUpload(table, delimiter, row_numbers, malformed)
 
 
-def _row_numbers(kept: int, skipped: list[int]) -> pa.Array:
-    """Data-row numbers of the kept rows, given the numbers of the skipped ones.
+def _parse_failure(message: str) -> FileRejected:
+    if "straddling" in message or "block size" in message:
+        return FileRejected("a line is longer than the read block (16 MiB): this is not a meter CSV", "huge_line")
+    return FileRejected(f"the CSV cannot be parsed: {message.splitlines()[0]}", "unparseable_csv")
 
-    pyarrow drops invalid rows without telling which output rows surround them, so the
-    kept rows' numbers are 1..N with the skipped numbers taken out. Blank lines are
-    not rows and are not counted by pyarrow either, so the numbers count data rows.
-    """
-    import numpy as np
 
-    total = kept + len(skipped)
-    numbers = np.arange(1, total + 1, dtype=np.int64)
+def _row_numbers(start: int, kept: int, skipped: set[int]) -> np.ndarray:
+    """The first ``kept`` data-row numbers from ``start`` on that are not skipped rows."""
+    numbers = np.arange(start, start + kept + len(skipped) + 1, dtype=np.int64)
     if skipped:
-        numbers = np.setdiff1d(numbers, np.asarray(skipped, dtype=np.int64), assume_unique=True)
-    return pa.array(numbers[:kept])
+        numbers = numbers[~np.isin(numbers, np.fromiter(skipped, dtype=np.int64))]
+    return numbers[:kept]

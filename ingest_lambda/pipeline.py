@@ -1,15 +1,18 @@
 """One upload from bytes to the lake: parse, normalise, validate, land or quarantine.
 
-Called by the CLI (``energy ingest``) and by the Lambda handler alike. Write order is
-what makes an ingest safe to crash and to repeat:
+Called by the CLI (``energy ingest``) and by the Lambda handler alike. The upload is
+read in batches; each batch is typed, validated and written to a staged Parquet file,
+so memory stays bounded whatever the file size. Write order is what makes an ingest
+safe to crash and to repeat:
 
-1. quarantined rows and validation records (not read as readings);
-2. the upload's readings as ONE Parquet object in the lake: the commit point;
-3. the run record in ``dq/ingests/``: its presence means the bytes are done, so the
-   same bytes with the same options are not landed again.
+1. an intent record naming the lake key (so a retry on another day reuses it);
+2. quarantined rows, validation records and the Great Expectations result;
+3. the upload's readings as ONE Parquet object in the lake: the commit point;
+4. the run record in ``dq/ingests/``: its presence means these bytes are done, and
+   the same bytes with the same options are not landed again.
 
-A crash before 2 lands nothing visible; a retry after a crash between 2 and 3 writes
-the same lake key again (found by its ingest id) and so never duplicates it.
+A crash before 3 leaves nothing visible to readers; a retry after a crash between 3
+and 4 rewrites the same lake key and so never duplicates it.
 """
 
 from __future__ import annotations
@@ -18,17 +21,21 @@ import collections
 import datetime as dt
 import hashlib
 import json
+import os
+import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from .normalise import normalise
+from .normalise import StreamState, normalise, resolve_columns
 from .options import IngestOptions
-from .parse import FileRejected, ParsedUpload, parse_csv
+from .parse import DEFAULT_BLOCK_BYTES, FileRejected, Upload, read_upload
 from .storage import Lakehouse
-from .validate import validate_readings
+from .validate import ValidationTally, validator
 
 LAKE_SCHEMA = pa.schema(
     [
@@ -38,6 +45,7 @@ LAKE_SCHEMA = pa.schema(
         ("kwh", pa.float64()),
         ("timezone", pa.string()),
         ("source_key", pa.string()),
+        ("source_row", pa.int64()),
         ("ingest_id", pa.string()),
         ("ingested_at", pa.timestamp("ms")),
     ]
@@ -65,6 +73,10 @@ DQ_SCHEMA = pa.schema(
         ("evaluated_at", pa.timestamp("ms")),
     ]
 )
+REPEAT_EXPECTATION = "expect_column_values_to_be_in_set(is_repeat)"
+CONFLICT_EXPECTATION = "expect_column_values_to_be_in_set(key_conflict)"
+REPEAT_REASON = "exact repeat of an earlier row (same meter, time and value); the first copy landed"
+CONFLICT_REASON = "the same meter and time appear with different values in this file; correct the file and upload it again"
 
 
 @dataclass
@@ -90,23 +102,11 @@ class IngestReport:
         return asdict(self)
 
 
-def ingest_id_for(data: bytes, options: IngestOptions) -> str:
-    digest = hashlib.sha256(data).hexdigest()
-    return hashlib.sha256(f"{digest}:{options.fingerprint()}".encode()).hexdigest()[:24]
-
-
-def _raw_records(parsed: ParsedUpload, positions: np.ndarray) -> list[str]:
-    subset = parsed.table.take(pa.array(positions, pa.int64()))
-    # Values are cut at 500 characters: a quarantine record explains a row, the whole
-    # upload stays untouched in raw/.
-    return [
-        json.dumps({k: (v[:500] if isinstance(v, str) else v) for k, v in row.items()}, ensure_ascii=False)
-        for row in subset.to_pylist()
-    ]
-
-
-def _timestamp(now: dt.datetime) -> pa.Scalar:
-    return pa.scalar(now.replace(tzinfo=None), pa.timestamp("ms"))
+def ingest_id_for(upload: Upload, options: IngestOptions) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    return hashlib.sha256(f"{digest.hexdigest()}:{options.fingerprint()}".encode()).hexdigest()[:24]
 
 
 def ingest_bytes(
@@ -115,10 +115,33 @@ def ingest_bytes(
     lakehouse: Lakehouse,
     options: IngestOptions | None = None,
     now: dt.datetime | None = None,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> IngestReport:
+    return ingest_upload(Upload(data=data), source_key, lakehouse, options, now, block_bytes)
+
+
+def ingest_file(
+    path: Path,
+    source_key: str,
+    lakehouse: Lakehouse,
+    options: IngestOptions | None = None,
+    now: dt.datetime | None = None,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> IngestReport:
+    return ingest_upload(Upload(path=Path(path)), source_key, lakehouse, options, now, block_bytes)
+
+
+def ingest_upload(
+    upload: Upload,
+    source_key: str,
+    lakehouse: Lakehouse,
+    options: IngestOptions | None = None,
+    now: dt.datetime | None = None,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> IngestReport:
     options = options or IngestOptions()
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-    ingest_id = ingest_id_for(data, options)
+    ingest_id = ingest_id_for(upload, options)
     record_key = f"ingests/{ingest_id}.json"
 
     previous = lakehouse.dq.read_json(record_key)
@@ -129,187 +152,310 @@ def ingest_bytes(
             report.message = f"these bytes were ingested before (ingest {ingest_id}); nothing changed"
         return report
 
-    report = IngestReport(ingest_id, source_key, "accepted", ingested_at=now.isoformat())
-    day = now.date().isoformat()
-    try:
-        parsed = parse_csv(data)
-        report.rows_in = parsed.rows_in
-        readings = normalise(parsed, options, now)
-        validation = validate_readings(readings)
-        if validation.table_failure:
-            raise FileRejected(validation.table_failure, "table_rule")
-    except FileRejected as rejected:
-        return _reject_file(data, source_key, lakehouse, report, rejected, now, day, record_key)
-
-    # Rows the parser set aside plus rows the suite failed.
-    bad_mask = np.array([r is not None for r in validation.row_reasons], dtype=bool)
-    bad_positions = np.flatnonzero(bad_mask)
-    row_numbers = readings["row_number"].to_numpy()
-    reasons = [str(r) for r in validation.row_reasons[bad_positions]]
-    quarantine_rows = {
-        "row_number": [int(n) for n in row_numbers[bad_positions]] + [m[0] for m in parsed.malformed_rows],
-        "reason": reasons + [m[2] for m in parsed.malformed_rows],
-        "raw": _raw_records(parsed, bad_positions) + [m[1] for m in parsed.malformed_rows],
+    intent_key = f"ingests/{ingest_id}.intent.json"
+    intent = lakehouse.dq.read_json(intent_key) or {
+        "lake_key": f"readings/ingest_date={now.date().isoformat()}/{ingest_id}.parquet",
+        "day": now.date().isoformat(),
     }
-    report.rows_quarantined = len(quarantine_rows["row_number"])
-    report.reasons = dict(collections.Counter(quarantine_rows["reason"]).most_common())
+    lakehouse.dq.write_json(intent_key, intent)
+    run = _Run(upload, source_key, lakehouse, options, now, ingest_id, intent["day"], block_bytes)
+    try:
+        report = run.execute(intent["lake_key"])
+    finally:
+        run.cleanup()
+    lakehouse.dq.write_json(record_key, report.to_dict())
+    return report
 
-    dq_rows = [
-        {
-            "expectation": o.expectation,
-            "level": o.level,
-            "success": o.success,
-            "element_count": o.element_count,
-            "unexpected_count": o.unexpected_count,
-            "reason": o.reason,
-        }
-        for o in validation.outcomes
-    ]
-    dq_rows.append(
-        {
+
+class _Run:
+    """The state of one ingest while its batches flow through."""
+
+    def __init__(self, upload, source_key, lakehouse, options, now, ingest_id, day, block_bytes):
+        self.upload = upload
+        self.source_key = source_key
+        self.lakehouse = lakehouse
+        self.options = options
+        self.now = now
+        self.day = day
+        self.block_bytes = block_bytes
+        self.report = IngestReport(ingest_id, source_key, "accepted", ingested_at=now.isoformat())
+        self.tally: ValidationTally | None = None
+        self.workdir = tempfile.mkdtemp(prefix="ingest-")
+        self.good_path = os.path.join(self.workdir, "good.parquet")
+        self.bad_path = os.path.join(self.workdir, "quarantine.parquet")
+        self.reasons: collections.Counter = collections.Counter()
+        self.plain: Upload | None = None
+
+    def cleanup(self) -> None:
+        if self.plain is not None:
+            self.plain.release()
+        for name in (self.good_path, self.bad_path):
+            if os.path.exists(name):
+                os.unlink(name)
+        os.rmdir(self.workdir)
+
+    # -- the flow -------------------------------------------------------------
+
+    def execute(self, lake_key: str) -> IngestReport:
+        report = self.report
+        try:
+            self.plain = self.upload.plain()
+            csv_upload = read_upload(self.plain, self.block_bytes)
+            roles = resolve_columns(csv_upload.names, self.options)
+            self.tally = validator().new_tally()
+            batches = self._validate_batches(csv_upload, roles)
+        except FileRejected as rejected:
+            return self._reject(rejected, rows_written=False)
+
+        if batches > 1:
+            self._quarantine_duplicates_across_batches()
+        report.rows_quarantined = sum(self.reasons.values())
+        report.rows_landed = report.rows_in - report.rows_quarantined
+        report.reasons = dict(self.reasons.most_common())
+        share = report.rows_quarantined / report.rows_in if report.rows_in else 1.0
+        within_limit = not report.rows_quarantined or share <= self.options.max_bad_row_share
+        self._write_quarantine()
+        self._write_dq(self.tally.records() + [self._csv_shape_record(), self._limit_record(within_limit)])
+        if not within_limit:
+            top_reason = next(iter(report.reasons))
+            return self._reject(
+                FileRejected(
+                    f"{report.rows_quarantined} of {report.rows_in} rows ({share:.0%}) failed the row rules, "
+                    f"above the limit of {self.options.max_bad_row_share:.0%}; most common: {top_reason}",
+                    "too_many_bad_rows",
+                ),
+                rows_written=True,
+            )
+        with self.lakehouse.lake.staged(lake_key) as staged:
+            os.replace(self.good_path, staged)
+        report.lake_object = self.lakehouse.lake.uri(lake_key)
+        report.message = f"landed {report.rows_landed:,} of {report.rows_in:,} rows" + (
+            f"; quarantined {report.rows_quarantined:,}" if report.rows_quarantined else ""
+        )
+        return report
+
+    def _validate_batches(self, csv_upload, roles) -> int:
+        state = StreamState()
+        ingested_at = pa.scalar(self.now.replace(tzinfo=None), pa.timestamp("ms"))
+        batches = 0
+        self.malformed_total = 0
+        with pq.ParquetWriter(self.good_path, LAKE_SCHEMA, compression="snappy") as good_writer, \
+                pq.ParquetWriter(self.bad_path, QUARANTINE_SCHEMA, compression="snappy") as bad_writer:
+            self.bad_writer = bad_writer
+            for batch in csv_upload.batches:
+                batches += 1
+                self.report.rows_in += batch.rows_in
+                self.malformed_total += len(batch.malformed_rows)
+                if batch.malformed_rows:
+                    self._quarantine_rows(
+                        [m[0] for m in batch.malformed_rows],
+                        [m[2] for m in batch.malformed_rows],
+                        [m[1] for m in batch.malformed_rows],
+                    )
+                if batch.table.num_rows == 0:
+                    continue
+                readings = normalise(batch, roles, csv_upload.delimiter, self.options, self.now, state)
+                checked = validator().validate(readings)
+                if checked.table_failure:
+                    raise FileRejected(checked.table_failure, "table_rule")
+                self.tally.add(checked)
+                bad = np.array([r is not None for r in checked.row_reasons], dtype=bool)
+                if bad.any():
+                    positions = np.flatnonzero(bad)
+                    self._quarantine_rows(
+                        readings["row_number"].to_numpy()[positions].tolist(),
+                        [str(r) for r in checked.row_reasons[positions]],
+                        _raw_records(batch.table, positions),
+                    )
+                good = readings.filter(pa.array(~bad))
+                count = good.num_rows
+                landed = pa.table(
+                    {
+                        "meter_id": good["meter_id"],
+                        "reading_start": good["reading_start"],
+                        "interval_minutes": good["interval_minutes"],
+                        "kwh": good["kwh"],
+                        "timezone": good["timezone"],
+                        "source_key": pa.repeat(pa.scalar(self.source_key, pa.string()), count),
+                        "source_row": good["row_number"],
+                        "ingest_id": pa.repeat(pa.scalar(self.report.ingest_id, pa.string()), count),
+                        "ingested_at": pa.repeat(ingested_at, count),
+                    },
+                    schema=LAKE_SCHEMA,
+                )
+                good_writer.write_table(landed.sort_by([("meter_id", "ascending"), ("reading_start", "ascending")]))
+        return batches
+
+    def _quarantine_rows(self, numbers: list[int], reasons: list[str], raw: list[str]) -> None:
+        self.reasons.update(reasons)
+        count = len(numbers)
+        self.bad_writer.write_table(
+            pa.table(
+                {
+                    "ingest_id": pa.repeat(pa.scalar(self.report.ingest_id, pa.string()), count),
+                    "source_key": pa.repeat(pa.scalar(self.source_key, pa.string()), count),
+                    "row_number": pa.array(numbers, pa.int64()),
+                    "reason": pa.array(reasons, pa.string()),
+                    "raw": pa.array(raw, pa.string()),
+                    "quarantined_at": pa.repeat(pa.scalar(self.now.replace(tzinfo=None), pa.timestamp("ms")), count),
+                },
+                schema=QUARANTINE_SCHEMA,
+            )
+        )
+
+    def _quarantine_duplicates_across_batches(self) -> None:
+        """Repeats and conflicts between batches, found with DuckDB in bounded memory;
+        the staged readings are rewritten without them only when there are any."""
+        import duckdb
+
+        with duckdb.connect() as con:
+            con.execute("set memory_limit = '1GB'; set preserve_insertion_order = false")
+            con.execute(f"set temp_directory = '{self.workdir}/duckdb'")
+            con.execute(
+                f"""
+                create temp table doubtful as
+                with keys as (
+                    select meter_id, reading_start, count(*) as n, max(kwh) - min(kwh) as spread
+                    from read_parquet('{self.good_path}')
+                    group by meter_id, reading_start
+                    having count(*) > 1
+                ),
+                rows_of_keys as (
+                    select r.source_row, r.meter_id, r.reading_start, r.kwh, keys.spread,
+                           row_number() over (partition by r.meter_id, r.reading_start order by r.source_row) as copy
+                    from read_parquet('{self.good_path}') as r
+                    join keys using (meter_id, reading_start)
+                )
+                select source_row, meter_id, reading_start, kwh,
+                       case when spread > 1e-9 then 'conflict' else 'repeat' end as kind
+                from rows_of_keys
+                where spread > 1e-9 or copy > 1
+                """
+            )
+            doubtful = con.sql("select * from doubtful order by source_row").to_arrow_table()
+            if doubtful.num_rows == 0:
+                return
+            rewritten = os.path.join(self.workdir, "good-deduplicated.parquet")
+            con.execute(
+                f"""
+                copy (
+                    select * from read_parquet('{self.good_path}')
+                    where source_row not in (select source_row from doubtful)
+                ) to '{rewritten}' (format parquet, compression snappy)
+                """
+            )
+        os.replace(rewritten, self.good_path)
+        kinds = doubtful["kind"].to_pylist()
+        reasons = [CONFLICT_REASON if k == "conflict" else REPEAT_REASON for k in kinds]
+        raw = [
+            json.dumps({"meter_id": m, "reading_start": str(t), "kwh": v})
+            for m, t, v in zip(doubtful["meter_id"].to_pylist(), doubtful["reading_start"].to_pylist(), doubtful["kwh"].to_pylist())
+        ]
+        with pq.ParquetWriter(self.bad_path + ".more", QUARANTINE_SCHEMA) as writer:
+            self.bad_writer = writer
+            self._quarantine_rows(doubtful["source_row"].to_pylist(), reasons, raw)
+        merged = pa.concat_tables([pq.read_table(self.bad_path), pq.read_table(self.bad_path + ".more")])
+        pq.write_table(merged, self.bad_path, compression="snappy")
+        os.unlink(self.bad_path + ".more")
+        self.tally.add_failures(REPEAT_EXPECTATION, kinds.count("repeat"), [])
+        self.tally.add_failures(CONFLICT_EXPECTATION, kinds.count("conflict"), [])
+
+    # -- records --------------------------------------------------------------
+
+    def _write_quarantine(self) -> None:
+        if not sum(self.reasons.values()):
+            return
+        key = f"rows/ingest_date={self.day}/{self.report.ingest_id}.parquet"
+        with self.lakehouse.quarantine.staged(key) as staged:
+            os.replace(self.bad_path, staged)
+        self.report.quarantine_object = self.lakehouse.quarantine.uri(key)
+
+    def _csv_shape_record(self) -> dict:
+        return {
             "expectation": "csv_rows_have_header_field_count",
             "level": "row",
-            "success": not parsed.malformed_rows,
-            "element_count": parsed.rows_in,
-            "unexpected_count": len(parsed.malformed_rows),
+            "success": not self.malformed_total,
+            "element_count": self.report.rows_in,
+            "unexpected_count": self.malformed_total,
             "reason": "rows must have as many fields as the header",
         }
-    )
 
-    share = report.rows_quarantined / report.rows_in if report.rows_in else 1.0
-    if report.rows_quarantined and share > options.max_bad_row_share:
-        top_reason = next(iter(report.reasons))
-        rejected = FileRejected(
-            f"{report.rows_quarantined} of {report.rows_in} rows ({share:.0%}) failed the row rules, "
-            f"above the limit of {options.max_bad_row_share:.0%}; most common: {top_reason}",
-            "too_many_bad_rows",
+    def _limit_record(self, success: bool) -> dict:
+        return {
+            "expectation": "bad_row_share_within_limit",
+            "level": "table",
+            "success": success,
+            "element_count": self.report.rows_in,
+            "unexpected_count": 0 if success else self.report.rows_quarantined,
+            "reason": f"at most {self.options.max_bad_row_share:.0%} of rows may fail the row rules",
+        }
+
+    def _write_dq(self, records: list[dict]) -> None:
+        count = len(records)
+        evaluated_at = pa.scalar(self.now.replace(tzinfo=None), pa.timestamp("ms"))
+        table = pa.table(
+            {
+                "ingest_id": pa.repeat(pa.scalar(self.report.ingest_id, pa.string()), count),
+                "source_key": pa.repeat(pa.scalar(self.source_key, pa.string()), count),
+                **{
+                    name: pa.array([r[name] for r in records], DQ_SCHEMA.field(name).type)
+                    for name in ("expectation", "level", "success", "element_count", "unexpected_count", "reason")
+                },
+                "evaluated_at": pa.repeat(evaluated_at, count),
+            },
+            schema=DQ_SCHEMA,
         )
-        _write_quarantined_rows(lakehouse, report, quarantine_rows, now, day)
-        _write_dq(lakehouse, report, dq_rows + [_limit_row(report, options, False)], now, day)
-        return _reject_file(data, source_key, lakehouse, report, rejected, now, day, record_key, rows_written=True)
+        self.lakehouse.dq.write_parquet(f"validations/ingest_date={self.day}/{self.report.ingest_id}.parquet", table)
+        if self.tally is not None:
+            self.lakehouse.dq.write_json(
+                f"gx_results/{self.report.ingest_id}.json",
+                self.tally.to_gx_result(self.report.ingest_id, self.source_key, self.now),
+            )
 
-    if report.rows_quarantined:
-        _write_quarantined_rows(lakehouse, report, quarantine_rows, now, day)
-    _write_dq(lakehouse, report, dq_rows + [_limit_row(report, options, True)], now, day)
-
-    good = readings.filter(pa.array(~bad_mask))
-    landed = pa.table(
-        {
-            "meter_id": good["meter_id"],
-            "reading_start": good["reading_start"],
-            "interval_minutes": good["interval_minutes"],
-            "kwh": good["kwh"],
-            "timezone": good["timezone"],
-            "source_key": pa.array([source_key] * good.num_rows, pa.string()),
-            "ingest_id": pa.array([ingest_id] * good.num_rows, pa.string()),
-            "ingested_at": pa.array([_timestamp(now).as_py()] * good.num_rows, pa.timestamp("ms")),
-        },
-        schema=LAKE_SCHEMA,
-    ).sort_by([("meter_id", "ascending"), ("reading_start", "ascending")])
-    # A retry after a crash reuses the key it wrote before, even on another day.
-    earlier = lakehouse.lake.find("readings", f"{ingest_id}.parquet")
-    lake_key = earlier[0] if earlier else f"readings/ingest_date={day}/{ingest_id}.parquet"
-    report.lake_object = lakehouse.lake.write_parquet(lake_key, landed)
-    report.rows_landed = landed.num_rows
-    report.message = (
-        f"landed {report.rows_landed} of {report.rows_in} rows"
-        + (f"; quarantined {report.rows_quarantined}" if report.rows_quarantined else "")
-    )
-    lakehouse.dq.write_json(record_key, report.to_dict())
-    return report
-
-
-def _limit_row(report: IngestReport, options: IngestOptions, success: bool) -> dict:
-    return {
-        "expectation": "bad_row_share_within_limit",
-        "level": "table",
-        "success": success,
-        "element_count": report.rows_in,
-        "unexpected_count": report.rows_quarantined,
-        "reason": f"at most {options.max_bad_row_share:.0%} of rows may fail the row rules",
-    }
-
-
-def _write_quarantined_rows(
-    lakehouse: Lakehouse, report: IngestReport, rows: dict, now: dt.datetime, day: str
-) -> None:
-    count = len(rows["row_number"])
-    table = pa.table(
-        {
-            "ingest_id": pa.array([report.ingest_id] * count, pa.string()),
-            "source_key": pa.array([report.source_key] * count, pa.string()),
-            "row_number": pa.array(rows["row_number"], pa.int64()),
-            "reason": pa.array(rows["reason"], pa.string()),
-            "raw": pa.array(rows["raw"], pa.string()),
-            "quarantined_at": pa.array([_timestamp(now).as_py()] * count, pa.timestamp("ms")),
-        },
-        schema=QUARANTINE_SCHEMA,
-    ).sort_by("row_number")
-    report.quarantine_object = lakehouse.quarantine.write_parquet(
-        f"rows/ingest_date={day}/{report.ingest_id}.parquet", table
-    )
-
-
-def _write_dq(
-    lakehouse: Lakehouse, report: IngestReport, rows: list[dict], now: dt.datetime, day: str
-) -> None:
-    count = len(rows)
-    columns = {name: [r[name] for r in rows] for name in rows[0]}
-    table = pa.table(
-        {
-            "ingest_id": pa.array([report.ingest_id] * count, pa.string()),
-            "source_key": pa.array([report.source_key] * count, pa.string()),
-            **{name: pa.array(values, DQ_SCHEMA.field(name).type) for name, values in columns.items()},
-            "evaluated_at": pa.array([_timestamp(now).as_py()] * count, pa.timestamp("ms")),
-        },
-        schema=DQ_SCHEMA,
-    )
-    lakehouse.dq.write_parquet(f"validations/ingest_date={day}/{report.ingest_id}.parquet", table)
-
-
-def _reject_file(
-    data: bytes,
-    source_key: str,
-    lakehouse: Lakehouse,
-    report: IngestReport,
-    rejected: FileRejected,
-    now: dt.datetime,
-    day: str,
-    record_key: str,
-    rows_written: bool = False,
-) -> IngestReport:
-    """Keep the whole upload in quarantine with its reason; nothing lands."""
-    report.outcome = "rejected"
-    report.rejection_code = rejected.code
-    report.message = rejected.reason
-    report.rows_landed = 0
-    report.rows_quarantined = report.rows_in
-    if not report.reasons:
-        report.reasons = {rejected.reason: report.rows_in}
-    name = source_key.rsplit("/", 1)[-1] or "upload"
-    folder = f"files/{report.ingest_id}"
-    report.quarantine_object = lakehouse.quarantine.write_bytes(f"{folder}/{name}", data)
-    lakehouse.quarantine.write_json(
-        f"{folder}/reason.json",
-        {"source_key": source_key, "reason": rejected.reason, "code": rejected.code,
-         "rows_in": report.rows_in, "rejected_at": now.isoformat()},
-    )
-    if not rows_written:
-        _write_dq(
-            lakehouse,
-            report,
-            [
-                {
-                    "expectation": f"file_is_usable({rejected.code})",
-                    "level": "file",
-                    "success": False,
-                    "element_count": report.rows_in,
-                    "unexpected_count": max(report.rows_in, 1),  # at least the file itself
-                    "reason": rejected.reason,
-                }
-            ],
-            now,
-            day,
+    def _reject(self, rejected: FileRejected, rows_written: bool) -> IngestReport:
+        """Keep the whole upload in quarantine with its reason; nothing lands."""
+        report = self.report
+        report.outcome = "rejected"
+        report.rejection_code = rejected.code
+        report.message = rejected.reason
+        report.rows_landed = 0
+        report.rows_quarantined = report.rows_in
+        if not report.reasons:
+            report.reasons = {rejected.reason: report.rows_in}
+        name = self.source_key.rsplit("/", 1)[-1] or "upload"
+        folder = f"files/{report.ingest_id}"
+        with self.lakehouse.quarantine.staged(f"{folder}/{name}") as staged:
+            with open(staged, "wb") as out:
+                for chunk in self.upload.chunks():
+                    out.write(chunk)
+        report.quarantine_object = self.lakehouse.quarantine.uri(f"{folder}/{name}")
+        self.lakehouse.quarantine.write_json(
+            f"{folder}/reason.json",
+            {"source_key": self.source_key, "reason": rejected.reason, "code": rejected.code,
+             "rows_in": report.rows_in, "rejected_at": self.now.isoformat()},
         )
-    lakehouse.dq.write_json(record_key, report.to_dict())
-    return report
+        if not rows_written:
+            self.tally = None
+            self._write_dq(
+                [
+                    {
+                        "expectation": f"file_is_usable({rejected.code})",
+                        "level": "file",
+                        "success": False,
+                        "element_count": report.rows_in,
+                        "unexpected_count": max(report.rows_in, 1),  # at least the file itself
+                        "reason": rejected.reason,
+                    }
+                ]
+            )
+        return report
+
+
+def _raw_records(table: pa.Table, positions: np.ndarray) -> list[str]:
+    # Values are cut at 500 characters: a quarantine record explains a row, the whole
+    # upload stays untouched in raw/.
+    subset = table.take(pa.array(positions, pa.int64()))
+    return [
+        json.dumps({k: (v[:500] if isinstance(v, str) else v) for k, v in row.items()}, ensure_ascii=False)
+        for row in subset.to_pylist()
+    ]

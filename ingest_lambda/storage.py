@@ -8,9 +8,14 @@ under a temporary name and renamed (atomic on POSIX), an S3 object is a single P
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -56,6 +61,28 @@ class Area:
             with self.fs.open_output_stream(target) as out:
                 out.write(data)
         return self.uri(key)
+
+    @contextlib.contextmanager
+    def staged(self, key: str) -> Iterator[str]:
+        """A local path to write ``key`` to; it becomes visible at ``key`` in one step
+        when the block ends without error, and is discarded otherwise."""
+        if self.is_local:
+            parent = self.path(key).rsplit("/", 1)[0]
+            os.makedirs(parent, exist_ok=True)
+            local = f"{parent}/.tmp-{uuid.uuid4().hex}"
+        else:
+            handle, local = tempfile.mkstemp(prefix="staged-")
+            os.close(handle)
+        try:
+            yield local
+            if self.is_local:
+                os.replace(local, self.path(key))
+            else:
+                with open(local, "rb") as source, self.fs.open_output_stream(self.path(key)) as out:
+                    shutil.copyfileobj(source, out, 8 << 20)
+        finally:
+            if os.path.exists(local):
+                os.unlink(local)
 
     def write_parquet(self, key: str, table: pa.Table) -> str:
         buffer = io.BytesIO()

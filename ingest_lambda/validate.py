@@ -2,7 +2,8 @@
 
 The suite in ``expectations/readings.json`` is the single source of the rules. Great
 Expectations is imported once per process (it costs seconds and hundreds of MB), on
-first use, which is Lambda init in the cloud.
+first use, which is Lambda init in the cloud. An upload is validated batch by batch;
+a ``ValidationTally`` adds the batches up into one result per upload and expectation.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,18 +36,27 @@ def suite_path() -> Path:
 @dataclass
 class ExpectationOutcome:
     expectation: str  # type and column, e.g. expect_column_values_to_be_between(kwh)
+    expectation_type: str
+    kwargs: dict
     level: str  # "row" or "table"
-    success: bool
-    element_count: int
-    unexpected_count: int
     reason: str
+    success: bool = True
+    element_count: int = 0
+    unexpected_count: int = 0
+    examples: list = field(default_factory=list)  # a few failing values, for Data Docs
+
+    def add(self, success: bool, element_count: int, unexpected_count: int, examples: list) -> None:
+        self.success = self.success and success
+        self.element_count += element_count
+        self.unexpected_count += unexpected_count
+        self.examples.extend(examples[: max(0, 20 - len(self.examples))])
 
 
 @dataclass
-class Validation:
-    outcomes: list[ExpectationOutcome]
+class BatchValidation:
     row_reasons: np.ndarray  # object array: None for a good row, else "; "-joined reasons
-    table_failure: str | None  # reason when a table-level expectation failed
+    table_failure: str | None
+    outcomes: list[tuple[str, bool, int, int, list]]  # (expectation, success, elements, unexpected, examples)
 
 
 class _Validator:
@@ -56,7 +67,6 @@ class _Validator:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        self._gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         definition = json.loads(suite_path().read_text())
@@ -67,13 +77,32 @@ class _Validator:
         self.suite = self.context.suites.add(suite)
         asset = self.context.data_sources.add_pandas("uploads").add_dataframe_asset("readings")
         self.batch_definition = asset.add_batch_definition_whole_dataframe("upload")
+        self._lock = threading.Lock()  # one context: validations in threads take turns
 
-    def validate(self, readings: pa.Table) -> Validation:
+    def new_tally(self) -> "ValidationTally":
+        outcomes = []
+        for expectation in self.suite.expectations:
+            config = expectation.configuration
+            column = config.kwargs.get("column")
+            meta: dict[str, Any] = config.meta or {}
+            outcomes.append(
+                ExpectationOutcome(
+                    expectation=f"{config.type}({column})" if column else config.type,
+                    expectation_type=config.type,
+                    kwargs=dict(config.kwargs),
+                    level=meta.get("level", "row"),
+                    reason=meta.get("reason", config.type),
+                )
+            )
+        return ValidationTally({o.expectation: o for o in outcomes})
+
+    def validate(self, readings: pa.Table) -> BatchValidation:
         frame = readings.to_pandas()
-        batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(self.suite, result_format={"result_format": "COMPLETE"})
+        with self._lock:
+            batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            result = batch.validate(self.suite, result_format={"result_format": "COMPLETE"})
         reasons: list[list[str]] = [[] for _ in range(len(frame))]
-        outcomes: list[ExpectationOutcome] = []
+        outcomes = []
         table_failure = None
         for item in result.results:
             config = item.expectation_config
@@ -82,17 +111,9 @@ class _Validator:
             name = f"{config.type}({column})" if column else config.type
             level = meta.get("level", "row")
             details = item.result or {}
-            unexpected = int(details.get("unexpected_count") or 0)
-            outcomes.append(
-                ExpectationOutcome(
-                    expectation=name,
-                    level=level,
-                    success=bool(item.success),
-                    element_count=int(details.get("element_count") or len(frame)),
-                    unexpected_count=unexpected if level == "row" else int(not item.success),
-                    reason=meta.get("reason", name),
-                )
-            )
+            unexpected = int(details.get("unexpected_count") or 0) if level == "row" else int(not item.success)
+            examples = list(details.get("partial_unexpected_list") or [])[:20]
+            outcomes.append((name, bool(item.success), int(details.get("element_count") or len(frame)), unexpected, examples))
             if item.success:
                 continue
             if level == "table":
@@ -104,7 +125,81 @@ class _Validator:
                     frame[reason_column].iat[int(index)] if reason_column else meta.get("reason", name)
                 )
         row_reasons = np.array(["; ".join(r) if r else None for r in reasons], dtype=object)
-        return Validation(outcomes, row_reasons, table_failure)
+        return BatchValidation(row_reasons, table_failure, outcomes)
+
+
+@dataclass
+class ValidationTally:
+    """Per expectation, the sum over an upload's batches."""
+
+    outcomes: dict[str, ExpectationOutcome]
+
+    def add(self, batch: BatchValidation) -> None:
+        for name, success, elements, unexpected, examples in batch.outcomes:
+            self.outcomes[name].add(success, elements, unexpected, examples)
+
+    def add_failures(self, name: str, count: int, examples: list) -> None:
+        """Failures found after the batches (duplicates across batches)."""
+        if count:
+            self.outcomes[name].add(False, 0, count, examples)
+
+    def records(self) -> list[dict]:
+        return [
+            {
+                "expectation": o.expectation,
+                "level": o.level,
+                "success": o.success,
+                "element_count": o.element_count,
+                "unexpected_count": o.unexpected_count,
+                "reason": o.reason,
+            }
+            for o in self.outcomes.values()
+        ]
+
+    def to_gx_result(self, ingest_id: str, source_key: str, evaluated_at: dt.datetime) -> dict:
+        """The tally as a Great Expectations suite validation result (for Data Docs)."""
+        from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+        from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+        results = []
+        for o in self.outcomes.values():
+            share = 100.0 * o.unexpected_count / o.element_count if o.element_count else 0.0
+            results.append(
+                ExpectationValidationResult(
+                    success=o.success,
+                    expectation_config=ExpectationConfiguration(
+                        type=o.expectation_type, kwargs=o.kwargs, meta={"level": o.level, "reason": o.reason}
+                    ),
+                    result={
+                        "element_count": o.element_count,
+                        "unexpected_count": o.unexpected_count,
+                        "unexpected_percent": share,
+                        "partial_unexpected_list": [_jsonable(v) for v in o.examples],
+                    },
+                )
+            )
+        passed = sum(1 for o in self.outcomes.values() if o.success)
+        document = ExpectationSuiteValidationResult(
+            success=passed == len(results),
+            results=results,
+            suite_name=SUITE_NAME,
+            statistics={
+                "evaluated_expectations": len(results),
+                "successful_expectations": passed,
+                "unsuccessful_expectations": len(results) - passed,
+                "success_percent": 100.0 * passed / len(results) if results else 100.0,
+            },
+            meta={"ingest_id": ingest_id, "source_key": source_key, "evaluated_at": evaluated_at.isoformat()},
+        ).to_json_dict()
+        return document
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 @lru_cache(maxsize=1)
@@ -112,9 +207,37 @@ def validator() -> _Validator:
     return _Validator()
 
 
-def validate_readings(readings: pa.Table) -> Validation:
-    return validator().validate(readings)
+def build_data_docs(results: list[dict], site_dir: Path) -> Path:
+    """Render the Great Expectations Data Docs site for stored upload results."""
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
 
-
-def evaluated_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    context = validator().context
+    site_name = f"uploads-{abs(hash(str(site_dir)))}"
+    if site_name not in (context.get_config().data_docs_sites or {}):
+        context.add_data_docs_site(
+            site_name=site_name,
+            site_config={
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
+            },
+        )
+    store = context.validation_results_store
+    for document in results:
+        meta = document.get("meta", {})
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=SUITE_NAME),
+            run_id=RunIdentifier(
+                run_name=meta.get("ingest_id", "upload"),
+                run_time=dt.datetime.fromisoformat(meta.get("evaluated_at", "1970-01-01T00:00:00+00:00")),
+            ),
+            batch_identifier=meta.get("source_key", "upload").replace("/", "__"),
+        )
+        store.set(key, ExpectationSuiteValidationResult(**document))
+    context.build_data_docs(site_names=[site_name])
+    return site_dir / "index.html"

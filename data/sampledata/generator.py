@@ -75,6 +75,8 @@ def _inject_spikes(
 
 
 def _format_naive(timestamps: np.ndarray) -> pa.Array:
+    if timestamps.size == 0:
+        return pa.array([], pa.string())
     text = np.datetime_as_string(timestamps.astype("datetime64[s]"), unit="s")
     return pa.array(np.char.replace(text, "T", " "))
 
