@@ -28,7 +28,7 @@ from .options import (
 from .parse import FileRejected, TextBatch
 
 NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
 OFFSET_SUFFIX = r"(Z|[+-]\d{2}(:?\d{2})?)$"
 READING_TS = pa.timestamp("ms")
 REQUIRED_ROLES = ("timestamp", "value")
@@ -91,10 +91,18 @@ def _first_error(*candidates: pa.Array) -> pa.Array:
     return pc.coalesce(*candidates)
 
 
-def _error_where(mask: pa.Array, message: pa.Array | str) -> pa.Array:
+def _error_where(mask: pa.Array, message) -> pa.Array:
+    """``message`` where ``mask`` holds, else null. ``message`` is a string, or a
+    function of the rows' positions that builds per-row text only when needed."""
+    mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():
+        return pa.nulls(len(mask), pa.string())
     if isinstance(message, str):
-        message = pa.scalar(message, pa.string())
-    return pc.if_else(pc.fill_null(mask, False), message, pa.scalar(None, pa.string()))
+        return pc.if_else(mask, pa.scalar(message, pa.string()), pa.scalar(None, pa.string()))
+    positions = pc.indices_nonzero(mask)
+    errors = np.full(len(mask), None, dtype=object)
+    errors[positions.to_numpy()] = message(positions).to_numpy(zero_copy_only=False)
+    return pa.array(errors, pa.string())
 
 
 def _quoted(arr: pa.Array) -> pa.Array:
@@ -103,6 +111,13 @@ def _quoted(arr: pa.Array) -> pa.Array:
 
 def parse_numbers(raw: pa.Array, decimal_comma: bool) -> tuple[pa.Array, pa.Array]:
     """Text into float64; returns the values and an error message per bad row."""
+    if not decimal_comma:
+        try:  # the common case: every cell a plain number
+            values = pc.cast(raw, pa.float64())
+            if not pc.any(pc.is_nan(values)).as_py() and not pc.any(pc.is_inf(values)).as_py():
+                return values, pa.nulls(len(raw), pa.string())
+        except pa.ArrowInvalid:
+            pass
     text = _blank_to_null(raw)
     if decimal_comma:
         text = pc.replace_substring(text, ",", ".")
@@ -110,7 +125,7 @@ def parse_numbers(raw: pa.Array, decimal_comma: bool) -> tuple[pa.Array, pa.Arra
     values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
     error = _first_error(
         _error_where(pc.is_null(text), "missing value"),
-        _error_where(pc.invert(ok), pc.binary_join_element_wise("value ", _quoted(text), " is not a number", "")),
+        _error_where(pc.invert(ok), lambda at: pc.binary_join_element_wise("value ", _quoted(pc.take(text, at)), " is not a number", "")),
     )
     return values, error
 
@@ -148,6 +163,14 @@ def parse_timestamps(
         bad = pc.is_null(parsed)
         hint = f" (expected the format {fmt!r})"
     else:
+        for target in (pa.timestamp("ms", "UTC"), READING_TS):
+            try:  # the common case: one ISO 8601 layout throughout the file
+                parsed = pc.cast(raw, target)
+            except pa.ArrowInvalid:
+                continue
+            other = pa.nulls(len(raw), READING_TS if target.tz else pa.timestamp("ms", "UTC"))
+            nothing = pa.nulls(len(raw), pa.string())
+            return (parsed, other, nothing) if target.tz else (other, parsed, nothing)
         iso = pc.match_substring_regex(text, ISO_PATTERN)
         zoned = pc.and_(iso, pc.match_substring_regex(text, ISO_PATTERN + r".*" + OFFSET_SUFFIX))
         plain = pc.and_(iso, pc.match_substring_regex(text, ISO_PATTERN + r"$"))
@@ -158,7 +181,7 @@ def parse_timestamps(
         hint = " (expected ISO 8601 such as 2024-01-31 13:00:00 or 2024-01-31T13:00:00+01:00)"
     error = _first_error(
         _error_where(pc.is_null(text), "missing timestamp"),
-        _error_where(bad, pc.binary_join_element_wise("timestamp ", _quoted(text), " cannot be read" + hint, "")),
+        _error_where(bad, lambda at: pc.binary_join_element_wise("timestamp ", _quoted(pc.take(text, at)), " cannot be read" + hint, "")),
     )
     return aware, naive, error
 
@@ -194,9 +217,9 @@ def localise(
     utc = pc.if_else(pa.array(use_late), late, early)
     error = _error_where(
         nonexistent,
-        pc.binary_join_element_wise(
+        lambda at: pc.binary_join_element_wise(
             "local time ",
-            pc.strftime(naive, format="%Y-%m-%d %H:%M"),
+            pc.strftime(pc.take(naive, at), format="%Y-%m-%d %H:%M"),
             f" does not exist in {tz} (clocks jump forward for DST); send UTC or an offset",
             "",
         ),
@@ -205,18 +228,49 @@ def localise(
     return utc, error
 
 
+def _per_distinct(raw: pa.Array, interpret, value_type: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    """Apply ``interpret(text) -> (value, error)`` once per distinct text of a column
+    with few distinct values (units, interval lengths) and spread the results."""
+    encoded = pc.dictionary_encode(raw)
+    values, errors = zip(*(interpret(t) for t in encoded.dictionary.to_pylist())) if len(encoded.dictionary) else ((), ())
+    indices = encoded.indices
+    return (
+        pc.take(pa.array(values, value_type), indices),
+        pc.take(pa.array(errors, pa.string()), indices),
+    )
+
+
+def _interval_of(text: str | None) -> tuple[int | None, str | None]:
+    cleaned = (text or "").strip()
+    if not cleaned:
+        return None, None
+    if cleaned.isdigit() and 0 < int(cleaned) <= 1440 and 1440 % int(cleaned) == 0:
+        return int(cleaned), None
+    return None, f"interval '{cleaned[:40]}' is not a whole number of minutes dividing a day"
+
+
 def _parse_intervals(raw: pa.Array | None, rows: int) -> tuple[pa.Array, pa.Array]:
     if raw is None:
         return pa.nulls(rows, pa.int32()), pa.nulls(rows, pa.string())
-    text = _blank_to_null(raw)
-    ok = pc.match_substring_regex(text, r"^\d+$")
-    minutes = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.int32())
-    valid = pc.and_(pc.greater(minutes, 0), pc.equal(pc.divide(1440, minutes), pc.divide(1440.0, pc.cast(minutes, pa.float64()))))
-    error = _error_where(
-        pc.or_(pc.and_(pc.invert(ok), pc.is_valid(text)), pc.invert(pc.fill_null(valid, True))),
-        pc.binary_join_element_wise("interval ", _quoted(text), " is not a whole number of minutes dividing a day", ""),
-    )
-    return minutes, error
+    return _per_distinct(raw, _interval_of, pa.int32())
+
+
+def _unit_factors(raw: pa.Array, default_unit: str) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Per row: multiplier to kWh for energy units, multiplier to kW for power units
+    (one of the two is null), and an error for unknown units."""
+
+    def interpret(text: str | None):
+        key = normalise_unit(text) if text and text.strip() else default_unit
+        if key is None:
+            return (None, None), f"unit '{text.strip()[:40]}' is unknown (use Wh, kWh, MWh or kW)"
+        return (ENERGY_UNITS.get(key), POWER_UNITS.get(key)), None
+
+    encoded = pc.dictionary_encode(raw)
+    interpreted = [interpret(t) for t in encoded.dictionary.to_pylist()]
+    energy = pa.array([i[0][0] for i in interpreted], pa.float64())
+    power = pa.array([i[0][1] for i in interpreted], pa.float64())
+    errors = pa.array([i[1] for i in interpreted], pa.string())
+    return (pc.take(energy, encoded.indices), pc.take(power, encoded.indices), pc.take(errors, encoded.indices))
 
 
 def infer_intervals(
@@ -333,7 +387,6 @@ def normalise(
 ) -> pa.Table:
     table = batch.table
     rows = table.num_rows
-    null_text = pa.scalar(None, pa.string())
 
     # Meter
     if "meter_id" in roles:
@@ -341,7 +394,7 @@ def normalise(
         if options.meter_id:
             meter = pc.fill_null(meter, options.meter_id)
     else:
-        meter = pa.array([options.meter_id] * rows, pa.string())
+        meter = pa.repeat(pa.scalar(options.meter_id, pa.string()), rows)
     meter_error = _error_where(pc.is_null(meter), "missing meter id")
     encoded = pc.dictionary_encode(meter)
     meter_codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
@@ -350,25 +403,13 @@ def normalise(
     # Value and unit
     decimal_comma = delimiter == ";"
     value, value_error = parse_numbers(table[roles["value"]].combine_chunks(), decimal_comma)
+    default_unit = normalise_unit(options.unit) if options.unit else None
     if "unit" in roles:
-        unit_text = pc.utf8_lower(_blank_to_null(table[roles["unit"]].combine_chunks()))
-        unit_text = pc.replace_substring(unit_text, " ", "")
-        default_unit = normalise_unit(options.unit) if options.unit else "kwh"
-        unit_text = pc.fill_null(unit_text, default_unit)
+        unit_column = table[roles["unit"]].combine_chunks()
     else:
         named = UNIT_FROM_VALUE_COLUMN.get(_key(roles["value"]))
-        unit = normalise_unit(options.unit) if options.unit else (named or "kWh").lower()
-        unit_text = pa.array([unit] * rows, pa.string())
-    energy_factor = pc.cast(
-        pc.index_in(unit_text, pa.array(list(ENERGY_UNITS))), pa.int64()
-    )
-    power_factor = pc.index_in(unit_text, pa.array(list(POWER_UNITS)))
-    energy_mult = pc.take(pa.array(list(ENERGY_UNITS.values())), energy_factor)
-    power_mult = pc.take(pa.array(list(POWER_UNITS.values())), power_factor)
-    unit_error = _error_where(
-        pc.and_(pc.is_null(energy_mult), pc.is_null(power_mult)),
-        pc.binary_join_element_wise("unit ", _quoted(unit_text), " is unknown (use Wh, kWh, MWh or kW)", ""),
-    )
+        unit_column = pa.repeat(pa.scalar(options.unit or named or "kWh", pa.string()), rows)
+    energy_mult, power_mult, unit_error = _unit_factors(unit_column, default_unit or "kwh")
 
     # Timestamps
     aware, naive, ts_error = parse_timestamps(table[roles["timestamp"]].combine_chunks(), options)
@@ -444,7 +485,7 @@ def normalise(
             "reading_start": reading_ts,
             "interval_minutes": pc.cast(interval, pa.int32()),
             "kwh": kwh,
-            "timezone": pa.array([options.timezone] * rows, pa.string()),
+            "timezone": pa.repeat(pa.scalar(options.timezone, pa.string()), rows),
             "parse_error": parse_error,
             "kwh_per_hour": pc.divide(pc.multiply(kwh, 60.0), pc.cast(interval, pa.float64())),
             "grid_offset_minutes": on_grid_offset,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import os
 import queue
 import shutil
@@ -28,7 +29,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 MAX_HEADER_BYTES = 1 << 20
-DEFAULT_BLOCK_BYTES = 16 << 20
+DEFAULT_BLOCK_BYTES = 32 << 20
 
 
 class FileRejected(Exception):
@@ -105,8 +106,8 @@ class Upload:
         inflated._inflated = Path(name)
         return inflated
 
-    def input_stream(self) -> pa.NativeFile:
-        return pa.BufferReader(self._data) if self._data is not None else pa.OSFile(str(self._path))
+    def open_binary(self):
+        return io.BytesIO(self._data) if self._data is not None else open(self._path, "rb")
 
     def release(self) -> None:
         if self._inflated is not None:
@@ -143,7 +144,9 @@ def read_upload(upload: Upload, block_bytes: int = DEFAULT_BLOCK_BYTES) -> CsvUp
     Errors found later in the file (a line too long for a block, a broken quote) raise
     FileRejected from the batch iterator.
     """
-    head = _check_text(upload.head(MAX_HEADER_BYTES + 1))
+    raw_head = upload.head(MAX_HEADER_BYTES + 1)
+    head = _check_text(raw_head)
+    bom = len(raw_head) - len(head)
     header_end = head.find(b"\n")
     if header_end < 0 and len(head) > MAX_HEADER_BYTES:
         raise FileRejected("the header line is longer than 1 MiB: this is not a meter CSV", "huge_line")
@@ -154,77 +157,107 @@ def read_upload(upload: Upload, block_bytes: int = DEFAULT_BLOCK_BYTES) -> CsvUp
         raise FileRejected("the first line is blank: the file must start with a header row", "no_header")
     if len(set(names)) != len(names):
         raise FileRejected(f"the header repeats a column name: {names}", "duplicate_header")
-    return CsvUpload(names, delimiter, _batches(upload, names, delimiter, block_bytes))
+    data_offset = bom + (header_end + 1 if header_end >= 0 else len(head))
+    return CsvUpload(names, delimiter, _batches(upload, data_offset, names, delimiter, block_bytes))
 
 
-def _batches(upload: Upload, names: list[str], delimiter: str, block_bytes: int) -> Iterator[TextBatch]:
+MAX_LINE_BYTES = 64 << 20
+
+
+def _line_chunks(stream, block_bytes: int) -> Iterator[bytes]:
+    """The stream in pieces of about ``block_bytes`` that end at a line break outside
+    quotes, so every piece parses on its own. Memory holds one piece at a time."""
+    carry = b""
+    while True:
+        block = stream.read(block_bytes)
+        if not block:
+            if carry:
+                yield carry
+            return
+        buffer = carry + block
+        cut = buffer.rfind(b"\n") + 1
+        # An odd number of quotes before the cut means it falls inside a quoted field.
+        while cut and buffer.count(b'"', 0, cut) % 2:
+            cut = buffer.rfind(b"\n", 0, cut - 1) + 1
+        if not cut:
+            if len(buffer) > MAX_LINE_BYTES:
+                raise FileRejected(
+                    f"a line is longer than {MAX_LINE_BYTES >> 20} MiB: this is not a meter CSV", "huge_line"
+                )
+            carry = buffer
+            continue
+        carry = buffer[cut:]
+        yield buffer[:cut]
+
+
+def _parse_chunk(chunk: bytes, names: list[str], delimiter: str, exact: bool) -> tuple[pa.Table, list]:
+    """One piece of CSV into text columns. Parallel parsing cannot say where a malformed
+    row is, so a piece with one is parsed again single-threaded, where pyarrow numbers
+    every row (numbers count rows within the piece, blank lines excluded)."""
     malformed: list[tuple[int, str, str]] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         malformed.append(
             (
-                (row.number or 0) - 1,
+                row.number or 0,
                 (row.text or "")[:500],
                 f"row has {row.actual_columns} fields but the header has {row.expected_columns}",
             )
         )
         return "skip"
 
-    # use_threads=False keeps pyarrow's row numbers, which place the skipped rows; the
-    # reading runs in its own thread instead, ahead of the batch being validated.
-    reader_options = dict(
-        read_options=pacsv.ReadOptions(
-            column_names=names, skip_rows=1, block_size=block_bytes, use_threads=False
-        ),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid_row),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(chunk),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=max(len(chunk), 1 << 20), use_threads=not exact),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise FileRejected(f"the CSV cannot be parsed: {str(exc).splitlines()[0]}", "unparseable_csv") from None
+    if malformed and not exact:
+        return _parse_chunk(chunk, names, delimiter, exact=True)
+    return table, malformed
+
+
+def _batches(
+    upload: Upload, data_offset: int, names: list[str], delimiter: str, block_bytes: int
+) -> Iterator[TextBatch]:
+    """Text batches of the upload, parsed in a thread of its own one piece ahead of the
+    batch being validated (a bounded queue keeps memory flat)."""
 
     def produce(into: queue.Queue) -> None:
-        skipped: set[int] = set()
-        next_number = 1
+        before = 0  # data rows in earlier pieces
         try:
-            with upload.input_stream() as stream:
-                reader = pacsv.open_csv(stream, **reader_options)
-                for batch in reader:
-                    # The reader parses ahead, so by now every invalid row of this block
-                    # has been reported (perhaps some of the next block's too): the kept
-                    # rows take the next numbers that are not an invalid row's.
-                    taken = malformed[:]
-                    malformed.clear()
-                    skipped.update(m[0] for m in taken)
-                    numbers = _row_numbers(next_number, batch.num_rows, skipped)
-                    if batch.num_rows:
-                        next_number = int(numbers[-1]) + 1
-                    into.put(("batch", (batch, pa.array(numbers)), taken))
-            into.put(("end", None, malformed[:]))
-        except pa.ArrowInvalid as exc:
-            into.put(("error", _parse_failure(str(exc)), None))
+            with upload.open_binary() as stream:
+                stream.seek(data_offset)
+                for chunk in _line_chunks(stream, block_bytes):
+                    table, malformed = _parse_chunk(chunk, names, delimiter, exact=False)
+                    skipped = [(before + number, text, reason) for number, text, reason in malformed]
+                    numbers = _row_numbers(before + 1, table.num_rows, {m[0] for m in skipped})
+                    before += table.num_rows + len(skipped)
+                    into.put(("batch", TextBatch(table, pa.array(numbers), skipped)))
+            into.put(("end", None))
         except BaseException as exc:  # handed to the consumer, which raises it
-            into.put(("crash", exc, None))
+            into.put(("error", exc))
 
-    ahead: queue.Queue = queue.Queue(maxsize=2)
+    ahead: queue.Queue = queue.Queue(maxsize=1)
     thread = threading.Thread(target=produce, args=(ahead,), daemon=True)
     thread.start()
     total_rows = 0
     try:
         while True:
-            kind, payload, taken = ahead.get()
-            if kind in ("error", "crash"):
+            kind, payload = ahead.get()
+            if kind == "error":
                 raise payload
             if kind == "end":
-                if taken:  # invalid rows after the last good row
-                    empty = pa.table({n: pa.array([], pa.string()) for n in names})
-                    yield TextBatch(empty, pa.array([], pa.int64()), taken)
-                    total_rows += len(taken)
                 break
-            batch, numbers = payload
-            total_rows += batch.num_rows + len(taken)
-            yield TextBatch(pa.Table.from_batches([batch]), numbers, taken)
+            total_rows += payload.rows_in
+            yield payload
     finally:
         # Let a producer blocked on a full queue finish when the consumer stops early.
         while thread.is_alive():
@@ -234,12 +267,6 @@ def _batches(upload: Upload, names: list[str], delimiter: str, block_bytes: int)
                 pass
     if total_rows == 0:
         raise FileRejected("the file has a header but no data rows", "header_only")
-
-
-def _parse_failure(message: str) -> FileRejected:
-    if "straddling" in message or "block size" in message:
-        return FileRejected("a line is longer than the read block (16 MiB): this is not a meter CSV", "huge_line")
-    return FileRejected(f"the CSV cannot be parsed: {message.splitlines()[0]}", "unparseable_csv")
 
 
 def _row_numbers(start: int, kept: int, skipped: set[int]) -> np.ndarray:

@@ -22,7 +22,10 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import threading
+import queue
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -180,7 +183,7 @@ class _Run:
         self.block_bytes = block_bytes
         self.report = IngestReport(ingest_id, source_key, "accepted", ingested_at=now.isoformat())
         self.tally: ValidationTally | None = None
-        self.workdir = tempfile.mkdtemp(prefix="ingest-")
+        self.workdir = tempfile.mkdtemp(prefix="ingest-", dir=lakehouse.lake.scratch_dir())
         self.good_path = os.path.join(self.workdir, "good.parquet")
         self.bad_path = os.path.join(self.workdir, "quarantine.parquet")
         self.reasons: collections.Counter = collections.Counter()
@@ -189,10 +192,7 @@ class _Run:
     def cleanup(self) -> None:
         if self.plain is not None:
             self.plain.release()
-        for name in (self.good_path, self.bad_path):
-            if os.path.exists(name):
-                os.unlink(name)
-        os.rmdir(self.workdir)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- the flow -------------------------------------------------------------
 
@@ -202,12 +202,11 @@ class _Run:
             self.plain = self.upload.plain()
             csv_upload = read_upload(self.plain, self.block_bytes)
             roles = resolve_columns(csv_upload.names, self.options)
-            self.tally = validator().new_tally()
-            batches = self._validate_batches(csv_upload, roles)
+            overlapping = self._validate_batches(csv_upload, roles)
         except FileRejected as rejected:
             return self._reject(rejected, rows_written=False)
 
-        if batches > 1:
+        if overlapping:
             self._quarantine_duplicates_across_batches()
         report.rows_quarantined = sum(self.reasons.values())
         report.rows_landed = report.rows_in - report.rows_quarantined
@@ -227,23 +226,27 @@ class _Run:
                 rows_written=True,
             )
         with self.lakehouse.lake.staged(lake_key) as staged:
-            os.replace(self.good_path, staged)
+            shutil.move(self.good_path, staged)
         report.lake_object = self.lakehouse.lake.uri(lake_key)
         report.message = f"landed {report.rows_landed:,} of {report.rows_in:,} rows" + (
             f"; quarantined {report.rows_quarantined:,}" if report.rows_quarantined else ""
         )
         return report
 
-    def _validate_batches(self, csv_upload, roles) -> int:
-        state = StreamState()
-        ingested_at = pa.scalar(self.now.replace(tzinfo=None), pa.timestamp("ms"))
-        batches = 0
+    def _validate_batches(self, csv_upload, roles) -> bool:
+        """Type, validate and stage every batch. Returns whether batches hold readings of
+        the same meter over overlapping times, the only case where duplicates can hide
+        between batches (sorted files, the usual case, never do)."""
+        self.tally = validator().new_tally()
         self.malformed_total = 0
-        with pq.ParquetWriter(self.good_path, LAKE_SCHEMA, compression="snappy") as good_writer, \
+        state = StreamState()
+        seen_ranges: dict[str, tuple[int, int]] = {}
+        overlapping = False
+        ingested_at = pa.scalar(self.now.replace(tzinfo=None), pa.timestamp("ms"))
+        with _BackgroundParquetWriter(self.good_path, LAKE_SCHEMA) as good_writer, \
                 pq.ParquetWriter(self.bad_path, QUARANTINE_SCHEMA, compression="snappy") as bad_writer:
             self.bad_writer = bad_writer
             for batch in csv_upload.batches:
-                batches += 1
                 self.report.rows_in += batch.rows_in
                 self.malformed_total += len(batch.malformed_rows)
                 if batch.malformed_rows:
@@ -259,7 +262,7 @@ class _Run:
                 if checked.table_failure:
                     raise FileRejected(checked.table_failure, "table_rule")
                 self.tally.add(checked)
-                bad = np.array([r is not None for r in checked.row_reasons], dtype=bool)
+                bad = checked.row_reasons != None  # noqa: E711 (element-wise on an object array)
                 if bad.any():
                     positions = np.flatnonzero(bad)
                     self._quarantine_rows(
@@ -267,24 +270,28 @@ class _Run:
                         [str(r) for r in checked.row_reasons[positions]],
                         _raw_records(batch.table, positions),
                     )
-                good = readings.filter(pa.array(~bad))
-                count = good.num_rows
-                landed = pa.table(
-                    {
-                        "meter_id": good["meter_id"],
-                        "reading_start": good["reading_start"],
-                        "interval_minutes": good["interval_minutes"],
-                        "kwh": good["kwh"],
-                        "timezone": good["timezone"],
-                        "source_key": pa.repeat(pa.scalar(self.source_key, pa.string()), count),
-                        "source_row": good["row_number"],
-                        "ingest_id": pa.repeat(pa.scalar(self.report.ingest_id, pa.string()), count),
-                        "ingested_at": pa.repeat(ingested_at, count),
-                    },
-                    schema=LAKE_SCHEMA,
+                    readings = readings.filter(pa.array(~bad))
+                count = readings.num_rows
+                if count == 0:
+                    continue
+                overlapping = _track_ranges(readings, seen_ranges) or overlapping
+                good_writer.write(
+                    pa.table(
+                        {
+                            "meter_id": readings["meter_id"],
+                            "reading_start": readings["reading_start"],
+                            "interval_minutes": readings["interval_minutes"],
+                            "kwh": readings["kwh"],
+                            "timezone": readings["timezone"],
+                            "source_key": pa.repeat(pa.scalar(self.source_key, pa.string()), count),
+                            "source_row": readings["row_number"],
+                            "ingest_id": pa.repeat(pa.scalar(self.report.ingest_id, pa.string()), count),
+                            "ingested_at": pa.repeat(ingested_at, count),
+                        },
+                        schema=LAKE_SCHEMA,
+                    )
                 )
-                good_writer.write_table(landed.sort_by([("meter_id", "ascending"), ("reading_start", "ascending")]))
-        return batches
+        return overlapping
 
     def _quarantine_rows(self, numbers: list[int], reasons: list[str], raw: list[str]) -> None:
         self.reasons.update(reasons)
@@ -367,7 +374,7 @@ class _Run:
             return
         key = f"rows/ingest_date={self.day}/{self.report.ingest_id}.parquet"
         with self.lakehouse.quarantine.staged(key) as staged:
-            os.replace(self.bad_path, staged)
+            shutil.move(self.bad_path, staged)
         self.report.quarantine_object = self.lakehouse.quarantine.uri(key)
 
     def _csv_shape_record(self) -> dict:
@@ -449,6 +456,60 @@ class _Run:
                 ]
             )
         return report
+
+
+def _track_ranges(readings: pa.Table, seen: dict[str, tuple[int, int]]) -> bool:
+    """Add this batch's time range per meter to ``seen``; True when a meter's range
+    overlaps what earlier batches held for it."""
+    ranges = readings.group_by("meter_id").aggregate([("reading_start", "min"), ("reading_start", "max")])
+    overlap = False
+    for meter, low, high in zip(
+        ranges["meter_id"].to_pylist(),
+        pc.cast(ranges["reading_start_min"], pa.int64()).to_pylist(),
+        pc.cast(ranges["reading_start_max"], pa.int64()).to_pylist(),
+    ):
+        before = seen.get(meter)
+        if before is None:
+            seen[meter] = (low, high)
+            continue
+        overlap = overlap or (low <= before[1] and high >= before[0])
+        seen[meter] = (min(low, before[0]), max(high, before[1]))
+    return overlap
+
+
+class _BackgroundParquetWriter:
+    """Writes tables to one Parquet file in a thread of its own, so compression and I/O
+    (which release the GIL) overlap with validating the next batch."""
+
+    def __init__(self, path: str, schema: pa.Schema):
+        self._writer = pq.ParquetWriter(path, schema, compression="snappy")
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (table := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write_table(table)
+                except BaseException as exc:  # raised in the caller's thread
+                    self._error = exc
+
+    def write(self, table: pa.Table) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(table)
+
+    def __enter__(self) -> "_BackgroundParquetWriter":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._writer.close()
+        if self._error is not None and exc_info[0] is None:
+            raise self._error
 
 
 def _raw_records(table: pa.Table, positions: np.ndarray) -> list[str]:

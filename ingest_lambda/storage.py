@@ -62,6 +62,15 @@ class Area:
                 out.write(data)
         return self.uri(key)
 
+    def scratch_dir(self) -> str:
+        """Where to build files before they are committed: beside the area when it is
+        local (so the commit is a rename on one file system), else the system temp."""
+        if not self.is_local:
+            return tempfile.gettempdir()
+        folder = f"{self.root}/.staging"
+        os.makedirs(folder, exist_ok=True)
+        return folder
+
     @contextlib.contextmanager
     def staged(self, key: str) -> Iterator[str]:
         """A local path to write ``key`` to; it becomes visible at ``key`` in one step
