@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 SYNCED := $(VENV)/.synced
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test bench clean
 
 install: $(SYNCED)
 
@@ -28,3 +28,6 @@ test: install  ## pytest, which also runs dbt build (models, data tests, unit te
 
 clean:
 	rm -rf workspace .pytest_cache
+
+bench: install  ## benchmarks; writes BENCHMARKS.md (BENCH_ROWS, BENCH_RUNS to size them)
+	$(VENV)/bin/python -m bench.run

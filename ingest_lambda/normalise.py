@@ -178,7 +178,7 @@ def parse_timestamps(
         aware = _cast_timestamps(pc.if_else(zoned, text, none), pa.timestamp("ms", "UTC"))
         naive = _cast_timestamps(pc.if_else(plain, text, none), READING_TS)
         bad = pc.and_(pc.is_null(aware), pc.is_null(naive))
-        hint = " (expected ISO 8601 such as 2024-01-31 13:00:00 or 2024-01-31T13:00:00+01:00)"
+        hint = " (expected ISO 8601 such as 2024-01-31 13:00:00 or 2024-01-31T13:00:00+01:00, or give --timestamp-format)"
     error = _first_error(
         _error_where(pc.is_null(text), "missing timestamp"),
         _error_where(bad, lambda at: pc.binary_join_element_wise("timestamp ", _quoted(pc.take(text, at)), " cannot be read" + hint, "")),

@@ -1,0 +1,110 @@
+"""Each benchmark case as a function that runs in a fresh interpreter and prints JSON.
+
+Run one with: python -m bench.cases CASE ARGS... (bench.run does this for every case)."""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss it is not carried
+    over from the parent across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def floor_copy(csv_path: Path, out: Path) -> None:
+    """The floor: pyarrow reads the CSV and writes Parquet, no validation."""
+    pq.write_table(pacsv.read_csv(csv_path), out)
+
+
+def small_ingest(csv_path: str, runs: str) -> dict:
+    """Warm, in-process: our ingest, the floor and the seed's pandas, interleaved."""
+    from bench.seed_pandas import process
+    from ingest_lambda.pipeline import ingest_file
+    from ingest_lambda.storage import Lakehouse
+    from ingest_lambda.validate import validator
+
+    validator()
+    path = Path(csv_path)
+    timings: dict[str, list[float]] = {"ingest": [], "floor": [], "seed_pandas": []}
+    for attempt in range(int(runs) + 2):  # the first two rounds warm caches and are dropped
+        work = Path(tempfile.mkdtemp(prefix="bench-"))
+        try:
+            started = time.perf_counter()
+            report = ingest_file(path, "raw/sample.csv", Lakehouse.local(str(work / "home")))
+            ingest_s = time.perf_counter() - started
+            assert report.rows_landed == 2880, report
+            started = time.perf_counter()
+            floor_copy(path, work / "floor.parquet")
+            floor_s = time.perf_counter() - started
+            started = time.perf_counter()
+            process(path, work / "seed")
+            seed_s = time.perf_counter() - started
+        finally:
+            shutil.rmtree(work)
+        if attempt >= 2:
+            timings["ingest"].append(ingest_s)
+            timings["floor"].append(floor_s)
+            timings["seed_pandas"].append(seed_s)
+    medians = {k: statistics.median(v) for k, v in timings.items()}
+    return {
+        "runs": int(runs),
+        "median_ms": {k: round(v * 1000, 1) for k, v in medians.items()},
+        "ratio_ingest_to_floor": round(medians["ingest"] / medians["floor"], 2),
+        "ratio_ingest_to_seed_pandas": round(medians["ingest"] / medians["seed_pandas"], 2),
+    }
+
+
+def large_ingest(csv_path: str) -> dict:
+    """One ingest of a large file in this fresh process: throughput and peak memory."""
+    from ingest_lambda.pipeline import ingest_file
+    from ingest_lambda.storage import Lakehouse
+    from ingest_lambda.validate import validator
+
+    validator()
+    baseline = peak_rss_mb()
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=Path(csv_path).parent))
+    try:
+        started = time.perf_counter()
+        report = ingest_file(Path(csv_path), "raw/large.csv", Lakehouse.local(str(work)))
+        seconds = time.perf_counter() - started
+    finally:
+        shutil.rmtree(work)
+    return {
+        "rows": report.rows_in,
+        "landed": report.rows_landed,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(report.rows_in / seconds),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "rss_before_mb": round(baseline),
+    }
+
+
+def large_floor(csv_path: str) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=Path(csv_path).parent))
+    try:
+        started = time.perf_counter()
+        floor_copy(Path(csv_path), work / "floor.parquet")
+        seconds = time.perf_counter() - started
+    finally:
+        shutil.rmtree(work)
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb())}
+
+
+if __name__ == "__main__":
+    case, *args = sys.argv[1:]
+    print(json.dumps(globals()[case](*args)))
