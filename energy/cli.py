@@ -242,7 +242,7 @@ def _print_summary(workspace: Workspace) -> None:
             f"{row['forecast_7d_kwh']:,.1f} [{row['forecast_7d_lower_kwh']:,.1f} – {row['forecast_7d_upper_kwh']:,.1f}]",
         )
     out.print(table)
-    days = Table(title="7-day forecast, all meters (moving average)")
+    days = Table(title="7-day forecast, all meters (each meter's selected method)")
     for column in ("date", "forecast kWh", "lower", "upper"):
         days.add_column(column, justify="right")
     for row in forecast:

@@ -103,7 +103,7 @@ def test_daily_zscores_and_forecast(demo_workspace, daily_from_csv):
         (r["meter_id"], r["reading_date"]): r
         for r in rows(demo_workspace, "select * from fct_daily_anomalies")
     }
-    forecasts = rows(demo_workspace, "select * from fct_forecast order by meter_id, forecast_date")
+    forecasts = rows(demo_workspace, "select * from fct_forecast where method = 'moving_average' order by meter_id, forecast_date")
     assert len(forecasts) == 4 * 7
     for meter, series in by_meter.items():
         for day, total in series:
@@ -116,10 +116,11 @@ def test_daily_zscores_and_forecast(demo_workspace, daily_from_csv):
         mine = [f for f in forecasts if f["meter_id"] == meter]
         assert [f["forecast_date"] for f in mine] == [series[-1][0] + dt.timedelta(days=h) for h in range(1, 8)]
         for f in mine:
-            assert f["method"] == "moving_average" and f["is_selected"]
             assert math.isclose(f["forecast_kwh"], mean, rel_tol=REL)
             assert math.isclose(f["lower_kwh"], max(mean - 2 * sd, 0), rel_tol=REL)
             assert math.isclose(f["upper_kwh"], mean + 2 * sd, rel_tol=REL)
+    selected = rows(demo_workspace, "select meter_id, forecast_date, count(*) as n from fct_forecast where is_selected group by 1, 2")
+    assert len(selected) == 4 * 7 and all(r["n"] == 1 for r in selected)
 
 
 def test_summary_matches_the_marts(demo_workspace, daily_from_csv):
@@ -134,7 +135,7 @@ def test_summary_matches_the_marts(demo_workspace, daily_from_csv):
     for meter in ("hvac", "lighting", "refrigerator", "water_heater"):
         meter_total = math.fsum(v for (m, _), v in daily_from_csv.items() if m == meter)
         assert math.isclose(summary[meter]["total_kwh"], meter_total, rel_tol=REL)
-        f = rows(demo_workspace, f"select sum(forecast_kwh) s from fct_forecast where meter_id = '{meter}'")[0]["s"]
+        f = rows(demo_workspace, f"select sum(forecast_kwh) s from fct_forecast where meter_id = '{meter}' and is_selected")[0]["s"]
         assert math.isclose(summary[meter]["forecast_7d_kwh"], f, rel_tol=REL)
 
 

@@ -1,3 +1,128 @@
+{#- Z-score baselines, shared by the interval and the daily anomaly models.
+
+  anomaly_window  trailing (default): the var anomaly_baseline_days days before the
+                  scored point, never the point itself nor anything later, so a flag
+                  never changes once raised.
+                  centered: the days on both sides (half the window each), still without
+                  the point itself. For retrospective analysis of a short history, where
+                  a trailing window cannot score the first week; flags can change as
+                  later data arrives.
+  anomaly_method  zscore (default): mean and sample standard deviation.
+                  robust: median and 1.4826 x MAD, so past incidents do not widen later
+                  thresholds. Needs a self-join; on Trino the median is approximate.
+-#}
+
+{% macro anomaly_frame(days) -%}
+  {%- if var('anomaly_window') == 'trailing' -%}
+    range between {{ days }} preceding and 1 preceding
+  {%- elif var('anomaly_window') == 'centered' -%}
+    range between {{ days // 2 }} preceding and {{ days // 2 }} following
+  {%- else -%}
+    {{ exceptions.raise_compiler_error("var anomaly_window must be trailing or centered, not " ~ var('anomaly_window')) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- In the window, does a point other than the scored one fall in its baseline?
+    (trailing frames end the day before; centered frames must drop the point itself) -#}
+{% macro anomaly_window_includes_point() -%}
+  {{ return(var('anomaly_window') == 'centered') }}
+{%- endmacro %}
+
+{#- Columns baseline_mean, baseline_stddev, baseline_n for every row of `relation`
+    (a CTE with `value`, `day_key` and the partition columns), by window sums.
+    Sums are of value minus the partition's first value (a typical value of the same
+    meter and slot), so the variance does not lose digits to cancellation when the
+    mean is large against the spread. -#}
+{% macro window_baseline(relation, partition_by, key_columns, length) -%}
+  shifted as (
+    select
+        {{ relation }}.*,
+        value - first_value(value) over (partition by {{ partition_by }} order by day_key, value) as shifted_value,
+        first_value(value) over (partition by {{ partition_by }} order by day_key, value) as shift
+    from {{ relation }}
+  ),
+  window_sums as (
+    select
+        shifted.*,
+        count(value) over baseline_frame - {{ 1 if anomaly_window_includes_point() else 0 }} as baseline_n_,
+        sum(shifted_value) over baseline_frame - {{ 'shifted_value' if anomaly_window_includes_point() else '0' }} as sum_,
+        sum(shifted_value * shifted_value) over baseline_frame - {{ 'shifted_value * shifted_value' if anomaly_window_includes_point() else '0' }} as sum_squares_
+    from shifted
+    window baseline_frame as (partition by {{ partition_by }} order by day_key {{ energy.anomaly_frame(length) }})
+  ),
+  baselines as (
+    select
+        {{ key_columns }},
+        value,
+        case when baseline_n_ > 0 then shift + sum_ / baseline_n_ end as baseline_mean,
+        case when baseline_n_ > 1
+            then sqrt(greatest((sum_squares_ - sum_ * sum_ / baseline_n_) / (baseline_n_ - 1), 0))
+        end as baseline_stddev,
+        cast(baseline_n_ as integer) as baseline_n
+    from window_sums
+  )
+{%- endmacro %}
+
+{#- The same three columns from the median and MAD of the baseline points (self-join). -#}
+{% macro robust_baseline(relation, partition_columns, key_columns, days) -%}
+  pairs as (
+    select
+        {% for column in key_columns.split(',') %}scored.{{ column.strip() }}, {% endfor %}
+        scored.value,
+        history.value as history_value
+    from {{ relation }} as scored
+    left join {{ relation }} as history
+        on {% for column in partition_columns %}history.{{ column }} = scored.{{ column }} and {% endfor %}
+        {%- if var('anomaly_window') == 'trailing' %}
+        history.day_key between scored.day_key - {{ days }} and scored.day_key - 1
+        {%- else %}
+        history.day_key between scored.day_key - {{ days // 2 }} and scored.day_key + {{ days // 2 }}
+        and history.day_key <> scored.day_key
+        {%- endif %}
+  ),
+  medians as (
+    select {{ key_columns }}, value, {{ energy.median('history_value') }} as baseline_median, count(history_value) as baseline_n
+    from pairs
+    group by {{ key_columns }}, value
+  ),
+  deviations as (
+    select {% for column in key_columns.split(',') %}pairs.{{ column.strip() }}, {% endfor %}
+        abs(pairs.history_value - medians.baseline_median) as deviation
+    from pairs
+    join medians using ({{ key_columns }})
+  ),
+  baselines as (
+    select
+        {% for column in key_columns.split(',') %}medians.{{ column.strip() }}, {% endfor %}
+        medians.value,
+        medians.baseline_median as baseline_mean,
+        1.4826 * {{ energy.median('deviations.deviation') }} as baseline_stddev,
+        cast(medians.baseline_n as integer) as baseline_n
+    from medians
+    left join deviations using ({{ key_columns }})
+    group by {% for column in key_columns.split(',') %}medians.{{ column.strip() }}, {% endfor %}medians.value, medians.baseline_median, medians.baseline_n
+  )
+{%- endmacro %}
+
+{#- `length` is the window in units of day_key (days, or weeks for same-weekday). -#}
+{% macro baseline_ctes(relation, partition_columns, key_columns, length) -%}
+  {%- if var('anomaly_method') == 'zscore' -%}
+    {{ energy.window_baseline(relation, partition_columns | join(', '), key_columns, length) }}
+  {%- elif var('anomaly_method') == 'robust' -%}
+    {{ energy.robust_baseline(relation, partition_columns, key_columns, length) }}
+  {%- else -%}
+    {{ exceptions.raise_compiler_error("var anomaly_method must be zscore or robust, not " ~ var('anomaly_method')) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- z = (value - baseline_mean) / baseline_stddev, with the minimum baseline size. -#}
+{% macro z_score(value) -%}
+  case
+      when baseline_n >= {{ var('anomaly_min_baseline') }} and baseline_stddev > 0
+          then ({{ value }} - baseline_mean) / baseline_stddev
+  end
+{%- endmacro %}
+
 {#- True when the z-score passes the threshold in the configured direction
     (var anomaly_direction: both, high or low); false when there is no z-score. -#}
 {% macro is_anomaly(z) -%}
@@ -12,4 +137,8 @@
   {%- else -%}
     {{ exceptions.raise_compiler_error("var anomaly_direction must be both, high or low, not " ~ direction) }}
   {%- endif -%}
+{%- endmacro %}
+
+{% macro direction(z) -%}
+  case when {{ energy.is_anomaly(z) }} then (case when {{ z }} > 0 then 'high' else 'low' end) end
 {%- endmacro %}

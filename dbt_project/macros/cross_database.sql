@@ -63,3 +63,45 @@
 {% macro minute_of_day(local_ts) -%}
   cast(extract(hour from {{ local_ts }}) * 60 + extract(minute from {{ local_ts }}) as integer)
 {%- endmacro %}
+
+{#- Median of a group. Exact on DuckDB; Trino and Athena only have approx_percentile. -#}
+{% macro median(expression) -%}
+  {{ return(adapter.dispatch('median', 'energy')(expression)) }}
+{%- endmacro %}
+
+{% macro default__median(expression) -%}
+  approx_percentile({{ expression }}, 0.5)
+{%- endmacro %}
+
+{% macro duckdb__median(expression) -%}
+  median({{ expression }})
+{%- endmacro %}
+
+{#- ISO day of week, Monday = 1 ... Sunday = 7 (engines number days differently). -#}
+{% macro iso_day_of_week(day) -%}
+  {{ return(adapter.dispatch('iso_day_of_week', 'energy')(day)) }}
+{%- endmacro %}
+
+{% macro default__iso_day_of_week(day) -%}
+  cast(day_of_week({{ day }}) as integer)
+{%- endmacro %}
+
+{% macro duckdb__iso_day_of_week(day) -%}
+  cast(isodow({{ day }}) as integer)
+{%- endmacro %}
+
+{#- The p-quantile (linear interpolation, as numpy and quantile_cont) of `value` in a
+    group, from columns `rank0` (0-based rank of value in its group) and `group_size`.
+    Plain aggregates, so the same exact answer on every engine (Trino and Athena only
+    have an approximate percentile). Use inside GROUP BY of the group. -#}
+{% macro quantile_from_ranks(value, p, rank0='rank0', group_size='group_size') -%}
+  {%- set position = p ~ ' * (max(' ~ group_size ~ ') - 1)' -%}
+  (
+    max(case when {{ rank0 }} = floor({{ p }} * ({{ group_size }} - 1)) then {{ value }} end)
+    + ({{ position }} - floor({{ position }}))
+      * coalesce(
+          max(case when {{ rank0 }} = floor({{ p }} * ({{ group_size }} - 1)) + 1 then {{ value }} end)
+          - max(case when {{ rank0 }} = floor({{ p }} * ({{ group_size }} - 1)) then {{ value }} end),
+          0)
+  )
+{%- endmacro %}

@@ -1,8 +1,30 @@
-{#- Readings placed on their meter's local clock: local day, time-of-day slot and an
+{#- Readings placed on their meter's local clock (the zone from the meters seed, else
+    the one the ingest recorded): local day, time-of-day slot and an
     integer day number for day-based window frames. -#}
 with readings as (
 
     select * from {{ ref('stg_readings') }}
+
+),
+
+meters as (
+
+    select * from {{ ref('stg_meters') }}
+
+),
+
+zoned as (
+
+    select
+        readings.meter_id,
+        readings.reading_start,
+        readings.interval_minutes,
+        readings.kwh,
+        -- the meters seed overrides the zone the ingest recorded
+        coalesce(meters.timezone, readings.timezone) as timezone,
+        readings.source_key
+    from readings
+    left join meters on readings.meter_id = meters.meter_id
 
 ),
 
@@ -11,7 +33,7 @@ localised as (
     select
         *,
         {{ energy.to_local_timestamp('reading_start', 'timezone') }} as local_start
-    from readings
+    from zoned
 
 )
 

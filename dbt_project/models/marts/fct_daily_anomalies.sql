@@ -1,6 +1,8 @@
-{#- Z-score of each complete day's total against the meter's complete days in the
-    trailing window before it (never the day itself or later days). Incomplete days
-    are listed but neither scored nor used as baseline: a half-day is not a low day. -#}
+{#- Each complete day's total scored against the same meter's complete days in its
+    baseline window (optionally only the same weekday: var anomaly_daily_same_weekday,
+    then over the last var anomaly_same_weekday_weeks weeks). Incomplete days are listed but
+    neither scored nor used as baseline: a half day is not a low day. -#}
+{%- set same_weekday = var('anomaly_daily_same_weekday') -%}
 with days as (
 
     select
@@ -8,6 +10,7 @@ with days as (
         reading_date,
         total_kwh,
         is_complete,
+        {{ energy.iso_day_of_week('reading_date') }} as day_of_week,
         {{ energy.day_number('reading_date') }} as day_number
     from {{ ref('fct_daily_consumption') }}
 
@@ -18,18 +21,24 @@ complete_days as (
     select
         meter_id,
         reading_date,
-        avg(total_kwh) over prior_days as baseline_mean,
-        stddev_samp(total_kwh) over prior_days as baseline_stddev,
-        count(total_kwh) over prior_days as baseline_n
+        day_of_week,
+        {%- if same_weekday %}
+        -- whole weeks, so the window counts same weekdays, not days
+        cast(floor(day_number / 7.0) as integer) as day_key,
+        {%- else %}
+        day_number as day_key,
+        {%- endif %}
+        total_kwh as value
     from days
     where is_complete
-    window prior_days as (
-        partition by meter_id
-        order by day_number
-        range between {{ var('anomaly_baseline_days') }} preceding and 1 preceding
-    )
 
 ),
+
+{% if same_weekday -%}
+{{ energy.baseline_ctes('complete_days', ['meter_id', 'day_of_week'], 'meter_id, reading_date', var('anomaly_same_weekday_weeks')) }},
+{%- else -%}
+{{ energy.baseline_ctes('complete_days', ['meter_id'], 'meter_id, reading_date', var('anomaly_baseline_days')) }},
+{%- endif %}
 
 scored as (
 
@@ -38,18 +47,20 @@ scored as (
         days.reading_date,
         days.total_kwh,
         days.is_complete,
-        complete_days.baseline_mean,
-        complete_days.baseline_stddev,
-        cast(coalesce(complete_days.baseline_n, 0) as integer) as baseline_n,
-        case
-            when complete_days.baseline_n >= {{ var('anomaly_min_baseline') }}
-                and complete_days.baseline_stddev > 0
-                then (days.total_kwh - complete_days.baseline_mean) / complete_days.baseline_stddev
-        end as z_score
+        baselines.baseline_mean,
+        baselines.baseline_stddev,
+        coalesce(baselines.baseline_n, 0) as baseline_n
     from days
-    left join complete_days
-        on days.meter_id = complete_days.meter_id
-        and days.reading_date = complete_days.reading_date
+    left join baselines
+        on days.meter_id = baselines.meter_id
+        and days.reading_date = baselines.reading_date
+
+),
+
+with_z as (
+
+    select *, {{ energy.z_score('total_kwh') }} as z_score
+    from scored
 
 )
 
@@ -60,8 +71,8 @@ select
     is_complete,
     baseline_mean,
     baseline_stddev,
-    baseline_n,
+    cast(baseline_n as integer) as baseline_n,
     z_score,
     {{ energy.is_anomaly('z_score') }} as is_anomaly,
-    case when {{ energy.is_anomaly('z_score') }} then (case when z_score > 0 then 'high' else 'low' end) end as direction
-from scored
+    {{ energy.direction('z_score') }} as direction
+from with_z

@@ -1,66 +1,129 @@
-{#- The next var forecast_horizon_days days after each meter's last complete day.
-    moving_average (the seed's method): the mean of the last var forecast_history_days
-    complete daily totals, with an interval of +/- var forecast_interval_stddevs sample
-    standard deviations (the lower bound held at zero: energy use is not negative). -#}
-with complete_days as (
+{#- The next var forecast_horizon_days days after each meter's last complete day, for
+    every method, with a band, and is_selected on the method that backtests best.
 
-    select
-        meter_id,
-        reading_date,
-        total_kwh,
-        row_number() over (partition by meter_id order by reading_date desc) as days_back
-    from {{ ref('fct_daily_consumption') }}
-    where is_complete
+    moving_average is the seed's: the mean of the last var forecast_history_days daily
+    totals, band +/- var forecast_interval_stddevs sample standard deviations. The other
+    methods' bands are the forecast plus the quantiles of their own backtest errors for
+    the meter and horizon, so a 95% band holds about 95% of actuals; with fewer than
+    var forecast_min_backtest errors they fall back to the moving average's band.
+    Lower bounds are held at zero: energy use is not negative. -#}
+{%- set k = var('forecast_interval_stddevs') -%}
+{%- set preference = ['moving_average', 'exponential_smoothing', 'exponential_smoothing_weekday', 'moving_average_weekday', 'seasonal_naive'] -%}
+with points as (
+
+    select * from {{ ref('int_forecast_points') }}
 
 ),
 
-history as (
+last_origin as (
 
-    select
-        meter_id,
-        max(reading_date) as last_complete_date,
-        avg(total_kwh) as mean_kwh,
-        stddev_samp(total_kwh) as stddev_kwh,
-        count(*) as history_days
-    from complete_days
-    where days_back <= {{ var('forecast_history_days') }}
+    select meter_id, max(origin_date) as last_complete_date
+    from {{ ref('int_forecast_origins') }}
     group by meter_id
 
 ),
 
-horizons as (
+live as (
 
-    select horizon_days
-    from (values {% for h in range(1, var('forecast_horizon_days') + 1) %}({{ h }}){% if not loop.last %}, {% endif %}{% endfor %}) as h (horizon_days)
+    select points.*
+    from points
+    inner join last_origin
+        on last_origin.meter_id = points.meter_id
+        and last_origin.last_complete_date = points.origin_date
 
 ),
 
-moving_average as (
+bands as (
+
+    select * from {{ ref('int_forecast_bands') }}
+    where error_set = 'all'
+
+),
+
+accuracy as (
+
+    select * from {{ ref('fct_forecast_accuracy') }}
+
+),
+
+method_scores as (
 
     select
-        history.meter_id,
-        'moving_average' as method,
-        {{ energy.add_days('history.last_complete_date', 'horizons.horizon_days') }} as forecast_date,
-        horizons.horizon_days,
-        history.mean_kwh as forecast_kwh,
-        greatest(history.mean_kwh - {{ var('forecast_interval_stddevs') }} * coalesce(history.stddev_kwh, 0), 0) as lower_kwh,
-        history.mean_kwh + {{ var('forecast_interval_stddevs') }} * coalesce(history.stddev_kwh, 0) as upper_kwh,
-        history.last_complete_date,
-        cast(history.history_days as integer) as history_days
-    from history
-    cross join horizons
+        meter_id,
+        method,
+        avg(mae) as mean_mae,
+        min(n) as fewest_errors,
+        case method
+            {%- for method in preference %}
+            when '{{ method }}' then {{ loop.index }}
+            {%- endfor %}
+        end as preference
+    from accuracy
+    group by meter_id, method
+
+),
+
+ranked_methods as (
+
+    select
+        *,
+        row_number() over (partition by meter_id order by mean_mae, preference) as method_rank
+    from method_scores
+    where fewest_errors >= {{ var('forecast_min_backtest') }}
+        and mean_mae is not null
+
+),
+
+selected as (
+
+    select meter_id, method from ranked_methods where method_rank = 1
+
+),
+
+banded as (
+
+    select
+        live.meter_id,
+        live.method,
+        live.forecast_date,
+        live.horizon_days,
+        live.forecast_kwh,
+        case
+            when live.method <> 'moving_average' and bands.errors >= {{ var('forecast_min_backtest') }}
+                then live.forecast_kwh + bands.error_low_kwh
+            else live.forecast_kwh - {{ k }} * coalesce(live.ma_stddev, 0)
+        end as raw_lower_kwh,
+        case
+            when live.method <> 'moving_average' and bands.errors >= {{ var('forecast_min_backtest') }}
+                then live.forecast_kwh + bands.error_high_kwh
+            else live.forecast_kwh + {{ k }} * coalesce(live.ma_stddev, 0)
+        end as raw_upper_kwh,
+        case
+            when live.method <> 'moving_average' and bands.errors >= {{ var('forecast_min_backtest') }}
+                then 'backtest_errors'
+            else 'daily_stddev'
+        end as interval_source,
+        live.origin_date as last_complete_date,
+        cast(live.lookback_days as integer) as history_days
+    from live
+    left join bands
+        on bands.meter_id = live.meter_id
+        and bands.method = live.method
+        and bands.horizon_days = live.horizon_days
 
 )
 
 select
-    meter_id,
-    method,
-    forecast_date,
-    cast(horizon_days as integer) as horizon_days,
-    forecast_kwh,
-    lower_kwh,
-    upper_kwh,
-    true as is_selected,
-    last_complete_date,
-    history_days
-from moving_average
+    banded.meter_id,
+    banded.method,
+    banded.forecast_date,
+    cast(banded.horizon_days as integer) as horizon_days,
+    banded.forecast_kwh,
+    greatest(least(banded.raw_lower_kwh, banded.forecast_kwh), 0) as lower_kwh,
+    greatest(banded.raw_upper_kwh, banded.forecast_kwh) as upper_kwh,
+    coalesce(banded.method = selected.method, banded.method = 'moving_average' and selected.method is null) as is_selected,
+    banded.interval_source,
+    banded.last_complete_date,
+    banded.history_days
+from banded
+left join selected on selected.meter_id = banded.meter_id

@@ -1,0 +1,59 @@
+{{ config(materialized='table') }}
+{#- For every meter and every complete day T (a forecast origin), what each method
+    knows at the end of T: only days up to T are used. The live forecast starts at the
+    last complete day; the backtest starts at every earlier one. -#}
+{%- set lookback = [var('forecast_history_days'), var('forecast_ewma_days'), 7 * var('forecast_weekday_profile_weeks')] | max -%}
+with series as (
+
+    select * from {{ ref('int_daily_series') }}
+
+),
+
+lookback as (
+
+    select
+        origin.meter_id,
+        origin.reading_date as origin_date,
+        origin.day_number as origin_day,
+        history.day_of_week,
+        history.total_kwh,
+        origin.day_number - history.day_number as days_back
+    from series as origin
+    inner join series as history
+        on history.meter_id = origin.meter_id
+        and history.day_number between origin.day_number - {{ lookback - 1 }} and origin.day_number
+
+),
+
+weighted as (
+
+    select
+        *,
+        power(1.0 - {{ var('forecast_ewma_alpha') }}, days_back) as ewma_weight
+    from lookback
+
+)
+
+select
+    meter_id,
+    origin_date,
+    origin_day,
+    count(*) as lookback_days,
+    -- moving average: the last var forecast_history_days days
+    avg(case when days_back < {{ var('forecast_history_days') }} then total_kwh end) as ma_mean,
+    stddev_samp(case when days_back < {{ var('forecast_history_days') }} then total_kwh end) as ma_stddev,
+    count(case when days_back < {{ var('forecast_history_days') }} then 1 end) as ma_days,
+    -- exponentially weighted average over the last var forecast_ewma_days days
+    sum(case when days_back < {{ var('forecast_ewma_days') }} then ewma_weight * total_kwh end)
+        / sum(case when days_back < {{ var('forecast_ewma_days') }} then ewma_weight end) as ewma,
+    -- weekday profile: mean of each weekday over the last weeks, against their overall mean
+    avg(case when days_back < {{ 7 * var('forecast_weekday_profile_weeks') }} then total_kwh end) as profile_mean,
+    {%- for dow in range(1, 8) %}
+    avg(case when days_back < {{ 7 * var('forecast_weekday_profile_weeks') }} and day_of_week = {{ dow }} then total_kwh end) as weekday_mean_{{ dow }},
+    {%- endfor %}
+    -- seasonal naive: the last week's value of each weekday
+    {%- for dow in range(1, 8) %}
+    max(case when days_back < 7 and day_of_week = {{ dow }} then total_kwh end) as last_week_{{ dow }}{{ "," if not loop.last }}
+    {%- endfor %}
+from weighted
+group by meter_id, origin_date, origin_day

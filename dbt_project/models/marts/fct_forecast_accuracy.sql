@@ -1,0 +1,79 @@
+{#- How well each method forecast each meter, per horizon, over the rolling-origin
+    backtest: MAE, MAPE, MASE (MAE against the in-sample error of a same-weekday-last-week
+    forecast), bias, RMSE, and the share of actuals inside the band (bands calibrated on
+    the older half of the origins, scored on the newer half). -#}
+{%- set k = var('forecast_interval_stddevs') -%}
+with errors as (
+
+    select * from {{ ref('int_forecast_backtest') }}
+
+),
+
+calibration_bands as (
+
+    select * from {{ ref('int_forecast_bands') }}
+    where error_set = 'calibration'
+
+),
+
+series as (
+
+    select * from {{ ref('int_daily_series') }}
+
+),
+
+naive_scale as (
+
+    select
+        today.meter_id,
+        avg(abs(today.total_kwh - last_week.total_kwh)) as naive_mae
+    from series as today
+    inner join series as last_week
+        on last_week.meter_id = today.meter_id
+        and last_week.day_number = today.day_number - 7
+    group by today.meter_id
+
+),
+
+banded as (
+
+    select
+        errors.*,
+        case
+            when errors.method = 'moving_average'
+                then greatest(errors.forecast_kwh - {{ k }} * errors.ma_stddev, 0)
+            else greatest(errors.forecast_kwh + calibration_bands.error_low_kwh, 0)
+        end as lower_kwh,
+        case
+            when errors.method = 'moving_average'
+                then errors.forecast_kwh + {{ k }} * errors.ma_stddev
+            else errors.forecast_kwh + calibration_bands.error_high_kwh
+        end as upper_kwh
+    from errors
+    left join calibration_bands
+        on calibration_bands.meter_id = errors.meter_id
+        and calibration_bands.method = errors.method
+        and calibration_bands.horizon_days = errors.horizon_days
+
+)
+
+select
+    banded.meter_id,
+    banded.method,
+    banded.horizon_days,
+    cast(count(*) as integer) as n,
+    avg(abs(banded.error_kwh)) as mae,
+    100 * avg(case when banded.actual_kwh > 0 then abs(banded.error_kwh) / banded.actual_kwh end) as mape,
+    avg(abs(banded.error_kwh)) / nullif(max(naive_scale.naive_mae), 0) as mase,
+    avg(banded.error_kwh) as bias,
+    sqrt(avg(banded.error_kwh * banded.error_kwh)) as rmse,
+    avg(
+        case
+            when banded.fold = 'evaluation' and banded.lower_kwh is not null
+                then case when banded.actual_kwh between banded.lower_kwh and banded.upper_kwh then 1.0 else 0.0 end
+        end
+    ) as interval_coverage,
+    cast(count(case when banded.fold = 'evaluation' and banded.lower_kwh is not null then 1 end) as integer) as coverage_n
+from banded
+left join naive_scale on naive_scale.meter_id = banded.meter_id
+group by banded.meter_id, banded.method, banded.horizon_days
