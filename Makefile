@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 SYNCED := $(VENV)/.synced
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench evaluate clean
 
 install: $(SYNCED)
 
@@ -31,3 +31,6 @@ clean:
 
 bench: install  ## benchmarks; writes BENCHMARKS.md (BENCH_ROWS, BENCH_RUNS to size them)
 	$(VENV)/bin/python -m bench.run
+
+evaluate: install  ## anomaly precision/recall and forecast accuracy (UCI data); writes EVALUATION.md
+	$(VENV)/bin/python -m bench.evaluate

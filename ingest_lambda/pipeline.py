@@ -143,7 +143,8 @@ def ingest_upload(
     block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> IngestReport:
     options = options or IngestOptions()
-    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the lake keeps milliseconds
     ingest_id = ingest_id_for(upload, options)
     record_key = f"ingests/{ingest_id}.json"
 
@@ -210,7 +211,7 @@ class _Run:
             self._quarantine_duplicates_across_batches()
         report.rows_quarantined = sum(self.reasons.values())
         report.rows_landed = report.rows_in - report.rows_quarantined
-        report.reasons = dict(self.reasons.most_common())
+        report.reasons = _top_reasons(self.reasons)
         share = report.rows_quarantined / report.rows_in if report.rows_in else 1.0
         within_limit = not report.rows_quarantined or share <= self.options.max_bad_row_share
         self._write_quarantine()
@@ -456,6 +457,15 @@ class _Run:
                 ]
             )
         return report
+
+
+def _top_reasons(reasons: collections.Counter, keep: int = 20) -> dict[str, int]:
+    """The most common reasons; the rest summed, so a report stays small whatever the file."""
+    top = dict(reasons.most_common(keep))
+    rest = sum(reasons.values()) - sum(top.values())
+    if rest:
+        top[f"({len(reasons) - keep} other reasons)"] = rest
+    return top
 
 
 def _track_ranges(readings: pa.Table, seen: dict[str, tuple[int, int]]) -> bool:

@@ -126,7 +126,8 @@
 {#- True when the z-score passes the threshold in the configured direction
     (var anomaly_direction: both, high or low); false when there is no z-score. -#}
 {% macro is_anomaly(z) -%}
-  {%- set threshold = var('anomaly_z_threshold') -%}
+  {#- MAD-based (robust) z-scores run on another scale: the usual cut-off for them is 3.5. -#}
+  {%- set threshold = var('anomaly_robust_z_threshold') if var('anomaly_method') == 'robust' else var('anomaly_z_threshold') -%}
   {%- set direction = var('anomaly_direction') -%}
   {%- if direction == 'high' -%}
     coalesce({{ z }} > {{ threshold }}, false)

@@ -1,8 +1,9 @@
 {{ config(materialized='table') }}
 {#- Rolling-origin backtest: every method's forecast from every origin with at least
     var forecast_min_history_days days of history, against the actual complete day.
-    Origins are split in time: the older half calibrates the bands, the newer half
-    measures how often the bands hold the actual (an honest coverage). -#}
+    Origins are cut into consecutive periods (var forecast_band_days long, or half the
+    meter's backtest span when that is shorter): each period's coverage is scored with
+    bands calibrated on the period before it only, an honest out-of-sample measure. -#}
 with points as (
 
     select * from {{ ref('int_forecast_points') }}
@@ -33,14 +34,32 @@ errors as (
         on actuals.meter_id = points.meter_id
         and actuals.reading_date = points.forecast_date
 
+),
+
+spans as (
+
+    select
+        *,
+        {{ energy.day_number('origin_date') }} as origin_day,
+        min({{ energy.day_number('origin_date') }}) over (partition by meter_id) as first_origin_day,
+        max({{ energy.day_number('origin_date') }}) over (partition by meter_id) as last_origin_day
+    from errors
+
 )
 
 select
-    *,
-    case
-        when row_number() over (partition by meter_id, method, horizon_days order by origin_date)
-            <= count(*) over (partition by meter_id, method, horizon_days) / 2
-            then 'calibration'
-        else 'evaluation'
-    end as fold
-from errors
+    meter_id,
+    method,
+    horizon_days,
+    origin_date,
+    forecast_date,
+    forecast_kwh,
+    ma_stddev,
+    actual_kwh,
+    error_kwh,
+    cast(floor(
+        (origin_day - first_origin_day)
+        / least({{ var('forecast_band_days') }}.0, greatest(1.0, floor({{ energy.fdiv('last_origin_day - first_origin_day + 2', 2) }})))
+    ) as integer) as period,
+    last_origin_day - origin_day < {{ var('forecast_band_days') }} as in_live_window
+from spans

@@ -1,6 +1,7 @@
 {#- Per meter, method and horizon: the error quantiles that make a forecast's band
-    (var forecast_interval_level, default 95%), from all backtest errors and from the
-    calibration half alone (used to score coverage on the evaluation half). -#}
+    (var forecast_interval_level, default 95%): from the errors of the last
+    var forecast_band_days of origins (error_set = live, for fct_forecast), and from each
+    backtest period (error_set = period, scored against the next period's actuals). -#}
 {%- set low = (1 - var('forecast_interval_level')) / 2 -%}
 {%- set high = 1 - low -%}
 with errors as (
@@ -11,9 +12,12 @@ with errors as (
 
 both_sets as (
 
-    select meter_id, method, horizon_days, error_kwh, 'all' as error_set from errors
+    select meter_id, method, horizon_days, error_kwh, 'live' as error_set, -1 as period
+    from errors
+    where in_live_window
     union all
-    select meter_id, method, horizon_days, error_kwh, 'calibration' as error_set from errors where fold = 'calibration'
+    select meter_id, method, horizon_days, error_kwh, 'period' as error_set, period
+    from errors
 
 ),
 
@@ -21,8 +25,8 @@ ranked as (
 
     select
         *,
-        row_number() over (partition by meter_id, method, horizon_days, error_set order by error_kwh) - 1 as rank0,
-        count(*) over (partition by meter_id, method, horizon_days, error_set) as group_size
+        row_number() over (partition by meter_id, method, horizon_days, error_set, period order by error_kwh) - 1 as rank0,
+        count(*) over (partition by meter_id, method, horizon_days, error_set, period) as group_size
     from both_sets
 
 )
@@ -32,8 +36,9 @@ select
     method,
     horizon_days,
     error_set,
+    period,
     count(*) as errors,
     {{ energy.quantile_from_ranks('error_kwh', low) }} as error_low_kwh,
     {{ energy.quantile_from_ranks('error_kwh', high) }} as error_high_kwh
 from ranked
-group by meter_id, method, horizon_days, error_set
+group by meter_id, method, horizon_days, error_set, period

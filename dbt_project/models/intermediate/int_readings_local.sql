@@ -22,7 +22,8 @@ zoned as (
         readings.kwh,
         -- the meters seed overrides the zone the ingest recorded
         coalesce(meters.timezone, readings.timezone) as timezone,
-        readings.source_key
+        readings.source_key,
+        readings.ingested_at
     from readings
     left join meters on readings.meter_id = meters.meter_id
 
@@ -44,6 +45,7 @@ select
     kwh,
     timezone,
     source_key,
+    ingested_at,
     local_start,
     cast(local_start as date) as reading_date,
     {{ energy.minute_of_day('local_start') }} as slot_minute,

@@ -1,9 +1,38 @@
-{#- Energy per meter and local day, with how complete the day's readings are. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['meter_id', 'reading_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+{#- Energy per meter and local day, with how complete the day's readings are.
+    Incremental: only the days that received readings since the last build are
+    recomputed (from all of their readings). -#}
 with readings as (
 
     select * from {{ ref('int_readings_local') }}
 
 ),
+{% if is_incremental() %}
+touched_days as (
+
+    select distinct meter_id, reading_date
+    from readings
+    where ingested_at >= (select max(last_ingested_at) from {{ this }})
+
+),
+
+touched_readings as (
+
+    select readings.*
+    from readings
+    inner join touched_days
+        on touched_days.meter_id = readings.meter_id
+        and touched_days.reading_date = readings.reading_date
+
+),
+{% endif %}
 
 ranked as (
 
@@ -13,7 +42,7 @@ ranked as (
             partition by meter_id, reading_date
             order by kwh desc, reading_start
         ) as peak_rank
-    from readings
+    from {{ 'touched_readings' if is_incremental() else 'readings' }}
 
 ),
 
@@ -28,7 +57,8 @@ daily as (
         min(interval_minutes) as interval_minutes,
         sum(interval_minutes) as covered_minutes,
         max(case when peak_rank = 1 then kwh end) as peak_kwh,
-        max(case when peak_rank = 1 then reading_start end) as peak_interval_start
+        max(case when peak_rank = 1 then reading_start end) as peak_interval_start,
+        max(ingested_at) as last_ingested_at
     from ranked
     group by meter_id, reading_date
 
@@ -55,5 +85,6 @@ select
     day_minutes,
     interval_minutes,
     peak_kwh,
-    peak_interval_start
+    peak_interval_start,
+    last_ingested_at
 from with_day_length

@@ -36,7 +36,7 @@ live as (
 bands as (
 
     select * from {{ ref('int_forecast_bands') }}
-    where error_set = 'all'
+    where error_set = 'live'
 
 ),
 

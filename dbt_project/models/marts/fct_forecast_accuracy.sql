@@ -9,10 +9,10 @@ with errors as (
 
 ),
 
-calibration_bands as (
+period_bands as (
 
     select * from {{ ref('int_forecast_bands') }}
-    where error_set = 'calibration'
+    where error_set = 'period'
 
 ),
 
@@ -42,18 +42,21 @@ banded as (
         case
             when errors.method = 'moving_average'
                 then greatest(errors.forecast_kwh - {{ k }} * errors.ma_stddev, 0)
-            else greatest(errors.forecast_kwh + calibration_bands.error_low_kwh, 0)
+            else greatest(errors.forecast_kwh + period_bands.error_low_kwh, 0)
         end as lower_kwh,
         case
             when errors.method = 'moving_average'
                 then errors.forecast_kwh + {{ k }} * errors.ma_stddev
-            else errors.forecast_kwh + calibration_bands.error_high_kwh
-        end as upper_kwh
+            else errors.forecast_kwh + period_bands.error_high_kwh
+        end as upper_kwh,
+        errors.period > 0 as scored_for_coverage
     from errors
-    left join calibration_bands
-        on calibration_bands.meter_id = errors.meter_id
-        and calibration_bands.method = errors.method
-        and calibration_bands.horizon_days = errors.horizon_days
+    -- the bands of the period before: only errors known before these origins
+    left join period_bands
+        on period_bands.meter_id = errors.meter_id
+        and period_bands.method = errors.method
+        and period_bands.horizon_days = errors.horizon_days
+        and period_bands.period = errors.period - 1
 
 )
 
@@ -69,11 +72,11 @@ select
     sqrt(avg(banded.error_kwh * banded.error_kwh)) as rmse,
     avg(
         case
-            when banded.fold = 'evaluation' and banded.lower_kwh is not null
+            when banded.scored_for_coverage and banded.lower_kwh is not null
                 then case when banded.actual_kwh between banded.lower_kwh and banded.upper_kwh then 1.0 else 0.0 end
         end
     ) as interval_coverage,
-    cast(count(case when banded.fold = 'evaluation' and banded.lower_kwh is not null then 1 end) as integer) as coverage_n
+    cast(count(case when banded.scored_for_coverage and banded.lower_kwh is not null then 1 end) as integer) as coverage_n
 from banded
 left join naive_scale on naive_scale.meter_id = banded.meter_id
 group by banded.meter_id, banded.method, banded.horizon_days

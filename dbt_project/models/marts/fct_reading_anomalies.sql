@@ -1,28 +1,68 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['meter_id', 'reading_start'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
 {#- Every reading scored against its meter's own history in the same local time-of-day
     slot (see macros/anomaly.sql for the window and method vars). With the default
     trailing window the baseline ends the day before the reading: neither the reading
-    itself nor anything later is in it, so a flag never changes once raised. -#}
-with readings as (
+    itself nor anything later is in it, so a flag never changes once raised.
+
+    Incremental: for each meter with new readings, rows from its first new day on are
+    scored again (from the day the new data can reach, for a centered window), reading
+    one window of history before them; the rest of the table is untouched. -#}
+{%- set window = var('anomaly_baseline_days') -%}
+{%- set reach = (window // 2) if var('anomaly_window') == 'centered' else 0 -%}
+with all_readings as (
+
+    select * from {{ ref('int_readings_local') }}
+
+),
+{% if is_incremental() %}
+touched as (
+
+    select meter_id, min(day_number) as first_new_day
+    from all_readings
+    where ingested_at >= (select max(ingested_at) from {{ this }})
+    group by meter_id
+
+),
+{% endif %}
+readings as (
 
     select
-        meter_id,
-        reading_start,
-        reading_date,
-        slot_minute,
-        day_number as day_key,
-        kwh as value
-    from {{ ref('int_readings_local') }}
+        all_readings.meter_id,
+        all_readings.reading_start,
+        all_readings.reading_date,
+        all_readings.slot_minute,
+        all_readings.ingested_at,
+        all_readings.day_number as day_key,
+        all_readings.kwh as value
+    from all_readings
+    {%- if is_incremental() %}
+    inner join touched
+        on touched.meter_id = all_readings.meter_id
+        and all_readings.day_number >= touched.first_new_day - {{ reach + window }}
+    {%- endif %}
 
 ),
 
-{{ energy.baseline_ctes('readings', ['meter_id', 'slot_minute'], 'meter_id, reading_start, reading_date, slot_minute', var('anomaly_baseline_days')) }},
+{{ energy.baseline_ctes('readings', ['meter_id', 'slot_minute'], 'meter_id, reading_start, reading_date, slot_minute, ingested_at, day_key', window) }},
 
 scored as (
 
     select
-        *,
+        baselines.*,
         {{ energy.z_score('value') }} as z_score
     from baselines
+    {%- if is_incremental() %}
+    inner join touched
+        on touched.meter_id = baselines.meter_id
+        and baselines.day_key >= touched.first_new_day - {{ reach }}
+    {%- endif %}
 
 )
 
@@ -37,5 +77,6 @@ select
     baseline_n,
     z_score,
     {{ energy.is_anomaly('z_score') }} as is_anomaly,
-    {{ energy.direction('z_score') }} as direction
+    {{ energy.direction('z_score') }} as direction,
+    ingested_at
 from scored

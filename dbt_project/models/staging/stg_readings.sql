@@ -1,8 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['meter_id', 'reading_start'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
 {#- One row per meter and interval: when several uploads carry the same meter and
-    interval, the latest upload wins (a corrected re-upload supersedes). -#}
+    interval, the latest upload wins (a corrected re-upload supersedes).
+
+    Incremental: a run reads only the uploads that landed since the newest one already
+    here (ingested_at, millisecond precision; >= so an upload landing in the same
+    millisecond is not missed, which re-reads a few rows at most), and replaces a row
+    only when the newcomer is later than what the table holds. -#}
 with lake_readings as (
 
     select * from {{ source('lake', 'readings') }}
+    {% if is_incremental() -%}
+    where ingested_at >= (select max(ingested_at) from {{ this }})
+    {%- endif %}
 
 ),
 
@@ -16,16 +32,31 @@ ranked as (
         ) as version_rank
     from lake_readings
 
+),
+
+latest as (
+
+    select
+        meter_id,
+        cast(reading_start as timestamp(3)) as reading_start,
+        cast(interval_minutes as integer) as interval_minutes,
+        cast(kwh as double) as kwh,
+        timezone,
+        source_key,
+        ingest_id,
+        cast(ingested_at as timestamp(3)) as ingested_at
+    from ranked
+    where version_rank = 1
+
 )
 
-select
-    meter_id,
-    cast(reading_start as timestamp(3)) as reading_start,
-    cast(interval_minutes as integer) as interval_minutes,
-    cast(kwh as double) as kwh,
-    timezone,
-    source_key,
-    ingest_id,
-    cast(ingested_at as timestamp(3)) as ingested_at
-from ranked
-where version_rank = 1
+select latest.*
+from latest
+{% if is_incremental() -%}
+left join {{ this }} as existing
+    on existing.meter_id = latest.meter_id
+    and existing.reading_start = latest.reading_start
+where existing.meter_id is null
+    or latest.ingested_at > existing.ingested_at
+    or (latest.ingested_at = existing.ingested_at and latest.ingest_id >= existing.ingest_id)
+{%- endif %}
