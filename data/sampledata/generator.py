@@ -142,11 +142,13 @@ def generate_long_format(
     seed: int = 7,
     spike_share: float = 0.01,
     start: dt.datetime = DEFAULT_START,
+    first_meter: int = 1,
 ) -> GeneratedFile:
     """Long meter format ``meter_id,timestamp,value,unit,interval_minutes`` in kWh.
 
     Timestamps are written in UTC with a ``Z`` suffix, so the file is unambiguous
-    whatever timezone it is ingested with.
+    whatever timezone it is ingested with. Meters are written a block at a time, so
+    files of tens of millions of rows need little memory.
     """
     if 1440 % interval_minutes:
         raise ValueError("interval_minutes must divide a day (1440 minutes)")
@@ -154,35 +156,36 @@ def generate_long_format(
     per_day = 1440 // interval_minutes
     steps = np.arange(days * per_day)
     timestamps = np.datetime64(start, "s") + (steps * interval_minutes).astype("timedelta64[m]")
+    ts_text = pa.array(np.char.add(np.datetime_as_string(timestamps.astype("datetime64[s]"), unit="s"), "Z"))
     hour_of_day = (steps % per_day) * interval_minutes / 60.0
     scale = interval_minutes / 60.0
-    meter_ids, all_ts, values, label_ts, label_ids = [], [], [], [], []
-    for m in range(meters):
-        meter_id = f"meter-{m + 1:04d}"
-        base = rng.uniform(0.5, 5.0)
-        peak = base * rng.uniform(0.5, 2.0)
-        kwh = _profile(rng, hour_of_day, steps // per_day, base, peak, 0.08) * scale
-        spiked = _inject_spikes(rng, kwh, spike_share)
-        meter_ids.append(np.full(steps.size, meter_id))
-        all_ts.append(timestamps)
-        values.append(np.round(kwh, 5))
-        label_ts.append(timestamps[spiked])
-        label_ids.append(np.full(spiked.size, meter_id))
-
-    ts_text = np.char.add(
-        np.datetime_as_string(np.concatenate(all_ts).astype("datetime64[s]"), unit="s"), "Z"
-    )
-    rows = ts_text.size
-    table = pa.table(
-        {
-            "meter_id": pa.array(np.concatenate(meter_ids)),
-            "timestamp": pa.array(ts_text),
-            "value": pa.array(np.concatenate(values)),
-            "unit": pa.array(np.full(rows, "kWh")),
-            "interval_minutes": pa.array(np.full(rows, interval_minutes, dtype=np.int32)),
-        }
-    )
-    _write(table, path)
+    unit = pa.array(np.full(steps.size, "kWh"))
+    interval = pa.array(np.full(steps.size, interval_minutes, dtype=np.int32))
+    day_offset = (start - DEFAULT_START).days
+    label_ts, label_ids = [], []
+    rows = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.write(b"meter_id,timestamp,value,unit,interval_minutes\n")
+        for m in range(first_meter, first_meter + meters):
+            meter_id = f"meter-{m:04d}"
+            base = rng.uniform(0.5, 5.0)
+            peak = base * rng.uniform(0.5, 2.0)
+            kwh = _profile(rng, hour_of_day, steps // per_day + day_offset, base, peak, 0.08) * scale
+            spiked = _inject_spikes(rng, kwh, spike_share)
+            table = pa.table(
+                {
+                    "meter_id": pa.array(np.full(steps.size, meter_id)),
+                    "timestamp": ts_text,
+                    "value": pa.array(np.round(kwh, 5)),
+                    "unit": unit,
+                    "interval_minutes": interval,
+                }
+            )
+            pacsv.write_csv(table, out, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"))
+            rows += table.num_rows
+            label_ts.append(timestamps[spiked])
+            label_ids.append(np.full(spiked.size, meter_id))
     lt = np.concatenate(label_ts)
     label_table = pa.table(
         {
