@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#- Per meter, method and horizon: the error quantiles that make a forecast's band
     (var forecast_interval_level, default 95%): from the errors of the last
     var forecast_band_days of origins (error_set = live, for fct_forecast), and from each

@@ -23,13 +23,21 @@ touched_days as (
 
 ),
 
+recent_readings as (
+
+    select *
+    from readings
+    where reading_date >= (select min(reading_date) from touched_days)
+
+),
+
 touched_readings as (
 
-    select readings.*
-    from readings
+    select recent_readings.*
+    from recent_readings
     inner join touched_days
-        on touched_days.meter_id = readings.meter_id
-        and touched_days.reading_date = readings.reading_date
+        on touched_days.meter_id = recent_readings.meter_id
+        and touched_days.reading_date = recent_readings.reading_date
 
 ),
 {% endif %}

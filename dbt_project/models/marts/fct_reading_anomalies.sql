@@ -31,6 +31,16 @@ touched as (
 
 ),
 {% endif %}
+{% if is_incremental() %}
+-- one window before the earliest new day, found without touching older data
+recent_readings as (
+
+    select *
+    from all_readings
+    where day_number >= (select min(first_new_day) from touched) - {{ reach + window }}
+
+),
+{% endif %}
 readings as (
 
     select
@@ -41,7 +51,7 @@ readings as (
         all_readings.ingested_at,
         all_readings.day_number as day_key,
         all_readings.kwh as value
-    from all_readings
+    from {{ 'recent_readings' if is_incremental() else 'all_readings' }} as all_readings
     {%- if is_incremental() %}
     inner join touched
         on touched.meter_id = all_readings.meter_id

@@ -50,10 +50,21 @@ latest as (
 
 )
 
+{% if is_incremental() -%}
+, existing as (
+
+    -- only the stretch of time the newcomers cover (zone maps skip the rest)
+    select meter_id, reading_start, ingested_at, ingest_id
+    from {{ this }}
+    where reading_start between (select min(reading_start) from latest) and (select max(reading_start) from latest)
+
+)
+{%- endif %}
+
 select latest.*
 from latest
 {% if is_incremental() -%}
-left join {{ this }} as existing
+left join existing
     on existing.meter_id = latest.meter_id
     and existing.reading_start = latest.reading_start
 where existing.meter_id is null
