@@ -60,6 +60,8 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
         for row_a, row_b in zip(incremental[table], refreshed[table]):
             assert row_a.keys() == row_b.keys()
             for column in row_a:
+                if column.startswith("dbt_"):
+                    continue  # build bookkeeping: when the run that wrote the row started
                 assert same(row_a[column], row_b[column]), (table, column, row_a, row_b)
 
     # The correction won, and its day and the later baselines moved with it.

@@ -105,3 +105,9 @@
           0)
   )
 {%- endmacro %}
+
+{#- When this build started, as a timestamp: marks the rows an incremental run wrote,
+    so the next model (or the next run, after a failure) knows what is new to it. -#}
+{% macro build_started_at() -%}
+  cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp(6))
+{%- endmacro %}

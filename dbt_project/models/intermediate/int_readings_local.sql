@@ -15,8 +15,8 @@ with readings as (
 
     select * from {{ ref('stg_readings') }}
     {% if is_incremental() -%}
-    -- only what staging took in since this table's newest reading
-    where ingested_at >= (select max(ingested_at) from {{ this }})
+    -- only what staging wrote since the run this table last took in
+    where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
     {%- endif %}
 
 ),
@@ -37,7 +37,8 @@ zoned as (
         -- the meters seed overrides the zone the ingest recorded
         coalesce(meters.timezone, readings.timezone) as timezone,
         readings.source_key,
-        readings.ingested_at
+        readings.ingested_at,
+        readings.dbt_loaded_at
     from readings
     left join meters on readings.meter_id = meters.meter_id
 
@@ -64,6 +65,7 @@ select
     timezone,
     source_key,
     ingested_at,
+    dbt_loaded_at,
     local_start,
     cast(local_start as date) as reading_date,
     {{ energy.minute_of_day('local_start') }} as slot_minute,

@@ -19,7 +19,7 @@ touched_days as (
 
     select distinct meter_id, reading_date
     from readings
-    where ingested_at >= (select max(last_ingested_at) from {{ this }})
+    where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
 
 ),
 
@@ -66,7 +66,8 @@ daily as (
         sum(interval_minutes) as covered_minutes,
         max(case when peak_rank = 1 then kwh end) as peak_kwh,
         max(case when peak_rank = 1 then reading_start end) as peak_interval_start,
-        max(ingested_at) as last_ingested_at
+        max(ingested_at) as last_ingested_at,
+        max(dbt_loaded_at) as dbt_loaded_at
     from ranked
     group by meter_id, reading_date
 
@@ -94,5 +95,6 @@ select
     interval_minutes,
     peak_kwh,
     peak_interval_start,
-    last_ingested_at
+    last_ingested_at,
+    dbt_loaded_at
 from with_day_length

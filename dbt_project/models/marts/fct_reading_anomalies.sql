@@ -26,7 +26,7 @@ touched as (
 
     select meter_id, min(day_number) as first_new_day
     from all_readings
-    where ingested_at >= (select max(ingested_at) from {{ this }})
+    where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
     group by meter_id
 
 ),
@@ -49,6 +49,7 @@ readings as (
         all_readings.reading_date,
         all_readings.slot_minute,
         all_readings.ingested_at,
+        all_readings.dbt_loaded_at,
         all_readings.day_number as day_key,
         all_readings.kwh as value
     from {{ 'recent_readings' if is_incremental() else 'all_readings' }} as all_readings
@@ -60,7 +61,7 @@ readings as (
 
 ),
 
-{{ energy.baseline_ctes('readings', ['meter_id', 'slot_minute'], 'meter_id, reading_start, reading_date, slot_minute, ingested_at, day_key', window) }},
+{{ energy.baseline_ctes('readings', ['meter_id', 'slot_minute'], 'meter_id, reading_start, reading_date, slot_minute, ingested_at, dbt_loaded_at, day_key', window) }},
 
 scored as (
 
@@ -88,5 +89,6 @@ select
     z_score,
     {{ energy.is_anomaly('z_score') }} as is_anomaly,
     {{ energy.direction('z_score') }} as direction,
-    ingested_at
+    ingested_at,
+    dbt_loaded_at
 from scored

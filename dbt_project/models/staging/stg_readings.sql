@@ -9,15 +9,15 @@
 {#- One row per meter and interval: when several uploads carry the same meter and
     interval, the latest upload wins (a corrected re-upload supersedes).
 
-    Incremental: a run reads only the uploads that landed since the newest one already
-    here (ingested_at, millisecond precision; >= so an upload landing in the same
-    millisecond is not missed, which re-reads a few rows at most), and replaces a row
-    only when the newcomer is later than what the table holds. -#}
+    Incremental: a run reads only the rows of uploads this table has not seen (by
+    ingest id, so an upload that started early and landed late is not missed), and
+    replaces a row only when the newcomer is later than what the table holds.
+    dbt_loaded_at marks the rows each run wrote, for the models downstream. -#}
 with lake_readings as (
 
     select * from {{ source('lake', 'readings') }}
     {% if is_incremental() -%}
-    where ingested_at >= (select max(ingested_at) from {{ this }})
+    where ingest_id not in (select distinct ingest_id from {{ this }})
     {%- endif %}
 
 ),
@@ -44,7 +44,8 @@ latest as (
         timezone,
         source_key,
         ingest_id,
-        cast(ingested_at as timestamp(3)) as ingested_at
+        cast(ingested_at as timestamp(3)) as ingested_at,
+        {{ energy.build_started_at() }} as dbt_loaded_at
     from ranked
     where version_rank = 1
 
