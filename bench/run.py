@@ -91,6 +91,7 @@ def main() -> None:
     demo_runs = [run_case("demo_split", str(WORK / "demo-home")) for _ in range(runs)]
     demo_wall = []
     for _ in range(runs):
+        shutil.rmtree(WORK / "demo-cli", ignore_errors=True)
         started = time.perf_counter()
         subprocess.run([str(REPO / ".venv" / "bin" / "energy"), "demo"], cwd=REPO, check=True, capture_output=True,
                        env={**os.environ, "ENERGY_HOME": str(WORK / "demo-cli")})

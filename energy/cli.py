@@ -162,6 +162,8 @@ def ingest(
 
 
 def _print_build(result) -> None:
+    if result.rebuilt_for_schema_change:
+        out.print("[yellow]the warehouse was built by an older version of the models: rebuilt in full[/]")
     summary = ", ".join(f"{n} {status}" for status, n in sorted(result.counts.items()))
     out.print(f"dbt build: {summary or 'nothing to do'}")
     for name, message in result.failures:

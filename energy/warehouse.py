@@ -18,6 +18,7 @@ class WarehouseError(RuntimeError):
 @dataclass
 class BuildResult:
     success: bool
+    rebuilt_for_schema_change: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # status -> number of nodes
     failures: list[tuple[str, str]] = field(default_factory=list)  # (node, message)
 
@@ -78,7 +79,12 @@ def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = Fal
             f"the lake at {workspace.lake} holds no readings yet: run `energy ingest FILE` first"
         )
     command = ["build"] + (["--full-refresh"] if full_refresh else [])
-    return run_dbt(workspace, command, target)
+    result = run_dbt(workspace, command, target)
+    if not full_refresh and any("out of sync" in message for _, message in result.failures):
+        # The warehouse was built by an older version of the models: rebuild it whole.
+        result = run_dbt(workspace, ["build", "--full-refresh"], target)
+        result.rebuilt_for_schema_change = True
+    return result
 
 
 def query(workspace: Workspace, sql: str) -> pa.Table:

@@ -72,3 +72,19 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
                                "and reading_start = timestamp '2024-01-31 18:00:00'").to_pylist()
     assert flagged == [{"is_anomaly": True, "direction": "high"}]
     assert len(incremental["stg_readings"]) == 3 * 41 * 24
+
+
+def test_an_upload_that_started_early_and_landed_late_is_not_missed(workspace, lakehouse):
+    """Ingest times are when an ingest started; a long ingest lands after a build that
+    already saw later uploads. The next incremental build must still take it in."""
+    day = "meter_id,timestamp,value\n" + "".join(f"{{m}},2024-03-01T{h:02d}:00:00Z,1.0\n" for h in range(24))
+    ingest_bytes(day.format(m="fast").encode(), "raw/fast.csv", lakehouse, now=dt.datetime(2024, 3, 2, 12, tzinfo=dt.UTC))
+    assert build(workspace).success
+    ingest_bytes(day.format(m="slow").encode(), "raw/slow.csv", lakehouse, now=dt.datetime(2024, 3, 2, 11, tzinfo=dt.UTC))
+    assert build(workspace).success
+    meters = query(workspace, "select meter_id, count(*) as n from stg_readings group by 1 order by 1").to_pylist()
+    assert meters == [{"meter_id": "fast", "n": 24}, {"meter_id": "slow", "n": 24}]
+    daily = query(workspace, "select meter_id, total_kwh from fct_daily_consumption order by 1").to_pylist()
+    assert daily == [{"meter_id": "fast", "total_kwh": 24.0}, {"meter_id": "slow", "total_kwh": 24.0}]
+    scored = query(workspace, "select count(*) as n from fct_reading_anomalies where meter_id = 'slow'").to_pylist()
+    assert scored == [{"n": 24}]
