@@ -87,10 +87,6 @@ def _blank_to_null(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
 
 
-def _first_error(*candidates: pa.Array) -> pa.Array:
-    return pc.coalesce(*candidates)
-
-
 def _error_where(mask: pa.Array, message) -> pa.Array:
     """``message`` where ``mask`` holds, else null. ``message`` is a string, or a
     function of the rows' positions that builds per-row text only when needed."""
@@ -123,7 +119,7 @@ def parse_numbers(raw: pa.Array, decimal_comma: bool) -> tuple[pa.Array, pa.Arra
         text = pc.replace_substring(text, ",", ".")
     ok = pc.match_substring_regex(text, NUMBER_PATTERN)
     values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
-    error = _first_error(
+    error = pc.coalesce(
         _error_where(pc.is_null(text), "missing value"),
         _error_where(pc.invert(ok), lambda at: pc.binary_join_element_wise("value ", _quoted(pc.take(text, at)), " is not a number", "")),
     )
@@ -179,7 +175,7 @@ def parse_timestamps(
         naive = _cast_timestamps(pc.if_else(plain, text, none), READING_TS)
         bad = pc.and_(pc.is_null(aware), pc.is_null(naive))
         hint = " (expected ISO 8601 such as 2024-01-31 13:00:00 or 2024-01-31T13:00:00+01:00, or give --timestamp-format)"
-    error = _first_error(
+    error = pc.coalesce(
         _error_where(pc.is_null(text), "missing timestamp"),
         _error_where(bad, lambda at: pc.binary_join_element_wise("timestamp ", _quoted(pc.take(text, at)), " cannot be read" + hint, "")),
     )

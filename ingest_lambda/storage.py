@@ -108,18 +108,6 @@ class Area:
         except (FileNotFoundError, OSError):
             return None
 
-    def exists(self, key: str) -> bool:
-        return self.fs.get_file_info(self.path(key)).type != pafs.FileType.NotFound
-
-    def find(self, prefix: str, name: str) -> list[str]:
-        """Keys under ``prefix`` whose last part is ``name``."""
-        selector = pafs.FileSelector(self.path(prefix), allow_not_found=True, recursive=True)
-        found = []
-        for info in self.fs.get_file_info(selector):
-            if info.type == pafs.FileType.File and info.base_name == name:
-                found.append(info.path[len(self.root) + 1:])
-        return found
-
 
 @dataclass(frozen=True)
 class Lakehouse:
