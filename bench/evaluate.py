@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import time
-import zipfile
 from collections import defaultdict
 from pathlib import Path
 

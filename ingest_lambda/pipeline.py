@@ -188,6 +188,7 @@ class _Run:
         self.good_path = os.path.join(self.workdir, "good.parquet")
         self.bad_path = os.path.join(self.workdir, "quarantine.parquet")
         self.reasons: collections.Counter = collections.Counter()
+        self.bad_writer: pq.ParquetWriter | None = None  # open while batches are validated
         self.plain: Upload | None = None
 
     def cleanup(self) -> None:
@@ -203,12 +204,14 @@ class _Run:
             self.plain = self.upload.plain()
             csv_upload = read_upload(self.plain, self.block_bytes)
             roles = resolve_columns(csv_upload.names, self.options)
-            overlapping = self._validate_batches(csv_upload, roles)
+            # One quarantine file for the whole run: rows set aside while reading and
+            # duplicates found across batches afterwards go to the same writer.
+            with pq.ParquetWriter(self.bad_path, QUARANTINE_SCHEMA, compression="snappy") as self.bad_writer:
+                if self._validate_batches(csv_upload, roles):
+                    self._quarantine_duplicates_across_batches()
         except FileRejected as rejected:
             return self._reject(rejected, rows_written=False)
 
-        if overlapping:
-            self._quarantine_duplicates_across_batches()
         report.rows_quarantined = sum(self.reasons.values())
         report.rows_landed = report.rows_in - report.rows_quarantined
         report.reasons = _top_reasons(self.reasons)
@@ -244,9 +247,7 @@ class _Run:
         seen_ranges: dict[str, tuple[int, int]] = {}
         overlapping = False
         ingested_at = pa.scalar(self.now.replace(tzinfo=None), pa.timestamp("ms"))
-        with _BackgroundParquetWriter(self.good_path, LAKE_SCHEMA) as good_writer, \
-                pq.ParquetWriter(self.bad_path, QUARANTINE_SCHEMA, compression="snappy") as bad_writer:
-            self.bad_writer = bad_writer
+        with _BackgroundParquetWriter(self.good_path, LAKE_SCHEMA) as good_writer:
             for batch in csv_upload.batches:
                 self.report.rows_in += batch.rows_in
                 self.malformed_total += len(batch.malformed_rows)
@@ -359,12 +360,7 @@ class _Run:
             json.dumps({"meter_id": m, "reading_start": str(t), "kwh": v})
             for m, t, v in zip(doubtful["meter_id"].to_pylist(), doubtful["reading_start"].to_pylist(), doubtful["kwh"].to_pylist())
         ]
-        with pq.ParquetWriter(self.bad_path + ".more", QUARANTINE_SCHEMA) as writer:
-            self.bad_writer = writer
-            self._quarantine_rows(doubtful["source_row"].to_pylist(), reasons, raw)
-        merged = pa.concat_tables([pq.read_table(self.bad_path), pq.read_table(self.bad_path + ".more")])
-        pq.write_table(merged, self.bad_path, compression="snappy")
-        os.unlink(self.bad_path + ".more")
+        self._quarantine_rows(doubtful["source_row"].to_pylist(), reasons, raw)
         self.tally.add_failures(REPEAT_EXPECTATION, kinds.count("repeat"), [])
         self.tally.add_failures(CONFLICT_EXPECTATION, kinds.count("conflict"), [])
 

@@ -5,7 +5,11 @@
 
 {#- UTC timestamp (naive, meaning UTC) -> local wall-clock timestamp in the IANA zone `tz`. -#}
 {% macro to_local_timestamp(utc_ts, tz) -%}
-  {{ return(adapter.dispatch('to_local_timestamp', 'energy')(utc_ts, tz)) }}
+  -- UTC meters need no zone arithmetic (the costly part at scale)
+  case
+      when {{ tz }} = 'UTC' then {{ utc_ts }}
+      else {{ adapter.dispatch('to_local_timestamp', 'energy')(utc_ts, tz) }}
+  end
 {%- endmacro %}
 
 {% macro default__to_local_timestamp(utc_ts, tz) -%}
@@ -18,7 +22,10 @@
 
 {#- Length in minutes of local day `day` in zone `tz`: 1380 or 1500 on DST change days. -#}
 {% macro local_day_minutes(day, tz) -%}
-  {{ return(adapter.dispatch('local_day_minutes', 'energy')(day, tz)) }}
+  case
+      when {{ tz }} = 'UTC' then 1440
+      else {{ adapter.dispatch('local_day_minutes', 'energy')(day, tz) }}
+  end
 {%- endmacro %}
 
 {% macro default__local_day_minutes(day, tz) -%}

@@ -48,11 +48,7 @@ localised as (
 
     select
         *,
-        -- UTC meters need no zone arithmetic (it is the costly part at scale)
-        case
-            when timezone = 'UTC' then reading_start
-            else {{ energy.to_local_timestamp('reading_start', 'timezone') }}
-        end as local_start
+        {{ energy.to_local_timestamp('reading_start', 'timezone') }} as local_start
     from zoned
 
 )

@@ -7,7 +7,7 @@
     the meter and horizon, so a 95% band holds about 95% of actuals; with fewer than
     var forecast_min_backtest errors they fall back to the moving average's band.
     Lower bounds are held at zero: energy use is not negative. -#}
-{%- set k = var('forecast_interval_stddevs') -%}
+{%- set use_errors = "live.method <> 'moving_average' and bands.errors >= " ~ var('forecast_min_backtest') -%}
 {%- set preference = ['moving_average', 'exponential_smoothing', 'exponential_smoothing_weekday', 'moving_average_weekday', 'seasonal_naive'] -%}
 with points as (
 
@@ -88,21 +88,9 @@ banded as (
         live.forecast_date,
         live.horizon_days,
         live.forecast_kwh,
-        case
-            when live.method <> 'moving_average' and bands.errors >= {{ var('forecast_min_backtest') }}
-                then live.forecast_kwh + bands.error_low_kwh
-            else live.forecast_kwh - {{ k }} * coalesce(live.ma_stddev, 0)
-        end as raw_lower_kwh,
-        case
-            when live.method <> 'moving_average' and bands.errors >= {{ var('forecast_min_backtest') }}
-                then live.forecast_kwh + bands.error_high_kwh
-            else live.forecast_kwh + {{ k }} * coalesce(live.ma_stddev, 0)
-        end as raw_upper_kwh,
-        case
-            when live.method <> 'moving_average' and bands.errors >= {{ var('forecast_min_backtest') }}
-                then 'backtest_errors'
-            else 'daily_stddev'
-        end as interval_source,
+        {{ energy.forecast_band_edge('lower', 'live.forecast_kwh', 'live.ma_stddev', 'bands.error_low_kwh', use_errors) }} as raw_lower_kwh,
+        {{ energy.forecast_band_edge('upper', 'live.forecast_kwh', 'live.ma_stddev', 'bands.error_high_kwh', use_errors) }} as raw_upper_kwh,
+        case when {{ use_errors }} then 'backtest_errors' else 'daily_stddev' end as interval_source,
         live.origin_date as last_complete_date,
         cast(live.lookback_days as integer) as history_days
     from live

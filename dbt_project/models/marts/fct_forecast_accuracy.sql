@@ -2,7 +2,7 @@
     backtest: MAE, MAPE, MASE (MAE against the in-sample error of a same-weekday-last-week
     forecast), bias, RMSE, and the share of actuals inside the band (bands calibrated on
     the older half of the origins, scored on the newer half). -#}
-{%- set k = var('forecast_interval_stddevs') -%}
+{%- set use_errors = "errors.method <> 'moving_average'" -%}
 with errors as (
 
     select * from {{ ref('int_forecast_backtest') }}
@@ -39,16 +39,8 @@ banded as (
 
     select
         errors.*,
-        case
-            when errors.method = 'moving_average'
-                then greatest(errors.forecast_kwh - {{ k }} * errors.ma_stddev, 0)
-            else greatest(errors.forecast_kwh + period_bands.error_low_kwh, 0)
-        end as lower_kwh,
-        case
-            when errors.method = 'moving_average'
-                then errors.forecast_kwh + {{ k }} * errors.ma_stddev
-            else errors.forecast_kwh + period_bands.error_high_kwh
-        end as upper_kwh,
+        greatest({{ energy.forecast_band_edge('lower', 'errors.forecast_kwh', 'errors.ma_stddev', 'period_bands.error_low_kwh', use_errors) }}, 0) as lower_kwh,
+        {{ energy.forecast_band_edge('upper', 'errors.forecast_kwh', 'errors.ma_stddev', 'period_bands.error_high_kwh', use_errors) }} as upper_kwh,
         errors.period > 0 as scored_for_coverage
     from errors
     -- the bands of the period before: only errors known before these origins
