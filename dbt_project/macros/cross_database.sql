@@ -118,3 +118,29 @@
 {% macro build_started_at() -%}
   cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp(6))
 {%- endmacro %}
+
+{#- greatest / least of two values, NULL when either is NULL (DuckDB's own skip NULLs,
+    Trino's and Athena's return NULL: a missing band edge must stay missing). -#}
+{% macro greatest_of(a, b) -%}
+  {{ return(adapter.dispatch('greatest_of', 'energy')(a, b)) }}
+{%- endmacro %}
+
+{% macro default__greatest_of(a, b) -%}
+  greatest({{ a }}, {{ b }})
+{%- endmacro %}
+
+{% macro duckdb__greatest_of(a, b) -%}
+  case when ({{ a }}) is not null and ({{ b }}) is not null then greatest({{ a }}, {{ b }}) end
+{%- endmacro %}
+
+{% macro least_of(a, b) -%}
+  {{ return(adapter.dispatch('least_of', 'energy')(a, b)) }}
+{%- endmacro %}
+
+{% macro default__least_of(a, b) -%}
+  least({{ a }}, {{ b }})
+{%- endmacro %}
+
+{% macro duckdb__least_of(a, b) -%}
+  case when ({{ a }}) is not null and ({{ b }}) is not null then least({{ a }}, {{ b }}) end
+{%- endmacro %}

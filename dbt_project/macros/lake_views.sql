@@ -20,3 +20,37 @@
   create or replace view dq.validations as
     select * from read_parquet('{{ home }}/dq/validations/*/*.parquet', hive_partitioning = true, union_by_name = true);
 {%- endmacro %}
+
+{#- Trino: the lake's Parquet folders as external Hive tables, partitioned by ingest
+    date, in the schema <target schema>_lake, with partitions synced from storage at the
+    start of every run (Trino has no partition projection). ENERGY_LAKE_LOCATION is the workspace as Trino sees it:
+    local:///abs/path with the native local file system, or s3://bucket. -#}
+{% macro trino__register_lake_views() -%}
+  {%- if execute -%}
+    {%- set catalog = env_var('TRINO_LAKE_CATALOG', 'hive') -%}
+    {%- set root = env_var('ENERGY_LAKE_LOCATION', 'local://' ~ env_var('ENERGY_HOME', 'workspace')).rstrip('/') -%}
+    {%- set schema = target.schema ~ '_lake' -%}
+    {%- set tables = [
+        ('readings', root ~ '/lake/readings', [
+            'meter_id varchar', 'reading_start timestamp(3)', 'interval_minutes integer',
+            'kwh double', 'timezone varchar', 'source_key varchar', 'source_row bigint',
+            'ingest_id varchar', 'ingested_at timestamp(3)']),
+        ('validations', root ~ '/dq/validations', [
+            'ingest_id varchar', 'source_key varchar', 'expectation varchar', 'level varchar',
+            'success boolean', 'element_count bigint', 'unexpected_count bigint',
+            'reason varchar', 'evaluated_at timestamp(3)']),
+    ] -%}
+    {%- do run_query('create schema if not exists ' ~ catalog ~ '.' ~ schema) -%}
+    {%- for table, location, columns in tables %}
+      {#- Re-created every run (dropping an external table leaves its files alone), so
+          it always points at the current workspace. -#}
+      {%- do run_query('drop table if exists ' ~ catalog ~ '.' ~ schema ~ '.' ~ table) -%}
+      {%- do run_query(
+          'create table ' ~ catalog ~ '.' ~ schema ~ '.' ~ table
+          ~ ' (' ~ columns | join(', ') ~ ', ingest_date date)'
+          ~ " with (format = 'PARQUET', partitioned_by = array['ingest_date'], external_location = '"
+          ~ location ~ "')") -%}
+      {%- do run_query("call " ~ catalog ~ ".system.sync_partition_metadata('" ~ schema ~ "', '" ~ table ~ "', 'FULL')") -%}
+    {%- endfor -%}
+  {%- endif -%}
+{%- endmacro %}

@@ -2,7 +2,6 @@
     config(
         materialized='incremental',
         unique_key=['meter_id', 'reading_date'],
-        incremental_strategy='delete+insert',
         on_schema_change='fail',
     )
 }}

@@ -39,7 +39,7 @@ banded as (
 
     select
         errors.*,
-        greatest({{ energy.forecast_band_edge('lower', 'errors.forecast_kwh', 'errors.ma_stddev', 'period_bands.error_low_kwh', use_errors) }}, 0) as lower_kwh,
+        {{ energy.greatest_of(energy.forecast_band_edge('lower', 'errors.forecast_kwh', 'errors.ma_stddev', 'period_bands.error_low_kwh', use_errors), '0') }} as lower_kwh,
         {{ energy.forecast_band_edge('upper', 'errors.forecast_kwh', 'errors.ma_stddev', 'period_bands.error_high_kwh', use_errors) }} as upper_kwh,
         errors.period > 0 as scored_for_coverage
     from errors
@@ -62,10 +62,11 @@ select
     avg(abs(banded.error_kwh)) / nullif(max(naive_scale.naive_mae), 0) as mase,
     avg(banded.error_kwh) as bias,
     sqrt(avg(banded.error_kwh * banded.error_kwh)) as rmse,
+    -- 1e0, a double: Trino averages a decimal 1.0 as a decimal, rounded to one digit
     avg(
         case
             when banded.scored_for_coverage and banded.lower_kwh is not null
-                then case when banded.actual_kwh between banded.lower_kwh and banded.upper_kwh then 1.0 else 0.0 end
+                then case when banded.actual_kwh between banded.lower_kwh and banded.upper_kwh then 1e0 else 0e0 end
         end
     ) as interval_coverage,
     cast(count(case when banded.scored_for_coverage and banded.lower_kwh is not null then 1 end) as integer) as coverage_n

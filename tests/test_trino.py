@@ -1,0 +1,181 @@
+"""The same dbt project on a real Trino server gives the same tables as on DuckDB.
+
+Trino is the engine Athena (engine v3) is built on, so this is how the Athena SQL is
+proven here. The server is the one `trino/server.sh start` runs (CI starts it; this
+module starts it itself when nothing answers on TRINO_PORT).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import os
+import subprocess
+import uuid
+
+import pytest
+import trino
+
+from energy.warehouse import build, query
+from ingest_lambda.options import IngestOptions
+from ingest_lambda.pipeline import ingest_bytes, ingest_file
+from sampledata.generator import generate_long_format, generate_seed_format
+
+from .conftest import REPO
+
+# Every table analysts query, with the key that orders it.
+PUBLIC_TABLES = {
+    "fct_daily_consumption": ["meter_id", "reading_date"],
+    "fct_reading_anomalies": ["meter_id", "reading_start"],
+    "fct_daily_anomalies": ["meter_id", "reading_date"],
+    "fct_forecast": ["meter_id", "method", "forecast_date"],
+    "fct_forecast_accuracy": ["meter_id", "method", "horizon_days"],
+    "fct_data_quality": ["ingest_id", "expectation"],
+    "rpt_summary": ["scope", "meter_id"],
+}
+RELATIVE_TOLERANCE = 1e-9
+
+
+def _server_answers(port: str) -> bool:
+    try:
+        with trino.dbapi.connect(host="127.0.0.1", port=int(port), user="energy") as connection:
+            cursor = connection.cursor()
+            cursor.execute("select 1")
+            return cursor.fetchall() == [[1]]
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def trino_port():
+    port = os.environ.get("TRINO_PORT", "8080")
+    started_here = False
+    if not _server_answers(port):
+        script = REPO / "trino" / "server.sh"
+        done = subprocess.run([str(script), "start"], env={**os.environ, "TRINO_PORT": port},
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"could not start Trino with {script} start:\n{done.stderr}")
+        started_here = True
+    yield port
+    if started_here:
+        subprocess.run([str(REPO / "trino" / "server.sh"), "stop"], env={**os.environ, "TRINO_PORT": port},
+                       capture_output=True)
+
+
+@pytest.fixture
+def trino_target(trino_port, monkeypatch):
+    """A schema of its own per test, dropped afterwards."""
+    schema = f"energy_test_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("TRINO_PORT", trino_port)
+    monkeypatch.setenv("TRINO_SCHEMA", schema)
+    connection = trino.dbapi.connect(host="127.0.0.1", port=int(trino_port), user="energy",
+                                     catalog="iceberg", schema=schema)
+    yield connection
+    cursor = connection.cursor()
+    for catalog, name in (("iceberg", schema), ("hive", f"{schema}_lake")):
+        cursor.execute(f"show schemas from {catalog} like '{name}'")
+        if cursor.fetchall():
+            cursor.execute(f"drop schema {catalog}.{name} cascade")
+            cursor.fetchall()
+    connection.close()
+
+
+def trino_rows(connection, table: str, keys: list[str]) -> list[dict]:
+    cursor = connection.cursor()
+    cursor.execute(f"select * from {table} order by {', '.join(keys)}")
+    rows = cursor.fetchall()
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row)) for row in rows]
+
+
+def duckdb_rows(workspace, table: str, keys: list[str]) -> list[dict]:
+    return query(workspace, f"select * from {table} order by {', '.join(keys)}").to_pylist()
+
+
+def same_value(a, b) -> bool:
+    if isinstance(a, (float, decimal.Decimal)) or isinstance(b, (float, decimal.Decimal)):
+        if a is None or b is None:
+            return a is b
+        return math.isclose(float(a), float(b), rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
+    return a == b
+
+
+def assert_engines_agree(workspace, connection) -> dict[str, int]:
+    counts = {}
+    for table, keys in PUBLIC_TABLES.items():
+        on_duckdb = duckdb_rows(workspace, table, keys)
+        on_trino = trino_rows(connection, table, keys)
+        assert len(on_duckdb) == len(on_trino), (table, len(on_duckdb), len(on_trino))
+        assert on_duckdb, f"{table} is empty: the comparison would prove nothing"
+        for row_duckdb, row_trino in zip(on_duckdb, on_trino):
+            assert row_duckdb.keys() == row_trino.keys(), table
+            for column, value in row_duckdb.items():
+                if column.startswith("dbt_"):
+                    continue  # build bookkeeping: when the run that wrote the row started
+                assert same_value(value, row_trino[column]), (table, column, row_duckdb, row_trino)
+        counts[table] = len(on_duckdb)
+    return counts
+
+
+def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, trino_target):
+    # The demo's seed-format file, plus 15-minute meters in a DST zone across the spring
+    # change (a 23-hour day) and a day count that gives forecasts and a backtest.
+    seed = generate_seed_format(tmp_path / "sample.csv", days=30)
+    ingest_file(seed.data_path, "raw/sample.csv", lakehouse, now=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
+    berlin = generate_long_format(tmp_path / "berlin.csv", meters=3, days=45, interval_minutes=15, seed=11,
+                                  start=dt.datetime(2024, 3, 1))
+    ingest_file(berlin.data_path, "raw/berlin.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"),
+                now=dt.datetime(2024, 4, 16, tzinfo=dt.UTC))
+
+    assert build(workspace).success
+    trino_build = build(workspace, target="trino")
+    assert trino_build.success, trino_build.failures
+    assert trino_build.counts.get("pass", 0) >= 70  # the data tests ran on Trino too
+    counts = assert_engines_agree(workspace, trino_target)
+    # 45 UTC days are 46 local days in Berlin (the first and last are partial)
+    assert counts["fct_daily_consumption"] == 4 * 30 + 3 * 46
+    dst_days = query(workspace, "select count(*) as n from fct_daily_consumption where day_minutes = 1380")
+    assert dst_days.column("n")[0].as_py() == 3
+
+    # One more day and a corrected reading: both engines build
+    # incrementally and still agree.
+    next_day = "meter_id,timestamp,value\n" + "".join(
+        f"meter-000{m},2024-04-15T{h:02d}:00:00Z,{0.5 + m + h / 10}\n" for m in (1, 2, 3) for h in range(24)
+    )
+    ingest_bytes(next_day.encode(), "raw/next.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"),
+                 now=dt.datetime(2024, 4, 17, tzinfo=dt.UTC))
+    ingest_bytes(b"meter_id,timestamp,value\nmeter-0002,2024-04-10T08:00:00Z,99.5\n",
+                 "raw/fix.csv", lakehouse, IngestOptions(timezone="Europe/Berlin", interval_minutes=15),
+                 now=dt.datetime(2024, 4, 17, 1, tzinfo=dt.UTC))
+    assert build(workspace).success
+    assert build(workspace, target="trino").success
+    assert_engines_agree(workspace, trino_target)
+
+    cursor = trino_target.cursor()
+    cursor.execute("select kwh, source_key from stg_readings "
+                   "where meter_id = 'meter-0002' and reading_start = timestamp '2024-04-10 08:00:00'")
+    assert cursor.fetchall() == [[99.5, "raw/fix.csv"]]
+    # The lake's files are untouched by the external tables being re-created.
+    assert len(list((workspace.home / "lake" / "readings").glob("*/*.parquet"))) == 4
+
+
+def test_trino_incremental_build_equals_its_full_refresh(workspace, lakehouse, tmp_path, trino_target):
+    history = generate_long_format(tmp_path / "history.csv", meters=2, days=30, interval_minutes=60, seed=5)
+    ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
+    assert build(workspace, target="trino").success
+    more = "meter_id,timestamp,value\n" + "".join(
+        f"meter-000{m},2024-01-31T{h:02d}:00:00Z,{1 + m}\n" for m in (1, 2) for h in range(24)
+    )
+    ingest_bytes(more.encode(), "raw/more.csv", lakehouse, now=dt.datetime(2024, 2, 2, tzinfo=dt.UTC))
+    assert build(workspace, target="trino").success
+    incremental = {t: trino_rows(trino_target, t, k) for t, k in PUBLIC_TABLES.items()}
+    assert build(workspace, target="trino", full_refresh=True).success
+    refreshed = {t: trino_rows(trino_target, t, k) for t, k in PUBLIC_TABLES.items()}
+    for table in PUBLIC_TABLES:
+        assert len(incremental[table]) == len(refreshed[table]), table
+        for row_a, row_b in zip(incremental[table], refreshed[table]):
+            for column, value in row_a.items():
+                if not column.startswith("dbt_"):
+                    assert same_value(value, row_b[column]), (table, column, row_a, row_b)
