@@ -170,16 +170,24 @@ def _print_build(result) -> None:
         err.print(f"[bold red]failed[/] {name}: {message}")
 
 
+class Target(str, Enum):
+    duckdb = "duckdb"
+    trino = "trino"
+    athena = "athena"
+
+
 @app.command()
 def build(
-    target: Annotated[str, typer.Option(help="dbt target: duckdb (default, local)")] = "duckdb",
+    target: Annotated[Target, typer.Option(
+        help="duckdb: the local warehouse file; trino: the server at TRINO_HOST:TRINO_PORT "
+             "(start one with trino/server.sh start); athena: AWS, configured by ATHENA_* variables")] = Target.duckdb,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="rebuild incremental models from scratch")] = False,
 ) -> None:
     """Run `dbt build` (models and their tests) on the warehouse."""
     workspace = Workspace.current().ensure()
     try:
-        with out.status(f"dbt build on {target}…"):
-            result = build_warehouse(workspace, target, full_refresh)
+        with out.status(f"dbt build on {target.value}…"):
+            result = build_warehouse(workspace, target.value, full_refresh)
     except WarehouseError as exc:
         _fail(str(exc))
     _print_build(result)

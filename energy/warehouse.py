@@ -78,6 +78,7 @@ def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = Fal
         raise WarehouseError(
             f"the lake at {workspace.lake} holds no readings yet: run `energy ingest FILE` first"
         )
+    _check_target_reachable(target)
     command = ["build"] + (["--full-refresh"] if full_refresh else [])
     result = run_dbt(workspace, command, target)
     if not full_refresh and any("out of sync" in message for _, message in result.failures):
@@ -85,6 +86,27 @@ def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = Fal
         result = run_dbt(workspace, ["build", "--full-refresh"], target)
         result.rebuilt_for_schema_change = True
     return result
+
+
+def _check_target_reachable(target: str) -> None:
+    """Say what to do before dbt prints a connection traceback."""
+    if target == "trino":
+        from .trino import TrinoServer
+
+        server = TrinoServer.from_environment()
+        if not server.answers():
+            raise WarehouseError(
+                f"no Trino server answers at {server.url}: start the local one with "
+                "`trino/server.sh start` (TRINO_PORT picks its port), or set TRINO_HOST and TRINO_PORT"
+            )
+    elif target == "athena":
+        import boto3
+
+        if boto3.session.Session().get_credentials() is None:
+            raise WarehouseError(
+                "no AWS credentials found for the athena target: set AWS_PROFILE or "
+                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, and AWS_REGION"
+            )
 
 
 def query(workspace: Workspace, sql: str) -> pa.Table:

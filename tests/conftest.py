@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from energy.cli import app
@@ -46,3 +47,23 @@ def demo_workspace(tmp_path_factory) -> Workspace:
         else:
             os.environ["ENERGY_HOME"] = previous
     return Workspace(home)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    """A moto server over real HTTP; boto3 (and everything built on it) talks to it
+    through AWS_ENDPOINT_URL, with throwaway credentials."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    saved = dict(os.environ)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1", AWS_ENDPOINT_URL=f"http://{host}:{port}",
+    )
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        server.stop()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import urllib.parse
 from dataclasses import dataclass
 
 import boto3
 import pyarrow.parquet as pq
 import pytest
-from moto.server import ThreadedMotoServer
 
 from .conftest import CORPUS
 
@@ -26,28 +24,12 @@ class LambdaContext:
     aws_request_id: str = "c0ffee00-0000-4000-8000-000000000000"
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    saved = dict(os.environ)
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
-        AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1", AWS_ENDPOINT_URL=f"http://{host}:{port}",
-        LAKE_URI=f"s3://{BUCKETS['lake']}/lake", QUARANTINE_URI=f"s3://{BUCKETS['quarantine']}/quarantine",
-        DQ_URI=f"s3://{BUCKETS['dq']}/dq", POWERTOOLS_METRICS_NAMESPACE="EnergyLakehouseTest",
-    )
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        server.stop()
-
-
 @pytest.fixture
 def s3(moto_endpoint, monkeypatch):
+    monkeypatch.setenv("LAKE_URI", f"s3://{BUCKETS['lake']}/lake")
+    monkeypatch.setenv("QUARANTINE_URI", f"s3://{BUCKETS['quarantine']}/quarantine")
+    monkeypatch.setenv("DQ_URI", f"s3://{BUCKETS['dq']}/dq")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "EnergyLakehouseTest")
     client = boto3.client("s3")
     for bucket in BUCKETS.values():
         try:

@@ -11,18 +11,16 @@ import datetime as dt
 import decimal
 import math
 import os
-import subprocess
 import uuid
 
 import pytest
 import trino
 
+from energy.trino import TrinoServer, parse_data_size, start_local_server, stop_local_server
 from energy.warehouse import build, query
 from ingest_lambda.options import IngestOptions
 from ingest_lambda.pipeline import ingest_bytes, ingest_file
 from sampledata.generator import generate_long_format, generate_seed_format
-
-from .conftest import REPO
 
 # Every table analysts query, with the key that orders it.
 PUBLIC_TABLES = {
@@ -37,31 +35,19 @@ PUBLIC_TABLES = {
 RELATIVE_TOLERANCE = 1e-9
 
 
-def _server_answers(port: str) -> bool:
-    try:
-        with trino.dbapi.connect(host="127.0.0.1", port=int(port), user="energy") as connection:
-            cursor = connection.cursor()
-            cursor.execute("select 1")
-            return cursor.fetchall() == [[1]]
-    except Exception:
-        return False
-
-
 @pytest.fixture(scope="module")
 def trino_port():
-    port = os.environ.get("TRINO_PORT", "8080")
+    server = TrinoServer("127.0.0.1", int(os.environ.get("TRINO_PORT", "8080")))
     started_here = False
-    if not _server_answers(port):
-        script = REPO / "trino" / "server.sh"
-        done = subprocess.run([str(script), "start"], env={**os.environ, "TRINO_PORT": port},
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.fail(f"could not start Trino with {script} start:\n{done.stderr}")
+    if not server.answers():
+        try:
+            start_local_server(server.port)
+        except RuntimeError as error:
+            pytest.fail(str(error))
         started_here = True
-    yield port
+    yield str(server.port)
     if started_here:
-        subprocess.run([str(REPO / "trino" / "server.sh"), "stop"], env={**os.environ, "TRINO_PORT": port},
-                       capture_output=True)
+        stop_local_server(server.port)
 
 
 @pytest.fixture
@@ -179,3 +165,12 @@ def test_trino_incremental_build_equals_its_full_refresh(workspace, lakehouse, t
             for column, value in row_a.items():
                 if not column.startswith("dbt_"):
                     assert same_value(value, row_b[column]), (table, column, row_a, row_b)
+
+
+def test_trino_data_sizes_parse_to_bytes():
+    assert parse_data_size("0B") == 0
+    assert parse_data_size("512B") == 512
+    assert parse_data_size("1.5kB") == 1536
+    assert parse_data_size("2MB") == 2 * 1024 * 1024
+    with pytest.raises(ValueError):
+        parse_data_size("two megabytes")

@@ -92,6 +92,9 @@ node-scheduler.include-coordinator=true
 http-server.http.port=$PORT
 discovery.uri=http://127.0.0.1:$PORT
 node.internal-address=127.0.0.1
+# Keep query statistics for the benchmark's bytes-read figures (a dbt build runs hundreds).
+query.max-history=10000
+query.min-expire-age=60m
 PROPS
   cat > "$etc/log.properties" <<PROPS
 io.trino=WARN

@@ -1,0 +1,78 @@
+"""The Trino server the `trino` dbt target talks to: is it there, start the local one,
+and how many bytes a user's queries read (Trino's physical input bytes, the quantity
+Athena bills)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+
+from .workspace import REPO_ROOT
+
+SERVER_SCRIPT = REPO_ROOT / "trino" / "server.sh"
+_SIZE = re.compile(r"^([0-9.]+)\s*([kMGTP]?B)$")
+_UNITS = {"B": 1, "kB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50}
+
+
+@dataclass(frozen=True)
+class TrinoServer:
+    host: str
+    port: int
+    scheme: str = "http"
+
+    @classmethod
+    def from_environment(cls) -> "TrinoServer":
+        """The same settings the dbt profile reads."""
+        return cls(
+            host=os.environ.get("TRINO_HOST", "127.0.0.1"),
+            port=int(os.environ.get("TRINO_PORT", "8080")),
+            scheme=os.environ.get("TRINO_HTTP_SCHEME", "http"),
+        )
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/v1/info", timeout=2) as response:
+                return json.load(response).get("starting") is False
+        except (OSError, ValueError):
+            return False
+
+    def physical_input_bytes(self, user: str) -> int:
+        """Bytes read from storage by every query `user` ran that the server still
+        remembers (the local server keeps the last 10,000)."""
+        request = urllib.request.Request(f"{self.url}/v1/query", headers={"X-Trino-User": user})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            queries = json.load(response)
+        return sum(
+            parse_data_size(query["queryStats"]["physicalInputDataSize"])
+            for query in queries
+            if query.get("session", {}).get("user") == user
+        )
+
+
+def parse_data_size(text: str) -> int:
+    """Trino's succinct sizes ('0B', '12.5kB', '3.2MB') as bytes."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise ValueError(f"not a Trino data size: {text!r}")
+    return round(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def start_local_server(port: int) -> None:
+    """Install (first time) and start the single-node server of trino/server.sh."""
+    done = subprocess.run([str(SERVER_SCRIPT), "start"], env={**os.environ, "TRINO_PORT": str(port)},
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"could not start Trino with {SERVER_SCRIPT} start:\n{done.stderr.strip()}")
+
+
+def stop_local_server(port: int) -> None:
+    subprocess.run([str(SERVER_SCRIPT), "stop"], env={**os.environ, "TRINO_PORT": str(port)},
+                   capture_output=True)
