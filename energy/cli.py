@@ -150,9 +150,7 @@ def ingest(
             reports.append(ingest_file(workspace.home / key, key, lakehouse, options))
             progress.advance(task)
     out.print(_report_table(reports))
-    from ingest_lambda.data_docs import publish_data_docs
-
-    out.print(f"data docs: {publish_data_docs(lakehouse)}")
+    out.print("validation reports: `energy docs` renders them; `energy status` lists recent ingests")
     rejected = [r for r in reports if r.outcome == "rejected"]
     for report in rejected:
         err.print(f"[bold red]rejected[/] {report.source_key}: {report.message}")
@@ -284,6 +282,9 @@ def demo() -> None:
     if not result.success:
         raise typer.Exit(1)
     _print_summary(workspace)
+    from .report import write_report
+
+    report_path = write_report(workspace)
     out.print("written:")
     for label, path in (
         ("raw upload", sample.data_path),
@@ -291,9 +292,108 @@ def demo() -> None:
         ("lake (Parquet)", workspace.lake / "readings"),
         ("data-quality records", workspace.dq),
         ("warehouse (DuckDB)", workspace.warehouse),
+        ("report (open it in a browser)", report_path),
     ):
-        out.print(f"  {label:<22} {path}")
+        out.print(f"  {label:<30} {path}")
     out.print('query it: energy sql "select * from fct_daily_anomalies where is_anomaly"')
+
+
+@app.command()
+def report(
+    output: Annotated[Optional[Path], typer.Option(help="HTML file to write [default: reports/report.html in the workspace]")] = None,
+    max_meters: Annotated[int, typer.Option(min=0, help="draw charts for this many of the largest meters (tables list them all)")] = 12,
+) -> None:
+    """Write the HTML report: consumption with anomalies, forecasts with bands, accuracy
+    and data quality. One file, opens offline."""
+    from .report import ReportOptions, write_report
+
+    workspace = Workspace.current().ensure()
+    try:
+        path = write_report(workspace, output, ReportOptions(max_meters=max_meters))
+    except WarehouseError as exc:
+        _fail(str(exc))
+    out.print(f"report: {path}")
+
+
+@app.command()
+def docs(
+    serve: Annotated[bool, typer.Option("--serve", help="then serve the workspace on http://127.0.0.1:PORT until Ctrl-C")] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port for --serve")] = 8000,
+) -> None:
+    """Build the dbt lineage site and the Great Expectations validation reports (static,
+    offline), and optionally serve them locally."""
+    from .docs import build_docs, serve as serve_workspace
+
+    workspace = Workspace.current().ensure()
+    try:
+        with out.status("building the lineage site and the validation reports…"):
+            sites = build_docs(workspace)
+    except WarehouseError as exc:
+        _fail(str(exc))
+    out.print(f"lineage (dbt docs): {sites.lineage}")
+    out.print(f"validation reports (Great Expectations): {sites.data_docs}")
+    if serve:
+        try:
+            server = serve_workspace(workspace, port)
+        except OSError as exc:
+            _fail(f"cannot serve on port {port}: {exc.strerror}; pick another with --port")
+        base = f"http://127.0.0.1:{port}"
+        out.print(f"serving {workspace.home} on {base} (Ctrl-C stops)")
+        for label, path in (("lineage", sites.lineage), ("validation reports", sites.data_docs),
+                            ("report", workspace.reports / "report.html")):
+            out.print(f"  {label:<20} {base}/{path.relative_to(workspace.home).as_posix()}")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+
+
+@app.command()
+def status(
+    recent: Annotated[int, typer.Option(min=1, help="how many recent ingests and failures to list")] = 10,
+) -> None:
+    """What is in the lake, the latest ingests and their outcomes, and the latest
+    data-quality failures."""
+    from .status import lake_status
+
+    workspace = Workspace.current().ensure()
+    state = lake_status(workspace, recent)
+    totals = state.ingest_totals
+    out.print(f"[bold]workspace[/] {workspace.home}")
+    if state.objects:
+        out.print(f"[bold]lake[/] {state.readings:,} readings from {state.meters:,} meters in {state.objects:,} objects, "
+                  f"{state.first_reading} to {state.last_reading} (UTC)")
+    else:
+        out.print("[bold]lake[/] empty: `energy ingest FILE` lands readings")
+    out.print(f"[bold]uploads[/] {totals['uploads']:,} ({totals['accepted']:,} accepted, {totals['rejected']:,} rejected"
+              + (f", {totals['in_flight']} in flight or interrupted" if totals["in_flight"] else "") + "): "
+              f"{totals['rows_in']:,} rows in, {totals['rows_landed']:,} landed, {totals['rows_quarantined']:,} quarantined")
+    out.print("[bold]warehouse[/] " + (f"last built {state.warehouse_built:%Y-%m-%d %H:%M} UTC" if state.warehouse_built
+                                      else "not built: `energy build`"))
+    if state.recent_ingests:
+        table = Table(title="recent ingests")
+        for column in ("when (UTC)", "upload", "outcome", "rows", "landed", "quarantined", "main reason"):
+            table.add_column(column, justify="right" if column in ("rows", "landed", "quarantined") else "left")
+        for record in state.recent_ingests:
+            reasons = sorted(record["reasons"].items(), key=lambda item: -item[1])
+            colour = "green" if record["outcome"] == "accepted" else "red"
+            table.add_row(record["ingested_at"][:19].replace("T", " "), record["source_key"],
+                          f"[{colour}]{record['outcome']}[/]", f"{record['rows_in']:,}", f"{record['rows_landed']:,}",
+                          f"{record['rows_quarantined']:,}", (f"{reasons[0][0]} ({reasons[0][1]:,})" if reasons[0][1] else reasons[0][0]) if reasons else "")
+        out.print(table)
+    if state.dq_failures:
+        table = Table(title="latest data-quality failures")
+        for column in ("when (UTC)", "upload", "check", "rows", "reason"):
+            table.add_column(column)
+        for failure in state.dq_failures:
+            table.add_row(f"{failure['evaluated_at']:%Y-%m-%d %H:%M}", failure["source_key"], failure["expectation"],
+                          "" if failure["unexpected_count"] is None else f"{failure['unexpected_count']:,}",
+                          failure["reason"] or "")
+        out.print(table)
+    elif totals["uploads"]:
+        out.print("no data-quality failures")
 
 
 if __name__ == "__main__":

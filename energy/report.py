@@ -1,0 +1,197 @@
+"""`energy report`: one self-contained HTML file for the people who read pictures first.
+
+Everything comes from the warehouse tables analysts query (and the ingest run records
+for the uploads table); plotly draws the charts and its JavaScript is inlined once, so
+the file opens offline and sends no request anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import plotly.graph_objects as go
+from jinja2 import Environment, PackageLoader, select_autoescape
+from plotly.offline import get_plotlyjs
+
+from .warehouse import query
+from .workspace import Workspace
+
+COLOURS = {"actual": "#1f4e79", "anomaly": "#c0392b", "forecast": "#e67e22", "band": "rgba(230,126,34,0.18)"}
+
+
+@dataclass
+class ReportOptions:
+    max_meters: int = 12  # charts for the largest meters; the tables cover them all
+    largest_anomalies: int = 15
+
+
+def _rows(workspace: Workspace, sql: str) -> list[dict]:
+    return query(workspace, sql).to_pylist()
+
+
+def _chart(days: list[dict], forecast: list[dict], title: str) -> str:
+    """Daily consumption with anomalies marked, then the forecast and its band."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(
+        x=[d["reading_date"] for d in days], y=[d["total_kwh"] for d in days],
+        mode="lines", name="daily kWh", line={"color": COLOURS["actual"], "width": 2},
+        hovertemplate="%{x|%a %d %b %Y}<br>%{y:,.1f} kWh<extra></extra>",
+    ))
+    flagged = [d for d in days if d["is_anomaly"]]
+    if flagged:
+        figure.add_trace(go.Scatter(
+            x=[d["reading_date"] for d in flagged], y=[d["total_kwh"] for d in flagged],
+            mode="markers", name="anomaly", marker={"color": COLOURS["anomaly"], "size": 10, "symbol": "circle-open",
+                                                     "line": {"width": 2.5}},
+            text=[d["note"] for d in flagged], hovertemplate="%{x|%a %d %b %Y}<br>%{text}<extra>anomaly</extra>",
+        ))
+    if forecast:
+        dates = [f["forecast_date"] for f in forecast]
+        figure.add_trace(go.Scatter(
+            x=dates + dates[::-1],
+            y=[f["upper_kwh"] for f in forecast] + [f["lower_kwh"] for f in forecast][::-1],
+            fill="toself", fillcolor=COLOURS["band"], line={"width": 0}, mode="lines", name="95% band", hoverinfo="skip",
+        ))
+        figure.add_trace(go.Scatter(
+            x=dates, y=[f["forecast_kwh"] for f in forecast], mode="lines+markers", name="forecast",
+            line={"color": COLOURS["forecast"], "dash": "dash", "width": 2},
+            customdata=[[f["lower_kwh"], f["upper_kwh"]] for f in forecast],
+            hovertemplate="%{x|%a %d %b}<br>%{y:,.1f} kWh (%{customdata[0]:,.1f} – %{customdata[1]:,.1f})<extra>forecast</extra>",
+        ))
+    figure.update_layout(
+        title={"text": title, "font": {"size": 15}}, height=340, margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        template="plotly_white", hovermode="closest", legend={"orientation": "h", "y": -0.18},
+        yaxis={"title": "kWh per day", "rangemode": "tozero"},
+    )
+    return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
+
+
+def _run_records(workspace: Workspace, report_dir: Path) -> list[dict]:
+    records = []
+    for path in (workspace.dq / "ingests").glob("*.json"):
+        if path.name.endswith(".intent.json"):
+            continue
+        record = json.loads(path.read_text())
+        record["record_link"] = os.path.relpath(path, report_dir)
+        reason = workspace.quarantine / "files" / record["ingest_id"] / "reason.json"
+        record["reason_link"] = os.path.relpath(reason, report_dir) if reason.exists() else None
+        records.append(record)
+    return sorted(records, key=lambda r: r["ingested_at"], reverse=True)
+
+
+def _with_notes(days: list[dict]) -> list[dict]:
+    for day in days:
+        if day["is_anomaly"]:
+            day["note"] = (f"{day['total_kwh']:,.1f} kWh, z = {day['z_score']:+.1f} "
+                           f"(usual {day['baseline_mean']:,.1f} kWh)")
+    return days
+
+
+def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> dict:
+    """Every number the report shows, straight from the warehouse."""
+    summary = _rows(workspace, "select * from rpt_summary order by scope, total_kwh desc")
+    overall = next((row for row in summary if row["scope"] == "all"), None)
+    meters = [row for row in summary if row["scope"] == "meter"]
+    charted = [row["meter_id"] for row in meters[: options.max_meters]]
+
+    daily = _rows(workspace, """
+        select c.meter_id, c.reading_date, c.total_kwh, c.is_complete,
+               coalesce(a.is_anomaly, false) as is_anomaly, a.z_score, a.baseline_mean, a.direction
+        from fct_daily_consumption c
+        left join fct_daily_anomalies a using (meter_id, reading_date)
+        order by c.meter_id, c.reading_date""")
+    forecast = _rows(workspace, """
+        select meter_id, method, forecast_date, horizon_days, forecast_kwh, lower_kwh, upper_kwh
+        from fct_forecast where is_selected order by meter_id, forecast_date""")
+
+    charts = []
+    by_day: dict = {}
+    for day in daily:
+        total = by_day.setdefault(day["reading_date"], {"reading_date": day["reading_date"], "total_kwh": 0.0,
+                                                        "is_anomaly": False, "flagged": []})
+        total["total_kwh"] += day["total_kwh"]
+        if day["is_anomaly"]:
+            total["is_anomaly"] = True
+            total["flagged"].append(day["meter_id"])
+    all_days = sorted(by_day.values(), key=lambda d: d["reading_date"])
+    for day in all_days:
+        day["note"] = "unusual day for " + ", ".join(day["flagged"]) if day["flagged"] else ""
+    all_forecast: dict = {}
+    for point in forecast:
+        total = all_forecast.setdefault(point["forecast_date"], {"forecast_date": point["forecast_date"],
+                                                                 "forecast_kwh": 0.0, "lower_kwh": 0.0, "upper_kwh": 0.0})
+        for key in ("forecast_kwh", "lower_kwh", "upper_kwh"):
+            total[key] += point[key] or 0.0
+    charts.append({"meter_id": None, "html": _chart(all_days, sorted(all_forecast.values(), key=lambda f: f["forecast_date"]),
+                                                    "All meters: daily consumption and the next 7 days")})
+    for meter_id in charted:
+        days = _with_notes([d for d in daily if d["meter_id"] == meter_id])
+        points = [f for f in forecast if f["meter_id"] == meter_id]
+        method = points[0]["method"].replace("_", " ") if points else "no forecast yet"
+        charts.append({"meter_id": meter_id, "method": method,
+                       "html": _chart(days, points, f"{meter_id}: daily consumption, forecast by {method}")})
+
+    anomalies = _rows(workspace, f"""
+        select meter_id, reading_start, kwh, baseline_mean, z_score, direction
+        from fct_reading_anomalies where is_anomaly
+        order by abs(z_score) desc, meter_id, reading_start limit {int(options.largest_anomalies)}""")
+    daily_anomalies = _rows(workspace, f"""
+        select meter_id, reading_date, total_kwh, baseline_mean, z_score, direction
+        from fct_daily_anomalies where is_anomaly
+        order by abs(z_score) desc, meter_id, reading_date limit {int(options.largest_anomalies)}""")
+    accuracy = _rows(workspace, """
+        with per_method as (
+            select method, avg(mae) as mae, avg(mape) as mape, avg(mase) as mase,
+                   sum(interval_coverage * coverage_n) / nullif(sum(coverage_n), 0) as coverage,
+                   sum(n) as forecasts, count(distinct meter_id) as meters
+            from fct_forecast_accuracy group by method
+        ),
+        selected as (
+            select method, count(distinct meter_id) as selected_for
+            from fct_forecast where is_selected group by method
+        )
+        select per_method.*, coalesce(selected.selected_for, 0) as selected_for
+        from per_method left join selected using (method)
+        order by mae""")
+    failed_checks = _rows(workspace, """
+        select source_key, expectation, unexpected_count, unexpected_share, reason, evaluated_at
+        from fct_data_quality where not success order by evaluated_at desc, source_key, expectation limit 30""")
+    uploads = _run_records(workspace, report_dir)
+    return {
+        "overall": overall, "meters": meters, "charts": charts, "anomalies": anomalies,
+        "daily_anomalies": daily_anomalies, "accuracy": accuracy, "failed_checks": failed_checks,
+        "uploads": uploads[:50], "upload_totals": {
+            "uploads": len(uploads),
+            "accepted": sum(1 for u in uploads if u["outcome"] == "accepted"),
+            "rejected": sum(1 for u in uploads if u["outcome"] == "rejected"),
+            "rows_in": sum(u["rows_in"] for u in uploads),
+            "rows_landed": sum(u["rows_landed"] for u in uploads),
+            "rows_quarantined": sum(u["rows_quarantined"] for u in uploads),
+        },
+        "charted_meters": len(charted),
+    }
+
+
+def write_report(workspace: Workspace, output: Path | None = None, options: ReportOptions | None = None) -> Path:
+    options = options or ReportOptions()
+    output = output or workspace.reports / "report.html"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    data = gather(workspace, options, output.parent)
+    environment = Environment(loader=PackageLoader("energy", "templates"), autoescape=select_autoescape(["html"]))
+    environment.filters["kwh"] = lambda v: "–" if v is None else f"{v:,.1f}"
+    environment.filters["number"] = lambda v, digits=2: "–" if v is None else f"{v:,.{digits}f}"
+    environment.filters["percent"] = lambda v: "–" if v is None else f"{v:.0%}"
+    html = environment.get_template("report.html.j2").render(
+        **data,
+        plotly_js=get_plotlyjs(),
+        generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        lineage_link=os.path.relpath(workspace.reports / "docs" / "lineage.html", output.parent),
+        data_docs_link=os.path.relpath(workspace.dq / "data_docs" / "index.html", output.parent),
+        options=options,
+    )
+    output.write_text(html, encoding="utf-8")
+    return output
