@@ -13,10 +13,10 @@ from typing import Annotated, Optional
 import pyarrow as pa
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
-from .warehouse import WarehouseError, build as build_warehouse, query
+from .warehouse import NodeProgress, WarehouseError, build as build_warehouse, query
 from .workspace import Workspace
 
 app = typer.Typer(
@@ -141,14 +141,17 @@ def ingest(
     lakehouse = Lakehouse.local(str(workspace.home))
     reports = []
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
         console=out, transient=True,
     ) as progress:
-        task = progress.add_task("ingesting", total=len(plans))
-        for key, options in plans:
-            progress.update(task, description=f"ingesting {key}")
-            reports.append(ingest_file(workspace.home / key, key, lakehouse, options))
-            progress.advance(task)
+        for number, (key, options) in enumerate(plans, 1):
+            task = progress.add_task(f"{number}/{len(plans)} {key}", total=None)
+
+            def advance(done: int, total: int, task=task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            reports.append(ingest_file(workspace.home / key, key, lakehouse, options, progress=advance))
+            progress.update(task, completed=progress.tasks[-1].total or 0)
     out.print(_report_table(reports))
     out.print("validation reports: `energy docs` renders them; `energy status` lists recent ingests")
     rejected = [r for r in reports if r.outcome == "rejected"]
@@ -164,8 +167,17 @@ def _print_build(result) -> None:
         out.print("[yellow]the warehouse was built by an older version of the models: rebuilt in full[/]")
     summary = ", ".join(f"{n} {status}" for status, n in sorted(result.counts.items()))
     out.print(f"dbt build: {summary or 'nothing to do'}")
-    for name, message in result.failures:
-        err.print(f"[bold red]failed[/] {name}: {message}")
+    if result.failures:
+        table = Table(title=f"{len(result.failures)} failed", title_style="bold red", show_lines=True)
+        for column in ("what", "kind", "problem", "query to inspect"):
+            table.add_column(column)
+        for failure in result.failures:
+            problem = failure.message
+            if failure.failing_rows:
+                problem = f"{failure.failing_rows:,} rows break this rule"
+            table.add_row(failure.name, failure.kind, problem, failure.compiled_sql or "")
+        err.print(table)
+        err.print("a failed test names the rule and its table; run its query with `energy sql -f FILE` to see the rows")
 
 
 class Target(str, Enum):
@@ -184,8 +196,14 @@ def build(
     """Run `dbt build` (models and their tests) on the warehouse."""
     workspace = Workspace.current().ensure()
     try:
-        with out.status(f"dbt build on {target.value}…"):
-            result = build_warehouse(workspace, target.value, full_refresh)
+        with Progress(TextColumn("dbt build on " + target.value), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.description}"), TimeElapsedColumn(), console=out, transient=True) as progress:
+            task = progress.add_task("starting", total=None)
+
+            def show(step: NodeProgress) -> None:
+                progress.update(task, completed=step.done, total=step.total or None, description=step.running)
+
+            result = build_warehouse(workspace, target.value, full_refresh, on_progress=show)
     except WarehouseError as exc:
         _fail(str(exc))
     _print_build(result)

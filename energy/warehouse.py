@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 import duckdb
 import pyarrow as pa
@@ -16,11 +17,20 @@ class WarehouseError(RuntimeError):
 
 
 @dataclass
+class NodeFailure:
+    name: str
+    kind: str  # model, test, unit_test, seed
+    message: str
+    failing_rows: int | None = None  # for data tests: rows that broke the rule
+    compiled_sql: str | None = None  # where to read the query that failed
+
+
+@dataclass
 class BuildResult:
     success: bool
     rebuilt_for_schema_change: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # status -> number of nodes
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (node, message)
+    failures: list[NodeFailure] = field(default_factory=list)
 
 
 def dbt_environment(workspace: Workspace) -> None:
@@ -30,7 +40,16 @@ def dbt_environment(workspace: Workspace) -> None:
     os.environ.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
 
 
-def run_dbt(workspace: Workspace, command: list[str], target: str = "duckdb") -> BuildResult:
+@dataclass
+class NodeProgress:
+    """One step of a dbt run: `done` of `total` nodes finished, `running` just started."""
+    done: int
+    total: int
+    running: str
+
+
+def run_dbt(workspace: Workspace, command: list[str], target: str = "duckdb",
+            on_progress: Callable[[NodeProgress], None] | None = None) -> BuildResult:
     """Run a dbt command in-process (no second interpreter start-up)."""
     from dbt.cli.main import dbtRunner
 
@@ -45,8 +64,9 @@ def run_dbt(workspace: Workspace, command: list[str], target: str = "duckdb") ->
         "--target", target,
         "--quiet",
     ]
+    callbacks = [_progress_callback(on_progress)] if on_progress else []
     try:
-        outcome = dbtRunner().invoke(args)
+        outcome = dbtRunner(callbacks=callbacks).invoke(args)
     finally:
         _release_duckdb()
     result = BuildResult(success=bool(outcome.success))
@@ -56,8 +76,32 @@ def run_dbt(workspace: Workspace, command: list[str], target: str = "duckdb") ->
         status = str(node.status)
         result.counts[status] = result.counts.get(status, 0) + 1
         if status in ("error", "fail"):
-            result.failures.append((node.node.name, (node.message or "").strip()))
+            compiled = getattr(node.node, "compiled_path", None)
+            result.failures.append(NodeFailure(
+                name=node.node.name,
+                kind=str(getattr(node.node, "resource_type", "node")).split(".")[-1].lower(),
+                message=(node.message or "").strip(),
+                failing_rows=getattr(node, "failures", None),
+                compiled_sql=str(artifacts / "target" / compiled) if compiled else None,
+            ))
     return result
+
+
+def _progress_callback(on_progress: Callable[[NodeProgress], None]):
+    state = {"done": 0, "total": 0, "running": ""}
+
+    def on_event(event) -> None:
+        name = event.info.name
+        if name == "LogStartLine":  # "3 of 103 START sql table model main.stg_meters"
+            state["total"] = max(state["total"], int(event.data.total))
+            state["running"] = event.data.description
+        elif name == "NodeFinished":
+            state["done"] += 1
+        else:
+            return
+        on_progress(NodeProgress(state["done"], state["total"], state["running"]))
+
+    return on_event
 
 
 def _release_duckdb() -> None:
@@ -73,17 +117,18 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = False) -> BuildResult:
+def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = False,
+          on_progress: Callable[[NodeProgress], None] | None = None) -> BuildResult:
     if target == "duckdb" and not workspace.lake_has_readings():
         raise WarehouseError(
             f"the lake at {workspace.lake} holds no readings yet: run `energy ingest FILE` first"
         )
     _check_target_reachable(target)
     command = ["build"] + (["--full-refresh"] if full_refresh else [])
-    result = run_dbt(workspace, command, target)
-    if not full_refresh and any("out of sync" in message for _, message in result.failures):
+    result = run_dbt(workspace, command, target, on_progress)
+    if not full_refresh and any("out of sync" in failure.message for failure in result.failures):
         # The warehouse was built by an older version of the models: rebuild it whole.
-        result = run_dbt(workspace, ["build", "--full-refresh"], target)
+        result = run_dbt(workspace, ["build", "--full-refresh"], target, on_progress)
         result.rebuilt_for_schema_change = True
     return result
 

@@ -46,6 +46,7 @@ class TextBatch:
     table: pa.Table  # all columns as strings, header names as given
     row_numbers: pa.Array  # 1-based data-row number of each row (header and blank lines excluded)
     malformed_rows: list[tuple[int, str, str]] = field(default_factory=list)  # (row, text, reason)
+    end_offset: int = 0  # bytes of the (uncompressed) upload read once this batch is done
 
     @property
     def rows_in(self) -> int:
@@ -105,6 +106,9 @@ class Upload:
         inflated = Upload(path=Path(name))
         inflated._inflated = Path(name)
         return inflated
+
+    def size(self) -> int:
+        return len(self._data) if self._data is not None else self._path.stat().st_size
 
     def open_binary(self):
         return io.BytesIO(self._data) if self._data is not None else open(self._path, "rb")
@@ -232,15 +236,17 @@ def _batches(
 
     def produce(into: queue.Queue) -> None:
         before = 0  # data rows in earlier pieces
+        offset = data_offset
         try:
             with upload.open_binary() as stream:
                 stream.seek(data_offset)
                 for chunk in _line_chunks(stream, block_bytes):
+                    offset += len(chunk)
                     table, malformed = _parse_chunk(chunk, names, delimiter, exact=False)
                     skipped = [(before + number, text, reason) for number, text, reason in malformed]
                     numbers = _row_numbers(before + 1, table.num_rows, {m[0] for m in skipped})
                     before += table.num_rows + len(skipped)
-                    into.put(("batch", TextBatch(table, pa.array(numbers), skipped)))
+                    into.put(("batch", TextBatch(table, pa.array(numbers), skipped, offset)))
             into.put(("end", None))
         except BaseException as exc:  # handed to the consumer, which raises it
             into.put(("error", exc))

@@ -28,6 +28,7 @@ import threading
 import queue
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -81,6 +82,8 @@ CONFLICT_EXPECTATION = "expect_column_values_to_be_in_set(key_conflict)"
 REPEAT_REASON = "exact repeat of an earlier row (same meter, time and value); the first copy landed"
 CONFLICT_REASON = "the same meter and time appear with different values in this file; correct the file and upload it again"
 
+Progress = Callable[[int, int], None]  # (bytes read, bytes in the file)
+
 
 @dataclass
 class IngestReport:
@@ -130,8 +133,9 @@ def ingest_file(
     options: IngestOptions | None = None,
     now: dt.datetime | None = None,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    progress: Progress | None = None,
 ) -> IngestReport:
-    return ingest_upload(Upload(path=Path(path)), source_key, lakehouse, options, now, block_bytes)
+    return ingest_upload(Upload(path=Path(path)), source_key, lakehouse, options, now, block_bytes, progress)
 
 
 def ingest_upload(
@@ -141,7 +145,10 @@ def ingest_upload(
     options: IngestOptions | None = None,
     now: dt.datetime | None = None,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    progress: Progress | None = None,
 ) -> IngestReport:
+    """Ingest one upload. `progress(bytes_read, bytes_total)` is called as the file is
+    read (sizes of the uncompressed CSV)."""
     options = options or IngestOptions()
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the lake keeps milliseconds
@@ -162,7 +169,7 @@ def ingest_upload(
         "day": now.date().isoformat(),
     }
     lakehouse.dq.write_json(intent_key, intent)
-    run = _Run(upload, source_key, lakehouse, options, now, ingest_id, intent["day"], block_bytes)
+    run = _Run(upload, source_key, lakehouse, options, now, ingest_id, intent["day"], block_bytes, progress)
     try:
         report = run.execute(intent["lake_key"])
     finally:
@@ -174,8 +181,9 @@ def ingest_upload(
 class _Run:
     """The state of one ingest while its batches flow through."""
 
-    def __init__(self, upload, source_key, lakehouse, options, now, ingest_id, day, block_bytes):
+    def __init__(self, upload, source_key, lakehouse, options, now, ingest_id, day, block_bytes, progress=None):
         self.upload = upload
+        self.progress = progress
         self.source_key = source_key
         self.lakehouse = lakehouse
         self.options = options
@@ -248,7 +256,10 @@ class _Run:
         overlapping = False
         ingested_at = pa.scalar(self.now.replace(tzinfo=None), pa.timestamp("ms"))
         with _BackgroundParquetWriter(self.good_path, LAKE_SCHEMA) as good_writer:
+            total_bytes = self.plain.size()
             for batch in csv_upload.batches:
+                if self.progress is not None:
+                    self.progress(batch.end_offset, total_bytes)
                 self.report.rows_in += batch.rows_in
                 self.malformed_total += len(batch.malformed_rows)
                 if batch.malformed_rows:

@@ -81,3 +81,21 @@ def test_installed_console_script_reports_without_traceback(tmp_path):
     assert done.returncode == 1
     assert "gzip file is truncated" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_build_summarises_failed_tests(workspace, monkeypatch):
+    from energy import cli
+    from energy.warehouse import BuildResult, NodeFailure
+
+    failed = BuildResult(success=False, counts={"pass": 80, "fail": 1}, failures=[
+        NodeFailure("not_null_fct_daily_consumption_total_kwh", "test", "Got 3 results, configured to fail if != 0",
+                    failing_rows=3, compiled_sql="/tmp/compiled/not_null.sql"),
+    ])
+    monkeypatch.setattr(cli, "build_warehouse", lambda *args, **kwargs: failed)
+    monkeypatch.setenv("COLUMNS", "200")
+    result = run_cli("build")
+    assert result.exit_code == 1
+    assert "1 failed" in result.output
+    assert "not_null_fct_daily_consumption_total_kwh" in result.output
+    assert "3 rows break this rule" in result.output
+    assert "energy sql -f FILE" in result.output
