@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 SYNCED := $(VENV)/.synced
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo test bench evaluate clean
+.PHONY: install demo test bench evaluate clean deploy destroy costs
 
 install: $(SYNCED)
 
@@ -34,3 +34,12 @@ bench: install  ## benchmarks; writes BENCHMARKS.md (BENCH_ROWS, BENCH_RUNS to s
 
 evaluate: install  ## anomaly precision/recall and forecast accuracy (UCI data); writes EVALUATION.md
 	$(VENV)/bin/python -m bench.evaluate
+
+deploy: install  ## build and push the Lambda image, deploy the AWS stack, print its outputs (ARGS="--alarm-email you@example.com")
+	$(VENV)/bin/python -m infra.deploy deploy $(ARGS)
+
+destroy: install  ## delete the AWS stack; the data buckets stay unless ARGS=--delete-data
+	$(VENV)/bin/python -m infra.deploy destroy $(ARGS)
+
+costs: install  ## the monthly AWS cost model (infra/cost_model.py)
+	$(VENV)/bin/python -m infra.cost_model
