@@ -55,7 +55,9 @@ class IngestService:
     def __init__(self) -> None:
         self.s3 = boto3.client("s3")
         self.lakehouse = lakehouse_from_environment()
-        self.sources = SourceConfig.load(os.environ.get("SOURCES_URI"))
+        # The stack names where the configuration lives; until someone writes it there,
+        # every upload is read with the defaults.
+        self.sources = SourceConfig.load(os.environ.get("SOURCES_URI"), missing_ok=True)
         validator()  # Great Expectations import and suite load, once per container
 
     def ingest_object(self, bucket: str, key: str) -> dict:

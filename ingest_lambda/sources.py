@@ -53,8 +53,9 @@ class SourceConfig:
         return config
 
     @classmethod
-    def load(cls, uri: str | None) -> "SourceConfig":
-        """From a local path or an s3:// URI; an empty configuration when none is given."""
+    def load(cls, uri: str | None, missing_ok: bool = False) -> "SourceConfig":
+        """From a local path or an s3:// URI; an empty configuration when none is given
+        (or, with missing_ok, when the file does not exist yet)."""
         if not uri:
             return cls({})
         try:
@@ -62,6 +63,8 @@ class SourceConfig:
                 fs, path = pafs.FileSystem.from_uri(uri)
             else:
                 fs, path = pafs.LocalFileSystem(), uri
+            if missing_ok and fs.get_file_info(path).type == pafs.FileType.NotFound:
+                return cls({})
             with fs.open_input_stream(path) as stream:
                 text = stream.read().decode("utf-8")
         except (FileNotFoundError, OSError) as exc:

@@ -73,6 +73,7 @@ install() {
 configure() {
   local etc="$STATE/etc"
   mkdir -p "$etc/catalog" "$STATE/data" "$STATE/hive-metastore" "$STATE/iceberg"
+  rm -f "$etc/catalog/"*.properties
   cat > "$etc/node.properties" <<PROPS
 node.environment=energy
 node.id=energy-local
@@ -95,6 +96,9 @@ node.internal-address=127.0.0.1
 # Keep query statistics for the benchmark's bytes-read figures (a dbt build runs hundreds).
 query.max-history=10000
 query.min-expire-age=60m
+# Catalogs can be added at run time (CREATE CATALOG), e.g. a lake on S3; they are
+# kept in etc/catalog until dropped, and cleared at the next start.
+catalog.management=dynamic
 PROPS
   cat > "$etc/log.properties" <<PROPS
 io.trino=WARN
@@ -132,11 +136,11 @@ launcher() {
 
 start() {
   install
-  configure
   if answers; then
     say "already running on port $PORT"
     return 0
   fi
+  configure
   if curl --silent --max-time 2 "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then
     die "port $PORT is taken by something else; set TRINO_PORT to a free port"
   fi
