@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from energy.cli import app
+from energy.trino import TrinoServer, start_local_server, stop_local_server
 from energy.workspace import Workspace
 from ingest_lambda.storage import Lakehouse
 
@@ -56,6 +58,8 @@ def moto_endpoint():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # moto keeps its state per process, not per server: start each module empty.
+    urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")).close()
     saved = dict(os.environ)
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
@@ -67,3 +71,20 @@ def moto_endpoint():
         os.environ.clear()
         os.environ.update(saved)
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def trino_port():
+    """The Trino server on TRINO_PORT (default 8080); started (and stopped) here when
+    nothing answers there."""
+    server = TrinoServer("127.0.0.1", int(os.environ.get("TRINO_PORT", "8080")))
+    started_here = False
+    if not server.answers():
+        try:
+            start_local_server(server.port)
+        except RuntimeError as error:
+            pytest.fail(str(error))
+        started_here = True
+    yield str(server.port)
+    if started_here:
+        stop_local_server(server.port)

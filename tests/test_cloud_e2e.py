@@ -20,8 +20,6 @@ import trino
 from infra.deploy import deploy_stack
 from sampledata.generator import generate_long_format
 
-from .test_trino import trino_port  # noqa: F401  (the shared Trino fixture)
-
 
 @dataclass
 class LambdaContext:
@@ -59,7 +57,7 @@ def function_environment(name: str) -> dict[str, str]:
     return boto3.client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"]
 
 
-def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, trino_port, tmp_path, monkeypatch):  # noqa: F811
+def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, trino_port, tmp_path, monkeypatch):
     outputs = deploy_stack(boto3.client("cloudformation"), "energy", {"ImageUri": "123456789012.dkr.ecr.us-east-1"
                                                                      ".amazonaws.com/energy-lambda:e2e"}, wait_seconds=60)
     raw_bucket, lake_bucket = outputs["RawBucket"], outputs["LakeBucket"]

@@ -84,6 +84,10 @@ def test_an_upload_that_started_early_and_landed_late_is_not_missed(workspace, l
     assert build(workspace).success
     meters = query(workspace, "select meter_id, count(*) as n from stg_readings group by 1 order by 1").to_pylist()
     assert meters == [{"meter_id": "fast", "n": 24}, {"meter_id": "slow", "n": 24}]
+    # The incremental run read the lake from two days before the newest ingest it had
+    # seen (12:00 on 2 March), as a literal the engines prune partitions with.
+    compiled = workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "staging" / "stg_readings.sql"
+    assert "ingest_date >= date '2024-02-29'" in compiled.read_text()
     daily = query(workspace, "select meter_id, total_kwh from fct_daily_consumption order by 1").to_pylist()
     assert daily == [{"meter_id": "fast", "total_kwh": 24.0}, {"meter_id": "slow", "total_kwh": 24.0}]
     scored = query(workspace, "select count(*) as n from fct_reading_anomalies where meter_id = 'slow'").to_pylist()

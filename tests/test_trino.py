@@ -10,17 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
-import os
 import uuid
 
 import pytest
 import trino
 
-from energy.trino import TrinoServer, parse_data_size, start_local_server, stop_local_server
+from energy.trino import parse_data_size
 from energy.warehouse import build, query
 from ingest_lambda.options import IngestOptions
 from ingest_lambda.pipeline import ingest_bytes, ingest_file
 from sampledata.generator import generate_long_format, generate_seed_format
+
+from .conftest import REPO
+
+QUERIES = REPO / "queries"
 
 # Every table analysts query, with the key that orders it.
 PUBLIC_TABLES = {
@@ -33,21 +36,6 @@ PUBLIC_TABLES = {
     "rpt_summary": ["scope", "meter_id"],
 }
 RELATIVE_TOLERANCE = 1e-9
-
-
-@pytest.fixture(scope="module")
-def trino_port():
-    server = TrinoServer("127.0.0.1", int(os.environ.get("TRINO_PORT", "8080")))
-    started_here = False
-    if not server.answers():
-        try:
-            start_local_server(server.port)
-        except RuntimeError as error:
-            pytest.fail(str(error))
-        started_here = True
-    yield str(server.port)
-    if started_here:
-        stop_local_server(server.port)
 
 
 @pytest.fixture
@@ -124,6 +112,17 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
     assert counts["fct_daily_consumption"] == 4 * 30 + 3 * 46
     dst_days = query(workspace, "select count(*) as n from fct_daily_consumption where day_minutes = 1380")
     assert dst_days.column("n")[0].as_py() == 3
+
+    # The analysts' queries (deployed as Athena saved queries) give the same answers.
+    for path in sorted(QUERIES.glob("*.sql")):
+        sql = path.read_text().strip().rstrip(";")
+        on_duckdb = [tuple(row.values()) for row in query(workspace, sql).to_pylist()]
+        cursor = trino_target.cursor()
+        cursor.execute(sql)
+        on_trino = [tuple(row) for row in cursor.fetchall()]
+        assert len(on_duckdb) == len(on_trino), path.name
+        for row_duckdb, row_trino in zip(sorted(on_duckdb, key=repr), sorted(on_trino, key=repr)):
+            assert all(same_value(a, b) for a, b in zip(row_duckdb, row_trino)), (path.name, row_duckdb, row_trino)
 
     # One more day and a corrected reading: both engines build
     # incrementally and still agree.

@@ -14,12 +14,29 @@
     Incremental: a run reads only the rows of uploads this table has not seen (by
     ingest id, so an upload that started early and landed late is not missed), and
     replaces a row only when the newcomer is later than what the table holds.
-    dbt_loaded_at marks the rows each run wrote, for the models downstream. -#}
+    dbt_loaded_at marks the rows each run wrote, for the models downstream.
+
+    The lake is partitioned by the day an ingest started, so a run reads only the
+    partitions from two days before the newest ingest it has seen: a literal date the
+    engines prune partitions (files, S3 listings, Athena's bytes) with. Only an ingest
+    that ran for more than two days could be missed; a Lambda ingest stops at 15 minutes. -#}
+{%- set cutoff = none -%}
+{%- if is_incremental() and execute -%}
+    {%- set newest = run_query("select cast(max(ingested_at) as date) from " ~ this).columns[0].values()[0] -%}
+    {%- if newest is not none -%}
+        {%- set newest_day = modules.datetime.date.fromisoformat((newest | string)[:10]) -%}
+        {%- set cutoff = (newest_day - modules.datetime.timedelta(days=2)).isoformat() -%}
+    {%- endif -%}
+{%- endif %}
 with lake_readings as (
 
     select * from {{ source('lake', 'readings') }}
     {% if is_incremental() -%}
-    where ingest_id not in (select distinct ingest_id from {{ this }})
+    where ingest_id not in (
+        select distinct ingest_id from {{ this }}
+        {% if cutoff %}where ingested_at >= cast(date '{{ cutoff }}' as timestamp(3)){% endif %}
+    )
+    {% if cutoff %}and ingest_date >= date '{{ cutoff }}'{% endif %}
     {%- endif %}
 
 ),
