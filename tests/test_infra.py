@@ -260,3 +260,23 @@ def test_cost_model_lines_follow_from_their_inputs():
     coalesced = {line.item: line.usd for line in estimate(SCENARIOS[2]).lines}
     assert coalesced["Lambda dbt runner"] == pytest.approx(lines["Lambda dbt runner"] / 10)
     assert "seed: 100 uploads" in render([estimate(SCENARIOS[0])])
+
+
+def test_destroy_keeps_the_data_unless_asked(moto_endpoint):
+    from infra.deploy import destroy_stack
+
+    session = boto3.session.Session()
+    for delete_data in (False, True):
+        stack = f"energy-destroy-{int(delete_data)}"
+        outputs = deploy_stack(session.client("cloudformation"), stack,
+                               {"ImageUri": IMAGE, "ProjectName": f"gone{int(delete_data)}"}, wait_seconds=60)
+        session.client("s3").put_object(Bucket=outputs["RawBucket"], Key="raw/site/readings.csv", Body=b"m,t,v\n")
+        kept = destroy_stack(session, stack, delete_data=delete_data)
+        buckets = {b["Name"] for b in session.client("s3").list_buckets()["Buckets"]}
+        assert outputs["AthenaResultsBucket"] not in buckets  # disposable, always removed
+        if delete_data:
+            assert kept == [] and outputs["RawBucket"] not in buckets and outputs["LakeBucket"] not in buckets
+        else:
+            assert {outputs["RawBucket"], outputs["LakeBucket"], outputs["WarehouseBucket"]} <= set(kept) <= buckets
+            body = session.client("s3").get_object(Bucket=outputs["RawBucket"], Key="raw/site/readings.csv")["Body"]
+            assert body.read() == b"m,t,v\n"
