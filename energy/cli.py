@@ -321,8 +321,10 @@ def report(
     output: Annotated[Optional[Path], typer.Option(help="HTML file to write [default: reports/report.html in the workspace]")] = None,
     max_meters: Annotated[int, typer.Option(min=0, help="draw charts for this many of the largest meters (tables list them all)")] = 12,
 ) -> None:
-    """Write the HTML report: consumption with anomalies, forecasts with bands, accuracy
-    and data quality. One file, opens offline."""
+    """Write the HTML report (one file, opens offline).
+
+    Daily consumption with anomalies marked, the 7-day forecast with its band, the
+    largest anomalies, forecast accuracy per method and the data-quality summary."""
     from .report import ReportOptions, write_report
 
     workspace = Workspace.current().ensure()
@@ -338,8 +340,10 @@ def docs(
     serve: Annotated[bool, typer.Option("--serve", help="then serve the workspace on http://127.0.0.1:PORT until Ctrl-C")] = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="port for --serve")] = 8000,
 ) -> None:
-    """Build the dbt lineage site and the Great Expectations validation reports (static,
-    offline), and optionally serve them locally."""
+    """Build the dbt lineage site and the validation reports; --serve serves them.
+
+    Both are static and open offline: the dbt docs as one HTML file in reports/docs/,
+    the Great Expectations Data Docs in dq/data_docs/."""
     from .docs import build_docs, serve as serve_workspace
 
     workspace = Workspace.current().ensure()
@@ -372,8 +376,7 @@ def docs(
 def status(
     recent: Annotated[int, typer.Option(min=1, help="how many recent ingests and failures to list")] = 10,
 ) -> None:
-    """What is in the lake, the latest ingests and their outcomes, and the latest
-    data-quality failures."""
+    """Show the lake's contents, recent ingests and the latest data-quality failures."""
     from .status import lake_status
 
     workspace = Workspace.current().ensure()
