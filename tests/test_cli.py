@@ -89,7 +89,7 @@ def test_build_summarises_failed_tests(workspace, monkeypatch):
 
     failed = BuildResult(success=False, counts={"pass": 80, "fail": 1}, failures=[
         NodeFailure("not_null_fct_daily_consumption_total_kwh", "test", "Got 3 results, configured to fail if != 0",
-                    failing_rows=3, compiled_sql="/tmp/compiled/not_null.sql"),
+                    failing_rows=3, compiled_sql="dbt/target/compiled/not_null.sql"),
     ])
     monkeypatch.setattr(cli, "build_warehouse", lambda *args, **kwargs: failed)
     monkeypatch.setenv("COLUMNS", "200")

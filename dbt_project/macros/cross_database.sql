@@ -13,7 +13,7 @@
 {%- endmacro %}
 
 {% macro default__to_local_timestamp(utc_ts, tz) -%}
-  cast(at_timezone(with_timezone({{ utc_ts }}, 'UTC'), {{ tz }}) as timestamp(3))
+  cast(at_timezone(with_timezone({{ utc_ts }}, 'UTC'), {{ tz }}) as {{ energy.stored_timestamp() }})
 {%- endmacro %}
 
 {% macro duckdb__to_local_timestamp(utc_ts, tz) -%}
@@ -143,4 +143,18 @@
 
 {% macro duckdb__least_of(a, b) -%}
   case when ({{ a }}) is not null and ({{ b }}) is not null then least({{ a }}, {{ b }}) end
+{%- endmacro %}
+
+{#- The type of stored timestamp columns. Iceberg tables (the models on Trino and
+    Athena) hold microseconds, timestamp(6); DuckDB keeps the lake's milliseconds. -#}
+{% macro stored_timestamp() -%}
+  {{ return(adapter.dispatch('stored_timestamp', 'energy')()) }}
+{%- endmacro %}
+
+{% macro default__stored_timestamp() -%}
+  timestamp(6)
+{%- endmacro %}
+
+{% macro duckdb__stored_timestamp() -%}
+  timestamp(3)
 {%- endmacro %}

@@ -13,5 +13,5 @@ select
     cast(element_count as bigint) as element_count,
     cast(unexpected_count as bigint) as unexpected_count,
     reason,
-    cast(evaluated_at as timestamp(3)) as evaluated_at
+    cast(evaluated_at as {{ energy.stored_timestamp() }}) as evaluated_at
 from validations

@@ -57,13 +57,13 @@ latest as (
 
     select
         meter_id,
-        cast(reading_start as timestamp(3)) as reading_start,
+        cast(reading_start as {{ energy.stored_timestamp() }}) as reading_start,
         cast(interval_minutes as integer) as interval_minutes,
         cast(kwh as double) as kwh,
         timezone,
         source_key,
         ingest_id,
-        cast(ingested_at as timestamp(3)) as ingested_at,
+        cast(ingested_at as {{ energy.stored_timestamp() }}) as ingested_at,
         {{ energy.build_started_at() }} as dbt_loaded_at
     from ranked
     where version_rank = 1
