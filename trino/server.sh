@@ -46,9 +46,11 @@ find_java_home() {
 
 fetch() {  # fetch io.trino:$1:$VERSION:$2 into $3
   command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Trino from Maven Central; install it (Debian: apt-get install maven)"
-  mvn --batch-mode --quiet -Dstyle.color=never dependency:copy \
-      -Dartifact="io.trino:$1:$VERSION:$2" -DoutputDirectory="$3" >/dev/null \
-      || die "could not fetch io.trino:$1:$VERSION:$2 from Maven Central"
+  if ! mvn --batch-mode --quiet -Dstyle.color=never dependency:copy \
+      -Dartifact="io.trino:$1:$VERSION:$2" -DoutputDirectory="$3" >"$3/mvn.log" 2>&1; then
+    tail -20 "$3/mvn.log" >&2
+    die "could not fetch io.trino:$1:$VERSION:$2 from Maven Central (see above)"
+  fi
 }
 
 install() {
