@@ -124,7 +124,9 @@ def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = Fal
             f"the lake at {workspace.lake} holds no readings yet: run `energy ingest FILE` first"
         )
     _check_target_reachable(target)
-    command = ["build"] + (["--full-refresh"] if full_refresh else [])
+    # An incremental build tests only the rows it wrote on the largest tables
+    # (dbt_project/macros/tests_on_new_rows.sql); a full refresh tests every row.
+    command = ["build", "--full-refresh"] if full_refresh else ["build", "--vars", '{"test_new_rows_only": true}']
     result = run_dbt(workspace, command, target, on_progress)
     if not full_refresh and any("out of sync" in failure.message for failure in result.failures):
         # The warehouse was built by an older version of the models: rebuild it whole.
