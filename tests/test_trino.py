@@ -27,6 +27,7 @@ QUERIES = REPO / "queries"
 
 # Every table analysts query, with the key that orders it.
 PUBLIC_TABLES = {
+    "stg_readings": ["meter_id", "reading_start"],
     "fct_daily_consumption": ["meter_id", "reading_date"],
     "fct_reading_anomalies": ["meter_id", "reading_start"],
     "fct_daily_anomalies": ["meter_id", "reading_date"],
