@@ -96,17 +96,10 @@ def main() -> None:
         WORK / "trino-day.csv", meters=trino_meters, days=1, interval_minutes=15, seed=9,
         start=dt.datetime(2024, 1, 1) + dt.timedelta(days=365),
     )
-    from energy.trino import TrinoServer, start_local_server, stop_local_server
+    from energy.trino import local_server
 
-    server = TrinoServer.from_environment()
-    started_trino = not server.answers()
-    if started_trino:
-        start_local_server(server.port)
-    try:
+    with local_server():
         on_trino = run_case("trino_scale", str(WORK / "trino-home"), str(trino_year.data_path), str(trino_day.data_path))
-    finally:
-        if started_trino:
-            stop_local_server(server.port)
     print("case 6", on_trino, flush=True)
     for path in (trino_year.data_path, trino_day.data_path):
         path.unlink(missing_ok=True)

@@ -8,8 +8,8 @@ the file opens offline and sends no request anywhere.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
+from .status import run_records, upload_totals
 from .warehouse import query
 from .workspace import Workspace
 
@@ -70,17 +71,13 @@ def _chart(days: list[dict], forecast: list[dict], title: str) -> str:
     return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
 
 
-def _run_records(workspace: Workspace, report_dir: Path) -> list[dict]:
-    records = []
-    for path in (workspace.dq / "ingests").glob("*.json"):
-        if path.name.endswith(".intent.json"):
-            continue
-        record = json.loads(path.read_text())
-        record["record_link"] = os.path.relpath(path, report_dir)
+def _with_links(records: list[dict], workspace: Workspace, report_dir: Path) -> list[dict]:
+    """Each run record with relative links to itself and to a rejected file's reason."""
+    for record in records:
+        record["record_link"] = os.path.relpath(workspace.dq / "ingests" / f"{record['ingest_id']}.json", report_dir)
         reason = workspace.quarantine / "files" / record["ingest_id"] / "reason.json"
         record["reason_link"] = os.path.relpath(reason, report_dir) if reason.exists() else None
-        records.append(record)
-    return sorted(records, key=lambda r: r["ingested_at"], reverse=True)
+    return records
 
 
 def _with_notes(days: list[dict]) -> list[dict]:
@@ -128,9 +125,14 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
             total[key] += point[key] or 0.0
     charts.append({"meter_id": None, "html": _chart(all_days, sorted(all_forecast.values(), key=lambda f: f["forecast_date"]),
                                                     "All meters: daily consumption and the next 7 days")})
+    days_by_meter, points_by_meter = defaultdict(list), defaultdict(list)
+    for day in daily:
+        days_by_meter[day["meter_id"]].append(day)
+    for point in forecast:
+        points_by_meter[point["meter_id"]].append(point)
     for meter_id in charted:
-        days = _with_notes([d for d in daily if d["meter_id"] == meter_id])
-        points = [f for f in forecast if f["meter_id"] == meter_id]
+        days = _with_notes(days_by_meter[meter_id])
+        points = points_by_meter[meter_id]
         method = points[0]["method"].replace("_", " ") if points else "no forecast yet"
         charts.append({"meter_id": meter_id, "method": method,
                        "html": _chart(days, points, f"{meter_id}: daily consumption, forecast by {method}")})
@@ -160,18 +162,11 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
     failed_checks = _rows(workspace, """
         select source_key, expectation, unexpected_count, unexpected_share, reason, evaluated_at
         from fct_data_quality where not success order by evaluated_at desc, source_key, expectation limit 30""")
-    uploads = _run_records(workspace, report_dir)
+    uploads = run_records(workspace)
     return {
         "overall": overall, "meters": meters, "charts": charts, "anomalies": anomalies,
         "daily_anomalies": daily_anomalies, "accuracy": accuracy, "failed_checks": failed_checks,
-        "uploads": uploads[:50], "upload_totals": {
-            "uploads": len(uploads),
-            "accepted": sum(1 for u in uploads if u["outcome"] == "accepted"),
-            "rejected": sum(1 for u in uploads if u["outcome"] == "rejected"),
-            "rows_in": sum(u["rows_in"] for u in uploads),
-            "rows_landed": sum(u["rows_landed"] for u in uploads),
-            "rows_quarantined": sum(u["rows_quarantined"] for u in uploads),
-        },
+        "uploads": _with_links(uploads[:50], workspace, report_dir), "upload_totals": upload_totals(uploads),
         "charted_meters": len(charted),
     }
 

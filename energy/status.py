@@ -3,6 +3,7 @@ latest data-quality failures, read from the workspace's files (no warehouse need
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 
@@ -24,6 +25,27 @@ class LakeStatus:
     warehouse_built: object = None
 
 
+def run_records(workspace: Workspace) -> list[dict]:
+    """Every ingest's run record (dq/ingests/<id>.json), newest first."""
+    records = [
+        json.loads(path.read_text())
+        for path in (workspace.dq / "ingests").glob("*.json")
+        if not path.name.endswith(".intent.json")
+    ]
+    return sorted(records, key=lambda r: r["ingested_at"], reverse=True)
+
+
+def upload_totals(records: list[dict]) -> dict:
+    return {
+        "uploads": len(records),
+        "accepted": sum(r["outcome"] == "accepted" for r in records),
+        "rejected": sum(r["outcome"] == "rejected" for r in records),
+        "rows_in": sum(r["rows_in"] for r in records),
+        "rows_landed": sum(r["rows_landed"] for r in records),
+        "rows_quarantined": sum(r["rows_quarantined"] for r in records),
+    }
+
+
 def lake_status(workspace: Workspace, recent: int = 10) -> LakeStatus:
     status = LakeStatus()
     lake_files = sorted((workspace.lake / "readings").glob("*/*.parquet"))
@@ -43,28 +65,14 @@ def lake_status(workspace: Workspace, recent: int = 10) -> LakeStatus:
             )
             names = [column[0] for column in cursor.description]
             status.dq_failures = [dict(zip(names, row)) for row in cursor.fetchall()]
-    records = [
-        json.loads(path.read_text())
-        for path in (workspace.dq / "ingests").glob("*.json")
-        if not path.name.endswith(".intent.json")
-    ]
-    records.sort(key=lambda r: r["ingested_at"], reverse=True)
+    records = run_records(workspace)
     status.recent_ingests = records[:recent]
-    status.ingest_totals = {
-        "uploads": len(records),
-        "accepted": sum(r["outcome"] == "accepted" for r in records),
-        "rejected": sum(r["outcome"] == "rejected" for r in records),
-        "rows_in": sum(r["rows_in"] for r in records),
-        "rows_landed": sum(r["rows_landed"] for r in records),
-        "rows_quarantined": sum(r["rows_quarantined"] for r in records),
-    }
+    status.ingest_totals = upload_totals(records)
     # Uploads still being written (an intent record with no run record after it).
     status.ingest_totals["in_flight"] = sum(
         1 for path in (workspace.dq / "ingests").glob("*.intent.json")
         if not path.with_name(path.name.replace(".intent.json", ".json")).exists()
     )
     if workspace.warehouse.exists():
-        import datetime as dt
-
         status.warehouse_built = dt.datetime.fromtimestamp(workspace.warehouse.stat().st_mtime, dt.UTC)
     return status

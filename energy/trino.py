@@ -4,12 +4,14 @@ Athena bills)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import urllib.request
 from dataclasses import dataclass
+from typing import Iterator
 
 from .workspace import REPO_ROOT
 
@@ -63,6 +65,21 @@ def parse_data_size(text: str) -> int:
     if not match:
         raise ValueError(f"not a Trino data size: {text!r}")
     return round(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+@contextlib.contextmanager
+def local_server() -> Iterator[TrinoServer]:
+    """The server of the environment's settings; when nothing answers there, the local
+    one is started for the duration of the block (and stopped after it)."""
+    server = TrinoServer.from_environment()
+    if server.answers():
+        yield server
+        return
+    start_local_server(server.port)
+    try:
+        yield server
+    finally:
+        stop_local_server(server.port)
 
 
 def start_local_server(port: int) -> None:

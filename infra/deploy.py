@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from .stack import INFRA, template_body
 
-RETAINED_BUCKET_OUTPUTS = ("RawBucket", "LakeBucket", "WarehouseBucket")
+RETAINED_BUCKET_OUTPUTS = ("RawBucket", "LakeBucket", "WarehouseBucket", "AccessLogsBucket")
 
 
 class PreflightError(RuntimeError):
@@ -130,8 +130,6 @@ def destroy_stack(session: boto3.session.Session, stack: str, delete_data: bool)
     cloudformation = session.client("cloudformation")
     kept = outputs(cloudformation, stack)
     buckets = [kept[name] for name in RETAINED_BUCKET_OUTPUTS if name in kept]
-    account = session.client("sts").get_caller_identity()["Account"]
-    buckets.append(f"{stack_project(cloudformation, stack)}-access-logs-{account}-{session.region_name}")
     # The results bucket is not retained, so it must be empty for the stack to go.
     if "AthenaResultsBucket" in kept:
         empty_bucket(session, kept["AthenaResultsBucket"])
@@ -143,12 +141,6 @@ def destroy_stack(session: boto3.session.Session, stack: str, delete_data: bool)
         empty_bucket(session, bucket)
         session.client("s3").delete_bucket(Bucket=bucket)
     return []
-
-
-def stack_project(cloudformation, stack: str) -> str:
-    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    return next((p["ParameterValue"] for p in described.get("Parameters", []) if p["ParameterKey"] == "ProjectName"),
-                "energy")
 
 
 def empty_bucket(session: boto3.session.Session, bucket: str) -> None:

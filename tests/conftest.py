@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.request
 from pathlib import Path
@@ -11,7 +12,7 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from energy.cli import app
-from energy.trino import TrinoServer, start_local_server, stop_local_server
+from energy.trino import local_server
 from energy.workspace import Workspace
 from ingest_lambda.storage import Lakehouse
 
@@ -34,20 +35,28 @@ def run_cli(*args: str):
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
-@pytest.fixture(scope="session")
-def demo_workspace(tmp_path_factory) -> Workspace:
-    """The seed-format sample generated, ingested and built once for the session."""
-    home = tmp_path_factory.mktemp("demo") / "home"
+@contextlib.contextmanager
+def energy_home(home: Path):
+    """ENERGY_HOME set for the block, for fixtures wider than one test (monkeypatch is
+    per test)."""
     previous = os.environ.get("ENERGY_HOME")
     os.environ["ENERGY_HOME"] = str(home)
     try:
-        result = run_cli("demo")
-        assert result.exit_code == 0, result.output
+        yield
     finally:
         if previous is None:
             os.environ.pop("ENERGY_HOME", None)
         else:
             os.environ["ENERGY_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory) -> Workspace:
+    """The seed-format sample generated, ingested and built once for the session."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    with energy_home(home):
+        result = run_cli("demo")
+        assert result.exit_code == 0, result.output
     return Workspace(home)
 
 
@@ -77,14 +86,8 @@ def moto_endpoint():
 def trino_port():
     """The Trino server on TRINO_PORT (default 8080); started (and stopped) here when
     nothing answers there."""
-    server = TrinoServer("127.0.0.1", int(os.environ.get("TRINO_PORT", "8080")))
-    started_here = False
-    if not server.answers():
-        try:
-            start_local_server(server.port)
-        except RuntimeError as error:
-            pytest.fail(str(error))
-        started_here = True
-    yield str(server.port)
-    if started_here:
-        stop_local_server(server.port)
+    try:
+        with local_server() as server:
+            yield str(server.port)
+    except RuntimeError as error:
+        pytest.fail(str(error))

@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 from energy.warehouse import build, query
 from ingest_lambda.options import IngestOptions
 from ingest_lambda.pipeline import ingest_bytes, ingest_file
 from sampledata.generator import generate_long_format
 
-PUBLIC_TABLES = {
-    "stg_readings": ["meter_id", "reading_start"],
-    "fct_daily_consumption": ["meter_id", "reading_date"],
-    "fct_reading_anomalies": ["meter_id", "reading_start"],
-    "fct_daily_anomalies": ["meter_id", "reading_date"],
-    "fct_forecast": ["meter_id", "method", "forecast_date"],
-    "fct_forecast_accuracy": ["meter_id", "method", "horizon_days"],
-    "fct_data_quality": ["ingest_id", "expectation"],
-    "rpt_summary": ["scope", "meter_id"],
-}
-
+from .tables import PUBLIC_TABLES, assert_same_rows, ordered_select
 
 def snapshot(workspace) -> dict[str, list[dict]]:
-    return {
-        table: query(workspace, f"select * from {table} order by {', '.join(keys)}").to_pylist()
-        for table, keys in PUBLIC_TABLES.items()
-    }
-
-
-def same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        # Sums of doubles may associate in another order: equal to the last few digits.
-        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
-    return a == b
+    return {table: query(workspace, ordered_select(table)).to_pylist() for table in PUBLIC_TABLES}
 
 
 def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
@@ -64,13 +43,7 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     assert "dbt_loaded_at >=" not in scoped  # a full refresh tests every row
 
     for table in PUBLIC_TABLES:
-        assert len(incremental[table]) == len(refreshed[table]), table
-        for row_a, row_b in zip(incremental[table], refreshed[table]):
-            assert row_a.keys() == row_b.keys()
-            for column in row_a:
-                if column.startswith("dbt_"):
-                    continue  # build bookkeeping: when the run that wrote the row started
-                assert same(row_a[column], row_b[column]), (table, column, row_a, row_b)
+        assert_same_rows(table, incremental[table], refreshed[table], rel_tol=1e-12)
 
     # The correction won, and its day and the later baselines moved with it.
     fixed = query(workspace, "select kwh, source_key from stg_readings where meter_id = 'meter-0002' "

@@ -12,25 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import energy_home, run_cli
 
 
 @pytest.fixture(scope="module")
 def published(demo_workspace):
     """The demo workspace with its report and both doc sites built by the CLI."""
-    import os
-
-    previous = os.environ.get("ENERGY_HOME")
-    os.environ["ENERGY_HOME"] = str(demo_workspace.home)
-    try:
+    with energy_home(demo_workspace.home):
         for command in (["report"], ["docs"]):
             result = run_cli(*command)
             assert result.exit_code == 0, result.output
-    finally:
-        if previous is None:
-            os.environ.pop("ENERGY_HOME", None)
-        else:
-            os.environ["ENERGY_HOME"] = previous
     return demo_workspace
 
 

@@ -8,8 +8,6 @@ module starts it itself when nothing answers on TRINO_PORT).
 from __future__ import annotations
 
 import datetime as dt
-import decimal
-import math
 import uuid
 
 import pytest
@@ -22,20 +20,10 @@ from ingest_lambda.pipeline import ingest_bytes, ingest_file
 from sampledata.generator import generate_long_format, generate_seed_format
 
 from .conftest import REPO
+from .tables import PUBLIC_TABLES, assert_same_rows, ordered_select, same_value
 
 QUERIES = REPO / "queries"
 
-# Every table analysts query, with the key that orders it.
-PUBLIC_TABLES = {
-    "stg_readings": ["meter_id", "reading_start"],
-    "fct_daily_consumption": ["meter_id", "reading_date"],
-    "fct_reading_anomalies": ["meter_id", "reading_start"],
-    "fct_daily_anomalies": ["meter_id", "reading_date"],
-    "fct_forecast": ["meter_id", "method", "forecast_date"],
-    "fct_forecast_accuracy": ["meter_id", "method", "horizon_days"],
-    "fct_data_quality": ["ingest_id", "expectation"],
-    "rpt_summary": ["scope", "meter_id"],
-}
 RELATIVE_TOLERANCE = 1e-9
 
 
@@ -57,39 +45,20 @@ def trino_target(trino_port, monkeypatch):
     connection.close()
 
 
-def trino_rows(connection, table: str, keys: list[str]) -> list[dict]:
+def trino_rows(connection, table: str) -> list[dict]:
     cursor = connection.cursor()
-    cursor.execute(f"select * from {table} order by {', '.join(keys)}")
+    cursor.execute(ordered_select(table))
     rows = cursor.fetchall()
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row)) for row in rows]
 
 
-def duckdb_rows(workspace, table: str, keys: list[str]) -> list[dict]:
-    return query(workspace, f"select * from {table} order by {', '.join(keys)}").to_pylist()
-
-
-def same_value(a, b) -> bool:
-    if isinstance(a, (float, decimal.Decimal)) or isinstance(b, (float, decimal.Decimal)):
-        if a is None or b is None:
-            return a is b
-        return math.isclose(float(a), float(b), rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
-    return a == b
-
-
 def assert_engines_agree(workspace, connection) -> dict[str, int]:
     counts = {}
-    for table, keys in PUBLIC_TABLES.items():
-        on_duckdb = duckdb_rows(workspace, table, keys)
-        on_trino = trino_rows(connection, table, keys)
-        assert len(on_duckdb) == len(on_trino), (table, len(on_duckdb), len(on_trino))
+    for table in PUBLIC_TABLES:
+        on_duckdb = query(workspace, ordered_select(table)).to_pylist()
         assert on_duckdb, f"{table} is empty: the comparison would prove nothing"
-        for row_duckdb, row_trino in zip(on_duckdb, on_trino):
-            assert row_duckdb.keys() == row_trino.keys(), table
-            for column, value in row_duckdb.items():
-                if column.startswith("dbt_"):
-                    continue  # build bookkeeping: when the run that wrote the row started
-                assert same_value(value, row_trino[column]), (table, column, row_duckdb, row_trino)
+        assert_same_rows(table, on_duckdb, trino_rows(connection, table), RELATIVE_TOLERANCE)
         counts[table] = len(on_duckdb)
     return counts
 
@@ -123,7 +92,8 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
         on_trino = [tuple(row) for row in cursor.fetchall()]
         assert len(on_duckdb) == len(on_trino), path.name
         for row_duckdb, row_trino in zip(sorted(on_duckdb, key=repr), sorted(on_trino, key=repr)):
-            assert all(same_value(a, b) for a, b in zip(row_duckdb, row_trino)), (path.name, row_duckdb, row_trino)
+            assert all(same_value(a, b, RELATIVE_TOLERANCE) for a, b in zip(row_duckdb, row_trino)), \
+                (path.name, row_duckdb, row_trino)
 
     # One more day and a corrected reading: both engines build
     # incrementally and still agree.
@@ -156,15 +126,10 @@ def test_trino_incremental_build_equals_its_full_refresh(workspace, lakehouse, t
     )
     ingest_bytes(more.encode(), "raw/more.csv", lakehouse, now=dt.datetime(2024, 2, 2, tzinfo=dt.UTC))
     assert build(workspace, target="trino").success
-    incremental = {t: trino_rows(trino_target, t, k) for t, k in PUBLIC_TABLES.items()}
+    incremental = {table: trino_rows(trino_target, table) for table in PUBLIC_TABLES}
     assert build(workspace, target="trino", full_refresh=True).success
-    refreshed = {t: trino_rows(trino_target, t, k) for t, k in PUBLIC_TABLES.items()}
     for table in PUBLIC_TABLES:
-        assert len(incremental[table]) == len(refreshed[table]), table
-        for row_a, row_b in zip(incremental[table], refreshed[table]):
-            for column, value in row_a.items():
-                if not column.startswith("dbt_"):
-                    assert same_value(value, row_b[column]), (table, column, row_a, row_b)
+        assert_same_rows(table, incremental[table], trino_rows(trino_target, table), RELATIVE_TOLERANCE)
 
 
 def test_trino_data_sizes_parse_to_bytes():

@@ -122,27 +122,19 @@
 {#- greatest / least of two values, NULL when either is NULL (DuckDB's own skip NULLs,
     Trino's and Athena's return NULL: a missing band edge must stay missing). -#}
 {% macro greatest_of(a, b) -%}
-  {{ return(adapter.dispatch('greatest_of', 'energy')(a, b)) }}
-{%- endmacro %}
-
-{% macro default__greatest_of(a, b) -%}
-  greatest({{ a }}, {{ b }})
-{%- endmacro %}
-
-{% macro duckdb__greatest_of(a, b) -%}
-  case when ({{ a }}) is not null and ({{ b }}) is not null then greatest({{ a }}, {{ b }}) end
+  {{ return(adapter.dispatch('null_strict_extreme', 'energy')('greatest', a, b)) }}
 {%- endmacro %}
 
 {% macro least_of(a, b) -%}
-  {{ return(adapter.dispatch('least_of', 'energy')(a, b)) }}
+  {{ return(adapter.dispatch('null_strict_extreme', 'energy')('least', a, b)) }}
 {%- endmacro %}
 
-{% macro default__least_of(a, b) -%}
-  least({{ a }}, {{ b }})
+{% macro default__null_strict_extreme(function, a, b) -%}
+  {{ function }}({{ a }}, {{ b }})
 {%- endmacro %}
 
-{% macro duckdb__least_of(a, b) -%}
-  case when ({{ a }}) is not null and ({{ b }}) is not null then least({{ a }}, {{ b }}) end
+{% macro duckdb__null_strict_extreme(function, a, b) -%}
+  case when ({{ a }}) is not null and ({{ b }}) is not null then {{ function }}({{ a }}, {{ b }}) end
 {%- endmacro %}
 
 {#- The type of stored timestamp columns. Iceberg tables (the models on Trino and
@@ -157,4 +149,12 @@
 
 {% macro duckdb__stored_timestamp() -%}
   timestamp(3)
+{%- endmacro %}
+
+{#- Partitioning of the reading-grain tables. Athena: monthly Iceberg partitions, so one
+    write stays far below Athena's limit of 100 partitions per write (over 8 years of
+    history fit in a single load). Elsewhere none: DuckDB's zone maps and Trino's
+    Iceberg file statistics already skip what a query does not need. -#}
+{% macro reading_partitions() -%}
+  {{ return(['month(reading_start)'] if target.type == 'athena' else none) }}
 {%- endmacro %}

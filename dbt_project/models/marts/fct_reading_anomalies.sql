@@ -1,11 +1,9 @@
-{#- Athena: monthly Iceberg partitions, so one write stays far below Athena's limit of
-    100 partitions per write (over 8 years of history fit in a single load). -#}
 {{
     config(
         materialized='incremental',
         unique_key=['meter_id', 'reading_start'],
         on_schema_change='fail',
-        partitioned_by=(['month(reading_start)'] if target.type == 'athena' else none),
+        partitioned_by=energy.reading_partitions(),
     )
 }}
 {#- Every reading scored against its meter's own history in the same local time-of-day
