@@ -124,13 +124,14 @@ def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = Fal
             f"the lake at {workspace.lake} holds no readings yet: run `energy ingest FILE` first"
         )
     _check_target_reachable(target)
-    # An incremental build tests only the rows it wrote on the largest tables
-    # (dbt_project/macros/tests_on_new_rows.sql); a full refresh tests every row.
-    command = ["build", "--full-refresh"] if full_refresh else ["build", "--vars", '{"test_new_rows_only": true}']
+    # Data tests on the largest tables check only the rows this build wrote
+    # (dbt_project/macros/tests_on_new_rows.sql): on a full refresh that is every row.
+    # The same vars on both kinds of build keep dbt's partial parsing valid between them.
+    command = ["build", "--vars", '{"test_new_rows_only": true}', *(["--full-refresh"] if full_refresh else [])]
     result = run_dbt(workspace, command, target, on_progress)
     if not full_refresh and any("out of sync" in failure.message for failure in result.failures):
         # The warehouse was built by an older version of the models: rebuild it whole.
-        result = run_dbt(workspace, ["build", "--full-refresh"], target, on_progress)
+        result = run_dbt(workspace, [*command, "--full-refresh"], target, on_progress)
         result.rebuilt_for_schema_change = True
     return result
 

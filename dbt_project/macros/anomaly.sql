@@ -29,38 +29,52 @@
 {%- endmacro %}
 
 {#- Columns baseline_mean, baseline_stddev, baseline_n for every row of `relation`
-    (a CTE with `value`, `day_key` and the partition columns), by window sums.
-    Sums are of value minus the partition's first value (a typical value of the same
-    meter and slot), so the variance does not lose digits to cancellation when the
-    mean is large against the spread. -#}
+    (a CTE with `value`, `day_key` and the partition columns), from one pass of the
+    engines' own window aggregates (numerically stable: no sums of squares).
+    A centered frame holds the scored point too; it is taken back out of the frame's
+    mean and variance with the inverse of Welford's update, because Trino and Athena
+    have no EXCLUDE CURRENT ROW. -#}
 {% macro window_baseline(relation, partition_by, key_columns, length) -%}
-  shifted as (
+  window_stats as (
     select
         {{ relation }}.*,
-        value - first_value(value) over (partition by {{ partition_by }} order by day_key, value) as shifted_value,
-        first_value(value) over (partition by {{ partition_by }} order by day_key, value) as shift
+        count(value) over baseline_frame as frame_n,
+        avg(value) over baseline_frame as frame_mean,
+        var_samp(value) over baseline_frame as frame_variance
     from {{ relation }}
-  ),
-  window_sums as (
-    select
-        shifted.*,
-        count(value) over baseline_frame - {{ 1 if anomaly_window_includes_point() else 0 }} as baseline_n_,
-        sum(shifted_value) over baseline_frame - {{ 'shifted_value' if anomaly_window_includes_point() else '0' }} as sum_,
-        sum(shifted_value * shifted_value) over baseline_frame - {{ 'shifted_value * shifted_value' if anomaly_window_includes_point() else '0' }} as sum_squares_
-    from shifted
     window baseline_frame as (partition by {{ partition_by }} order by day_key {{ energy.anomaly_frame(length) }})
+  ),
+  {%- if anomaly_window_includes_point() %}
+  without_point as (
+    select
+        window_stats.*,
+        frame_n - 1 as baseline_n_,
+        case when frame_n > 1 then (frame_n * frame_mean - value) / (frame_n - 1) end as mean_
+    from window_stats
   ),
   baselines as (
     select
         {{ key_columns }},
         value,
-        case when baseline_n_ > 0 then shift + sum_ / baseline_n_ end as baseline_mean,
-        case when baseline_n_ > 1
-            then sqrt(greatest((sum_squares_ - sum_ * sum_ / baseline_n_) / (baseline_n_ - 1), 0))
+        mean_ as baseline_mean,
+        case when baseline_n_ > 1 then sqrt(greatest(
+            (coalesce(frame_variance, 0) * (frame_n - 1) - (value - frame_mean) * (value - mean_)) / (baseline_n_ - 1),
+            0))
         end as baseline_stddev,
         cast(baseline_n_ as integer) as baseline_n
-    from window_sums
+    from without_point
   )
+  {%- else %}
+  baselines as (
+    select
+        {{ key_columns }},
+        value,
+        frame_mean as baseline_mean,
+        sqrt(frame_variance) as baseline_stddev,
+        cast(frame_n as integer) as baseline_n
+    from window_stats
+  )
+  {%- endif %}
 {%- endmacro %}
 
 {#- The same three columns from the median and MAD of the baseline points (self-join). -#}

@@ -113,6 +113,41 @@
   )
 {%- endmacro %}
 
+{#- Exact p-quantiles per group: a CTE body that prepares `relation` (rows of
+    `value` grouped by `group_by`), then exact_quantile(value, p) inside the GROUP BY.
+    DuckDB has an exact quantile aggregate; elsewhere the ranks come from a window
+    (quantile_from_ranks), the costly part at scale, so DuckDB skips it. -#}
+{% macro rank_for_quantiles(relation, group_by, value) -%}
+  {{ return(adapter.dispatch('rank_for_quantiles', 'energy')(relation, group_by, value)) }}
+{%- endmacro %}
+
+{% macro default__rank_for_quantiles(relation, group_by, value) -%}
+  select
+      *,
+      row_number() over (partition by {{ group_by }} order by {{ value }}) - 1 as rank0,
+      count(*) over (partition by {{ group_by }}) as group_size
+  from {{ relation }}
+{%- endmacro %}
+
+{% macro duckdb__rank_for_quantiles(relation, group_by, value) -%}
+  select * from {{ relation }}
+{%- endmacro %}
+
+{% macro exact_quantile(value, p) -%}
+  {{ return(adapter.dispatch('exact_quantile', 'energy')(value, p)) }}
+{%- endmacro %}
+
+{% macro default__exact_quantile(value, p) -%}
+  {{ energy.quantile_from_ranks(value, p) }}
+{%- endmacro %}
+
+{#- Over a list rather than quantile_cont as an aggregate: at 25 million errors beside a
+    concurrent model, that holistic aggregate spilled tens of GB to disk; a list is an
+    ordinary aggregate state, shared by both quantiles of a group. -#}
+{% macro duckdb__exact_quantile(value, p) -%}
+  list_aggregate(list({{ value }}), 'quantile_cont', {{ p }})
+{%- endmacro %}
+
 {#- When this build started, as a timestamp: marks the rows an incremental run wrote,
     so the next model (or the next run, after a failure) knows what is new to it. -#}
 {% macro build_started_at() -%}

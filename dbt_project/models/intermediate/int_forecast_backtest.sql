@@ -36,14 +36,27 @@ errors as (
 
 ),
 
+origin_days as (
+
+    select *, {{ energy.day_number('origin_date') }} as origin_day
+    from errors
+
+),
+
+-- each meter's backtest span, by aggregate: a window over every error would sort them all
 spans as (
 
-    select
-        *,
-        {{ energy.day_number('origin_date') }} as origin_day,
-        min({{ energy.day_number('origin_date') }}) over (partition by meter_id) as first_origin_day,
-        max({{ energy.day_number('origin_date') }}) over (partition by meter_id) as last_origin_day
-    from errors
+    select meter_id, min(origin_day) as first_origin_day, max(origin_day) as last_origin_day
+    from origin_days
+    group by meter_id
+
+),
+
+with_spans as (
+
+    select origin_days.*, spans.first_origin_day, spans.last_origin_day
+    from origin_days
+    inner join spans on spans.meter_id = origin_days.meter_id
 
 )
 
@@ -62,4 +75,4 @@ select
         / least({{ var('forecast_band_days') }}.0, greatest(1.0, floor({{ energy.fdiv('last_origin_day - first_origin_day + 2', 2) }})))
     ) as integer) as period,
     last_origin_day - origin_day < {{ var('forecast_band_days') }} as in_live_window
-from spans
+from with_spans

@@ -24,11 +24,7 @@ both_sets as (
 
 ranked as (
 
-    select
-        *,
-        row_number() over (partition by meter_id, method, horizon_days, error_set, period order by error_kwh) - 1 as rank0,
-        count(*) over (partition by meter_id, method, horizon_days, error_set, period) as group_size
-    from both_sets
+    {{ energy.rank_for_quantiles('both_sets', 'meter_id, method, horizon_days, error_set, period', 'error_kwh') }}
 
 )
 
@@ -39,7 +35,7 @@ select
     error_set,
     period,
     count(*) as errors,
-    {{ energy.quantile_from_ranks('error_kwh', low) }} as error_low_kwh,
-    {{ energy.quantile_from_ranks('error_kwh', high) }} as error_high_kwh
+    {{ energy.exact_quantile('error_kwh', low) }} as error_low_kwh,
+    {{ energy.exact_quantile('error_kwh', high) }} as error_high_kwh
 from ranked
 group by meter_id, method, horizon_days, error_set, period

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='view') }}
 {#- Every method's forecast from every origin for horizons 1..var forecast_horizon_days. -#}
 with origins as (
 

@@ -8,9 +8,14 @@
 {#- Energy per meter and local day, with how complete the day's readings are.
     Incremental: only the days that received readings since the last build are
     recomputed (from all of their readings). -#}
+{%- set first_new_date = energy.first_new_value('reading_date', ref('int_readings_local')) -%}
 with readings as (
 
     select * from {{ ref('int_readings_local') }}
+    {%- if is_incremental() %}
+    -- the literal bound lets the engine skip older data without reading it
+    where reading_date >= {{ "date '" ~ (first_new_date | string)[:10] ~ "'" if first_new_date is not none else 'null' }}
+    {%- endif %}
 
 ),
 {% if is_incremental() %}
@@ -22,36 +27,16 @@ touched_days as (
 
 ),
 
-recent_readings as (
-
-    select *
-    from readings
-    where reading_date >= (select min(reading_date) from touched_days)
-
-),
-
 touched_readings as (
 
-    select recent_readings.*
-    from recent_readings
+    select readings.*
+    from readings
     inner join touched_days
-        on touched_days.meter_id = recent_readings.meter_id
-        and touched_days.reading_date = recent_readings.reading_date
+        on touched_days.meter_id = readings.meter_id
+        and touched_days.reading_date = readings.reading_date
 
 ),
 {% endif %}
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by meter_id, reading_date
-            order by kwh desc, reading_start
-        ) as peak_rank
-    from {{ 'touched_readings' if is_incremental() else 'readings' }}
-
-),
 
 daily as (
 
@@ -63,11 +48,13 @@ daily as (
         count(*) as reading_count,
         min(interval_minutes) as interval_minutes,
         sum(interval_minutes) as covered_minutes,
-        max(case when peak_rank = 1 then kwh end) as peak_kwh,
-        max(case when peak_rank = 1 then reading_start end) as peak_interval_start,
+        max(kwh) as peak_kwh,
+        -- the earliest interval of the day's largest reading (a sort per day would cost
+        -- a window over every reading)
+        min_by(reading_start, row(-kwh, reading_start)) as peak_interval_start,
         max(ingested_at) as last_ingested_at,
         max(dbt_loaded_at) as dbt_loaded_at
-    from ranked
+    from {{ 'touched_readings' if is_incremental() else 'readings' }}
     group by meter_id, reading_date
 
 ),

@@ -16,31 +16,19 @@
     one window of history before them; the rest of the table is untouched. -#}
 {%- set window = var('anomaly_baseline_days') -%}
 {%- set reach = (window // 2) if var('anomaly_window') == 'centered' else 0 -%}
-with all_readings as (
-
-    select * from {{ ref('int_readings_local') }}
-
-),
-{% if is_incremental() %}
+{%- set first_new_day = energy.first_new_value('day_number', ref('int_readings_local')) -%}
+with {% if is_incremental() -%}
 touched as (
 
     select meter_id, min(day_number) as first_new_day
-    from all_readings
+    from {{ ref('int_readings_local') }}
     where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
+        and day_number >= {{ first_new_day if first_new_day is not none else 'null' }}
     group by meter_id
 
 ),
-{% endif %}
-{% if is_incremental() %}
--- one window before the earliest new day, found without touching older data
-recent_readings as (
 
-    select *
-    from all_readings
-    where day_number >= (select min(first_new_day) from touched) - {{ reach + window }}
-
-),
-{% endif %}
+{% endif -%}
 readings as (
 
     select
@@ -52,11 +40,14 @@ readings as (
         all_readings.dbt_loaded_at,
         all_readings.day_number as day_key,
         all_readings.kwh as value
-    from {{ 'recent_readings' if is_incremental() else 'all_readings' }} as all_readings
+    from {{ ref('int_readings_local') }} as all_readings
     {%- if is_incremental() %}
+    -- one window of history before each meter's first new day; the literal bound lets
+    -- the engine skip the older data without reading it
     inner join touched
         on touched.meter_id = all_readings.meter_id
         and all_readings.day_number >= touched.first_new_day - {{ reach + window }}
+    where all_readings.day_number >= {{ (first_new_day - reach - window) if first_new_day is not none else 'null' }}
     {%- endif %}
 
 ),
