@@ -9,10 +9,14 @@ import statistics
 from collections import defaultdict
 
 import pytest
+import yaml
 
-from energy.warehouse import build, query
+from energy.warehouse import build, query, run_dbt
+from energy.workspace import DBT_PROJECT_DIR
 from ingest_lambda.options import IngestOptions
 from ingest_lambda.pipeline import ingest_bytes
+
+from .conftest import energy_home
 
 REL = 1e-9
 
@@ -160,3 +164,18 @@ def test_corrected_reupload_supersedes_earlier_values(workspace, lakehouse):
     assert daily == [{"total_kwh": 23 * 1.0 + 7.5, "reading_count": 24}]
 
 
+
+
+def test_every_dbt_unit_test_passes(demo_workspace):
+    """Incremental builds skip the unit tests (they check SQL, not data); here they all
+    run, and every one defined in the project's YAML must pass."""
+
+    defined = sum(
+        len((yaml.safe_load(path.read_text()) or {}).get("unit_tests") or [])
+        for path in (DBT_PROJECT_DIR / "models").rglob("*.yml")
+    )
+    assert defined >= 8
+    with energy_home(demo_workspace.home):
+        result = run_dbt(demo_workspace, ["test", "--select", "test_type:unit"])
+    assert result.success, result.failures
+    assert result.counts.get("pass") == defined  # (the other success is the on-run-start hook)

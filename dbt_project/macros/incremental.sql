@@ -8,6 +8,10 @@
   {%- if not (is_incremental() and execute) -%}
     {{ return(none) }}
   {%- endif -%}
+  {%- if 'dbt_loaded_at' not in adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {#- a table from an older version of the model: the schema check rebuilds it -#}
+    {{ return(none) }}
+  {%- endif -%}
   {%- set query -%}
     select min({{ column }})
     from {{ upstream }}

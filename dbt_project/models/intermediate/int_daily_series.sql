@@ -10,6 +10,7 @@ select
     reading_date,
     {{ energy.day_number('reading_date') }} as day_number,
     {{ energy.iso_day_of_week('reading_date') }} as day_of_week,
-    total_kwh
+    total_kwh,
+    dbt_loaded_at
 from days
 where is_complete

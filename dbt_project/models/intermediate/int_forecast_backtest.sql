@@ -1,45 +1,12 @@
-{{ config(materialized='table') }}
-{#- Rolling-origin backtest: every method's forecast from every origin with at least
-    var forecast_min_history_days days of history, against the actual complete day.
-    Origins are cut into consecutive periods (var forecast_band_days long, or half the
-    meter's backtest span when that is shorter): each period's coverage is scored with
-    bands calibrated on the period before it only, an honest out-of-sample measure. -#}
-with points as (
+{{ config(materialized='view') }}
+{#- Rolling-origin backtest: the errors (int_forecast_errors) placed in time. Origins are
+    cut into consecutive periods (var forecast_band_days long, or half the meter's
+    backtest span when that is shorter): each period's coverage is scored with bands
+    calibrated on the period before it only, an honest out-of-sample measure. A view,
+    because the periods and the live window move with every new day. -#}
+with errors as (
 
-    select * from {{ ref('int_forecast_points') }}
-    where lookback_days >= {{ var('forecast_min_history_days') }}
-
-),
-
-actuals as (
-
-    select meter_id, reading_date, total_kwh from {{ ref('int_daily_series') }}
-
-),
-
-errors as (
-
-    select
-        points.meter_id,
-        points.method,
-        points.horizon_days,
-        points.origin_date,
-        points.forecast_date,
-        points.forecast_kwh,
-        points.ma_stddev,
-        actuals.total_kwh as actual_kwh,
-        actuals.total_kwh - points.forecast_kwh as error_kwh
-    from points
-    inner join actuals
-        on actuals.meter_id = points.meter_id
-        and actuals.reading_date = points.forecast_date
-
-),
-
-origin_days as (
-
-    select *, {{ energy.day_number('origin_date') }} as origin_day
-    from errors
+    select * from {{ ref('int_forecast_errors') }}
 
 ),
 
@@ -47,16 +14,16 @@ origin_days as (
 spans as (
 
     select meter_id, min(origin_day) as first_origin_day, max(origin_day) as last_origin_day
-    from origin_days
+    from errors
     group by meter_id
 
 ),
 
 with_spans as (
 
-    select origin_days.*, spans.first_origin_day, spans.last_origin_day
-    from origin_days
-    inner join spans on spans.meter_id = origin_days.meter_id
+    select errors.*, spans.first_origin_day, spans.last_origin_day
+    from errors
+    inner join spans on spans.meter_id = errors.meter_id
 
 )
 

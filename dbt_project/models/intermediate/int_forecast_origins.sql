@@ -1,11 +1,24 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['meter_id', 'origin_date'],
+        on_schema_change='fail',
+    )
+}}
 {#- For every meter and every complete day T (a forecast origin), what each method
     knows at the end of T: only days up to T are used. The live forecast starts at the
-    last complete day; the backtest starts at every earlier one. -#}
+    last complete day; the backtest starts at every earlier one.
+
+    Incremental: origins from the first day whose total is new or changed are computed
+    again (an origin's history is the days before it), from one lookback of history. -#}
 {%- set lookback = [var('forecast_history_days'), var('forecast_ewma_days'), 7 * var('forecast_weekday_profile_weeks')] | max -%}
+{%- set first_new_day = energy.first_new_value('day_number', ref('int_daily_series')) %}
 with series as (
 
     select * from {{ ref('int_daily_series') }}
+    {%- if is_incremental() %}
+    where day_number >= {{ (first_new_day - lookback + 1) if first_new_day is not none else 'null' }}
+    {%- endif %}
 
 ),
 
@@ -22,6 +35,9 @@ lookback as (
     inner join series as history
         on history.meter_id = origin.meter_id
         and history.day_number between origin.day_number - {{ lookback - 1 }} and origin.day_number
+    {%- if is_incremental() %}
+    where origin.day_number >= {{ first_new_day if first_new_day is not none else 'null' }}
+    {%- endif %}
 
 ),
 
@@ -53,7 +69,8 @@ select
     {%- endfor %}
     -- seasonal naive: the last week's value of each weekday
     {%- for dow in range(1, 8) %}
-    max(case when days_back < 7 and day_of_week = {{ dow }} then total_kwh end) as last_week_{{ dow }}{{ "," if not loop.last }}
+    max(case when days_back < 7 and day_of_week = {{ dow }} then total_kwh end) as last_week_{{ dow }},
     {%- endfor %}
+    {{ energy.build_started_at() }} as dbt_loaded_at
 from weighted
 group by meter_id, origin_date, origin_day

@@ -1,0 +1,51 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['meter_id', 'method', 'horizon_days', 'origin_date'],
+        on_schema_change='fail',
+    )
+}}
+{#- The backtest's errors: every method's forecast from every origin with at least
+    var forecast_min_history_days days of history, against the actual complete day.
+
+    Incremental: the errors of origins from var forecast_horizon_days days before the
+    first new or changed daily total are computed again (their actual or their origin
+    changed); the rest stay. -#}
+{%- set first_new_day = energy.first_new_value('day_number', ref('int_daily_series')) -%}
+{%- set first_origin = (first_new_day - var('forecast_horizon_days')) if first_new_day is not none else 'null' -%}
+with points as (
+
+    select * from {{ ref('int_forecast_points') }}
+    where lookback_days >= {{ var('forecast_min_history_days') }}
+    {%- if is_incremental() %}
+        and origin_day >= {{ first_origin }}
+    {%- endif %}
+
+),
+
+actuals as (
+
+    select meter_id, reading_date, total_kwh
+    from {{ ref('int_daily_series') }}
+    {%- if is_incremental() %}
+    where day_number > {{ first_origin }}
+    {%- endif %}
+
+)
+
+select
+    points.meter_id,
+    points.method,
+    points.horizon_days,
+    points.origin_date,
+    points.origin_day,
+    points.forecast_date,
+    points.forecast_kwh,
+    points.ma_stddev,
+    actuals.total_kwh as actual_kwh,
+    actuals.total_kwh - points.forecast_kwh as error_kwh,
+    {{ energy.build_started_at() }} as dbt_loaded_at
+from points
+inner join actuals
+    on actuals.meter_id = points.meter_id
+    and actuals.reading_date = points.forecast_date
