@@ -188,7 +188,8 @@ Goal: ingest and build together at most 15 s on a warm machine.
 Trino {os.environ.get("TRINO_VERSION", "476")}, one node on this machine (`trino/server.sh start`), models
 as Iceberg tables, the lake as external Hive tables over the same Parquet files. Bytes
 read are Trino's physical input bytes summed over every query of the build (tests
-included): the quantity Athena bills, at $5 per TB.
+included): the quantity Athena bills, at $5 per TB. One untimed full build warms the
+server first (a just-started JVM ran the first build 40-60% slower).
 
 | step | DuckDB seconds | Trino seconds | Trino bytes read |
 |---|---|---|---|
