@@ -127,14 +127,15 @@ def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = Fal
     # Data tests on the largest tables check only the rows this build wrote
     # (dbt_project/macros/tests_on_new_rows.sql): on a full refresh that is every row.
     # The same vars on both kinds of build keep dbt's partial parsing valid between them.
-    command = ["build", "--vars", '{"test_new_rows_only": true}']
+    build_command = ["build", "--vars", '{"test_new_rows_only": true}']
+    full = [*build_command, "--full-refresh"]
     # Unit tests check the models' SQL against fixed inputs, not the data: they run on a
     # full refresh (and in `make test`), not on every incremental build, as dbt advises.
-    incremental = [*command, "--exclude-resource-type", "unit_test"]
-    result = run_dbt(workspace, [*command, "--full-refresh"] if full_refresh else incremental, target, on_progress)
+    incremental = [*build_command, "--exclude-resource-type", "unit_test"]
+    result = run_dbt(workspace, full if full_refresh else incremental, target, on_progress)
     if not full_refresh and any("out of sync" in failure.message for failure in result.failures):
         # The warehouse was built by an older version of the models: rebuild it whole.
-        result = run_dbt(workspace, [*command, "--full-refresh"], target, on_progress)
+        result = run_dbt(workspace, full, target, on_progress)
         result.rebuilt_for_schema_change = True
     return result
 

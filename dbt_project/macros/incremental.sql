@@ -1,10 +1,10 @@
-{#- For an incremental model: the smallest value of `column` among the rows of
+{#- For an incremental model: the first day number (day_number) among the rows of
     `upstream` written since this table last took rows in (by the dbt_loaded_at build
-    mark), as a Python value; none when nothing is new, or outside an incremental run.
-    Models turn it into a literal bound, which every engine can prune on (DuckDB's zone
-    maps, Trino's and Athena's partitions and row-group statistics), where a bound
-    given as a subquery makes them read the whole table. -#}
-{% macro first_new_value(column, upstream) -%}
+    mark); none when nothing is new, or outside an incremental run. Models write it into
+    their SQL with day_bound, as a literal every engine can prune on (DuckDB's zone maps,
+    Trino's and Athena's partitions and row-group statistics), where a bound given as a
+    subquery makes them read the whole table. -#}
+{% macro first_new_day(upstream) -%}
   {%- if not (is_incremental() and execute) -%}
     {{ return(none) }}
   {%- endif -%}
@@ -13,9 +13,15 @@
     {{ return(none) }}
   {%- endif -%}
   {%- set query -%}
-    select min({{ column }})
+    select min(day_number)
     from {{ upstream }}
     where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
   {%- endset -%}
   {{ return(run_query(query).columns[0].values()[0]) }}
+{%- endmacro %}
+
+{#- `days_before` days before first_new_day's answer, as SQL: null (no rows pass a
+    comparison with it) when nothing is new. -#}
+{% macro day_bound(first_new_day, days_before=0) -%}
+  {{ return('null' if first_new_day is none else (first_new_day | int) - days_before) }}
 {%- endmacro %}

@@ -11,8 +11,8 @@
     Incremental: the errors of origins from var forecast_horizon_days days before the
     first new or changed daily total are computed again (their actual or their origin
     changed); the rest stay. -#}
-{%- set first_new_day = energy.first_new_value('day_number', ref('int_daily_series')) -%}
-{%- set first_origin = (first_new_day - var('forecast_horizon_days')) if first_new_day is not none else 'null' -%}
+{%- set first_new_day = energy.first_new_day(ref('int_daily_series')) -%}
+{%- set first_origin = energy.day_bound(first_new_day, var('forecast_horizon_days')) -%}
 with points as (
 
     select * from {{ ref('int_forecast_points') }}

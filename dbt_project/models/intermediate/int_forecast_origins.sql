@@ -12,12 +12,12 @@
     Incremental: origins from the first day whose total is new or changed are computed
     again (an origin's history is the days before it), from one lookback of history. -#}
 {%- set lookback = [var('forecast_history_days'), var('forecast_ewma_days'), 7 * var('forecast_weekday_profile_weeks')] | max -%}
-{%- set first_new_day = energy.first_new_value('day_number', ref('int_daily_series')) %}
+{%- set first_new_day = energy.first_new_day(ref('int_daily_series')) %}
 with series as (
 
     select * from {{ ref('int_daily_series') }}
     {%- if is_incremental() %}
-    where day_number >= {{ (first_new_day - lookback + 1) if first_new_day is not none else 'null' }}
+    where day_number >= {{ energy.day_bound(first_new_day, lookback - 1) }}
     {%- endif %}
 
 ),
@@ -36,7 +36,7 @@ lookback as (
         on history.meter_id = origin.meter_id
         and history.day_number between origin.day_number - {{ lookback - 1 }} and origin.day_number
     {%- if is_incremental() %}
-    where origin.day_number >= {{ first_new_day if first_new_day is not none else 'null' }}
+    where origin.day_number >= {{ energy.day_bound(first_new_day) }}
     {%- endif %}
 
 ),

@@ -8,13 +8,13 @@
 {#- Energy per meter and local day, with how complete the day's readings are.
     Incremental: only the days that received readings since the last build are
     recomputed (from all of their readings). -#}
-{%- set first_new_date = energy.first_new_value('reading_date', ref('int_readings_local')) -%}
+{%- set first_new_day = energy.first_new_day(ref('int_readings_local')) -%}
 with readings as (
 
     select * from {{ ref('int_readings_local') }}
     {%- if is_incremental() %}
     -- the literal bound lets the engine skip older data without reading it
-    where reading_date >= {{ "date '" ~ (first_new_date | string)[:10] ~ "'" if first_new_date is not none else 'null' }}
+    where day_number >= {{ energy.day_bound(first_new_day) }}
     {%- endif %}
 
 ),

@@ -16,14 +16,14 @@
     one window of history before them; the rest of the table is untouched. -#}
 {%- set window = var('anomaly_baseline_days') -%}
 {%- set reach = (window // 2) if var('anomaly_window') == 'centered' else 0 -%}
-{%- set first_new_day = energy.first_new_value('day_number', ref('int_readings_local')) -%}
+{%- set first_new_day = energy.first_new_day(ref('int_readings_local')) -%}
 with {% if is_incremental() -%}
 touched as (
 
     select meter_id, min(day_number) as first_new_day
     from {{ ref('int_readings_local') }}
     where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
-        and day_number >= {{ first_new_day if first_new_day is not none else 'null' }}
+        and day_number >= {{ energy.day_bound(first_new_day) }}
     group by meter_id
 
 ),
@@ -47,7 +47,7 @@ readings as (
     inner join touched
         on touched.meter_id = all_readings.meter_id
         and all_readings.day_number >= touched.first_new_day - {{ reach + window }}
-    where all_readings.day_number >= {{ (first_new_day - reach - window) if first_new_day is not none else 'null' }}
+    where all_readings.day_number >= {{ energy.day_bound(first_new_day, reach + window) }}
     {%- endif %}
 
 ),
