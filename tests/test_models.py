@@ -179,3 +179,36 @@ def test_every_dbt_unit_test_passes(demo_workspace):
         result = run_dbt(demo_workspace, ["test", "--select", "test_type:unit"])
     assert result.success, result.failures
     assert result.counts.get("pass") == defined  # (the other success is the on-run-start hook)
+
+
+def test_the_unique_key_test_finds_every_repeated_key(demo_workspace, tmp_path):
+    """The uniqueness data test groups on a hash of the key first on DuckDB; it must
+    still report exactly the repeated keys, with their counts, as a plain GROUP BY does."""
+    import shutil
+
+    import duckdb
+
+    compiled = demo_workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "staging"
+    test_sql = next((compiled / "stg_readings.yml").glob("unique_combination_stg_readings*.sql")).read_text()
+    assert "hash(" in test_sql
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_workspace.warehouse, copy)
+    with duckdb.connect() as connection:
+        connection.execute(f"attach '{copy}' as warehouse; use warehouse")
+        assert connection.execute(test_sql).fetchall() == []
+        # one key twice, another three times (same build mark, so a scoped test sees them)
+        connection.execute("""
+            insert into stg_readings
+            select * from stg_readings where reading_start = (select min(reading_start) from stg_readings)
+            union all
+            select * from (select * from stg_readings order by meter_id, reading_start desc limit 1)
+            union all
+            select * from (select * from stg_readings order by meter_id, reading_start desc limit 1)
+        """)
+        plain = connection.execute("""
+            select meter_id, reading_start, count(*) from stg_readings
+            group by all having count(*) > 1 order by all
+        """).fetchall()
+        found = sorted(connection.execute(test_sql).fetchall())
+    assert len(plain) >= 2 and {row[2] for row in plain} == {2, 3}
+    assert found == plain

@@ -1,6 +1,3 @@
 {% test unique_combination(model, columns) %}
-select {{ columns | join(', ') }}, count(*) as occurrences
-from {{ model }}
-group by {{ columns | join(', ') }}
-having count(*) > 1
+{{ adapter.dispatch('unique_combination_sql', 'energy')(model, columns | join(', ')) }}
 {% endtest %}
