@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
-from energy.warehouse import build, query
+import pytest
+
+from energy.warehouse import build, query, run_dbt
 from ingest_lambda.options import IngestOptions
 from ingest_lambda.pipeline import ingest_bytes, ingest_file
 from sampledata.generator import generate_long_format
@@ -74,3 +77,40 @@ def test_an_upload_that_started_early_and_landed_late_is_not_missed(workspace, l
     assert daily == [{"meter_id": "fast", "total_kwh": 24.0}, {"meter_id": "slow", "total_kwh": 24.0}]
     scored = query(workspace, "select count(*) as n from fct_reading_anomalies where meter_id = 'slow'").to_pylist()
     assert scored == [{"n": 24}]
+
+
+@pytest.mark.parametrize("variables", [
+    {"anomaly_window": "centered", "anomaly_method": "zscore"},
+    {"anomaly_window": "trailing", "anomaly_method": "robust"},
+    {"anomaly_window": "centered", "anomaly_method": "robust"},
+], ids=["centered-zscore", "trailing-robust", "centered-robust"])
+def test_every_anomaly_baseline_scores_new_readings_as_a_full_refresh_does(workspace, lakehouse, tmp_path, variables):
+    """Incremental runs score only the new readings, each joined to its history; every
+    window and method must give the rows a full refresh computes with its window."""
+    def run(*extra: str):
+        outcome = run_dbt(workspace, ["build", "--select", "+fct_reading_anomalies", "--resource-type", "model", "--resource-type", "seed",
+                                      "--vars", json.dumps(variables), *extra])
+        assert outcome.success, outcome.failures
+
+    history = generate_long_format(tmp_path / "history.csv", meters=2, days=40, interval_minutes=60, seed=4)
+    ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 2, 10, tzinfo=dt.UTC))
+    run()
+    next_day = "meter_id,timestamp,value\n" + "".join(
+        f"meter-000{m},2024-02-10T{h:02d}:00:00Z,{1.0 + m + h / 10}\n" for m in (1, 2) for h in range(24)
+    )
+    # a correction within the centered window's reach of the new day, and one beyond it
+    corrections = "meter_id,timestamp,value\nmeter-0001,2024-02-03T18:00:00Z,9.0\nmeter-0002,2024-01-20T06:00:00Z,0.0\n"
+    ingest_bytes(next_day.encode(), "raw/next.csv", lakehouse, now=dt.datetime(2024, 2, 11, tzinfo=dt.UTC))
+    ingest_bytes(corrections.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60),
+                 now=dt.datetime(2024, 2, 11, 1, tzinfo=dt.UTC))
+    run()
+    compiled = (workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "marts"
+                / "fct_reading_anomalies.sql").read_text()
+    assert "new_readings" in compiled and "over baseline_frame" not in compiled  # the join, not the window
+    incremental = query(workspace, ordered_select("fct_reading_anomalies")).to_pylist()
+
+    run("--full-refresh")
+    refreshed = query(workspace, ordered_select("fct_reading_anomalies")).to_pylist()
+    assert_same_rows("fct_reading_anomalies", incremental, refreshed, rel_tol=1e-9)
+    assert len(refreshed) == 2 * 41 * 24
+    assert sum(row["z_score"] is not None for row in refreshed) > len(refreshed) // 2

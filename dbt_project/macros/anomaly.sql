@@ -77,20 +77,61 @@
   {%- endif %}
 {%- endmacro %}
 
-{#- The same three columns from the median and MAD of the baseline points (self-join). -#}
-{% macro robust_baseline(relation, partition_columns, key_columns, days) -%}
+{#- The join forms' frame: the baseline days of a `scored` row among the `history` rows
+    of its partition (the days of anomaly_frame; a centered frame still holds the scored
+    row's own day). -#}
+{% macro frame_join_condition(partition_columns, days) -%}
+  {% for column in partition_columns %}history.{{ column }} = scored.{{ column }} and {% endfor %}
+  {%- if var('anomaly_window') == 'trailing' %}
+  history.day_key between scored.day_key - {{ days }} and scored.day_key - 1
+  {%- else %}
+  history.day_key between scored.day_key - {{ days // 2 }} and scored.day_key + {{ days // 2 }}
+  {%- endif %}
+{%- endmacro %}
+
+{#- window_baseline's columns for the rows of `scored` only, by joining each to its
+    baseline rows in `history` (which must hold the frame's days before and after them).
+    For incremental runs: a window would compute every row of the history it reads, 29
+    days of it for one new day (1.5 s against 0.5 s for 96,000 new readings). The
+    scored point itself (told apart by `identity`) is left out of a centered frame, as
+    window_baseline takes it out. -#}
+{% macro joined_baseline(scored, history, partition_columns, key_columns, length, identity) -%}
+  baseline_pairs as (
+    select
+        {% for column in key_columns.split(',') %}scored.{{ column.strip() }}, {% endfor %}
+        scored.value,
+        history.value as history_value
+    from {{ scored }} as scored
+    left join {{ history }} as history
+        on {{ energy.frame_join_condition(partition_columns, length) }}
+        {%- if anomaly_window_includes_point() %}
+        and history.{{ identity }} <> scored.{{ identity }}
+        {%- endif %}
+  ),
+  baselines as (
+    select
+        {{ key_columns }},
+        value,
+        avg(history_value) as baseline_mean,
+        stddev_samp(history_value) as baseline_stddev,
+        cast(count(history_value) as integer) as baseline_n
+    from baseline_pairs
+    group by {{ key_columns }}, value
+  )
+{%- endmacro %}
+
+{#- The same three columns from the median and MAD of the baseline points (self-join of
+    the `scored` rows to `history`; a centered frame leaves out the scored day). -#}
+{% macro robust_baseline(scored, history, partition_columns, key_columns, days) -%}
   pairs as (
     select
         {% for column in key_columns.split(',') %}scored.{{ column.strip() }}, {% endfor %}
         scored.value,
         history.value as history_value
-    from {{ relation }} as scored
-    left join {{ relation }} as history
-        on {% for column in partition_columns %}history.{{ column }} = scored.{{ column }} and {% endfor %}
-        {%- if var('anomaly_window') == 'trailing' %}
-        history.day_key between scored.day_key - {{ days }} and scored.day_key - 1
-        {%- else %}
-        history.day_key between scored.day_key - {{ days // 2 }} and scored.day_key + {{ days // 2 }}
+    from {{ scored }} as scored
+    left join {{ history }} as history
+        on {{ energy.frame_join_condition(partition_columns, days) }}
+        {%- if anomaly_window_includes_point() %}
         and history.day_key <> scored.day_key
         {%- endif %}
   ),
@@ -118,12 +159,17 @@
   )
 {%- endmacro %}
 
-{#- `length` is the window in units of day_key (days, or weeks for same-weekday). -#}
-{% macro baseline_ctes(relation, partition_columns, key_columns, length) -%}
-  {%- if var('anomaly_method') == 'zscore' -%}
+{#- The CTEs ending in `baselines`: baseline_mean, baseline_stddev and baseline_n for
+    the rows of `relation`, or with `scored` for those rows only, `relation` then holding
+    their history (`identity` tells rows of a partition apart). `length` is the window in
+    units of day_key (days, or weeks for same-weekday). -#}
+{% macro baseline_ctes(relation, partition_columns, key_columns, length, scored=none, identity='day_key') -%}
+  {%- if var('anomaly_method') == 'zscore' and scored is none -%}
     {{ energy.window_baseline(relation, partition_columns | join(', '), key_columns, length) }}
+  {%- elif var('anomaly_method') == 'zscore' -%}
+    {{ energy.joined_baseline(scored, relation, partition_columns, key_columns, length, identity) }}
   {%- elif var('anomaly_method') == 'robust' -%}
-    {{ energy.robust_baseline(relation, partition_columns, key_columns, length) }}
+    {{ energy.robust_baseline(scored or relation, relation, partition_columns, key_columns, length) }}
   {%- else -%}
     {{ exceptions.raise_compiler_error("var anomaly_method must be zscore or robust, not " ~ var('anomaly_method')) }}
   {%- endif -%}

@@ -12,8 +12,9 @@
     itself nor anything later is in it, so a flag never changes once raised.
 
     Incremental: for each meter with new readings, rows from its first new day on are
-    scored again (from the day the new data can reach, for a centered window), reading
-    one window of history before them; the rest of the table is untouched. -#}
+    scored again (from the day the new data can reach, for a centered window), each
+    joined to its baseline rows in one window of history before them
+    (energy.joined_baseline); the rest of the table is untouched. -#}
 {%- set window = var('anomaly_baseline_days') -%}
 {%- set reach = (window // 2) if var('anomaly_window') == 'centered' else 0 -%}
 {%- set first_new_day = energy.first_new_day(ref('int_readings_local')) -%}
@@ -24,6 +25,7 @@ touched as (
     from {{ ref('int_readings_local') }}
     where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
         and day_number >= {{ energy.day_bound(first_new_day) }}
+        and reading_start >= {{ energy.reading_start_bound(first_new_day) }}
     group by meter_id
 
 ),
@@ -48,11 +50,29 @@ readings as (
         on touched.meter_id = all_readings.meter_id
         and all_readings.day_number >= touched.first_new_day - {{ reach + window }}
     where all_readings.day_number >= {{ energy.day_bound(first_new_day, reach + window) }}
+        and all_readings.reading_start >= {{ energy.reading_start_bound(first_new_day, reach + window) }}
     {%- endif %}
 
 ),
 
-{{ energy.baseline_ctes('readings', ['meter_id', 'slot_minute'], 'meter_id, reading_start, reading_date, slot_minute, ingested_at, dbt_loaded_at, day_key', window) }},
+{% if is_incremental() -%}
+-- the readings to score again: each meter's from its first new day on (from the day
+-- new data can reach, for a centered window); the rest of `readings` is their history
+new_readings as (
+
+    select readings.*
+    from readings
+    inner join touched
+        on touched.meter_id = readings.meter_id
+        and readings.day_key >= touched.first_new_day - {{ reach }}
+
+),
+
+{% endif -%}
+{{ energy.baseline_ctes(
+    'readings', ['meter_id', 'slot_minute'],
+    'meter_id, reading_start, reading_date, slot_minute, ingested_at, dbt_loaded_at, day_key', window,
+    scored='new_readings' if is_incremental() else none, identity='reading_start') }},
 
 scored as (
 
@@ -60,11 +80,6 @@ scored as (
         baselines.*,
         {{ energy.z_score('value') }} as z_score
     from baselines
-    {%- if is_incremental() %}
-    inner join touched
-        on touched.meter_id = baselines.meter_id
-        and baselines.day_key >= touched.first_new_day - {{ reach }}
-    {%- endif %}
 
 )
 
