@@ -80,13 +80,16 @@ def main() -> None:
     # Case 3: a year of 15-minute readings for many meters through dbt.
     dbt_meters = int(os.environ.get("BENCH_DBT_METERS", 1000))
     year = generate_long_format(WORK / "year.csv", meters=dbt_meters, days=365, interval_minutes=15, seed=5)
-    next_day = generate_long_format(
-        WORK / "next-day.csv", meters=dbt_meters, days=1, interval_minutes=15, seed=6,
-        start=dt.datetime(2024, 1, 1) + dt.timedelta(days=365),
-    )
-    scale = run_case("dbt_scale", str(WORK / "dbt-home"), str(year.data_path), str(next_day.data_path))
+    next_days = [
+        generate_long_format(
+            WORK / f"next-day-{day}.csv", meters=dbt_meters, days=1, interval_minutes=15, seed=6 + day,
+            start=dt.datetime(2024, 1, 1) + dt.timedelta(days=365 + day),
+        ).data_path
+        for day in range(3)
+    ]
+    scale = run_case("dbt_scale", str(WORK / "dbt-home"), str(year.data_path), ",".join(map(str, next_days)))
     print("case 3", scale, flush=True)
-    for path in (year.data_path, next_day.data_path, large.data_path, double.data_path):
+    for path in (year.data_path, *next_days, large.data_path, double.data_path):
         path.unlink(missing_ok=True)
 
     # Case 6: the same flow on Trino beside DuckDB, with the bytes each build read.
@@ -165,12 +168,14 @@ pieces and its peak does not.
 | step | seconds |
 |---|---|
 | ingest the year ({scale['rows']:,} rows, one upload) | {scale['ingest_year_s']} |
-| `energy build --full-refresh` (dbt start-up, models, data tests, unit tests) | {scale['full_build_s']} |
-| ingest one more day ({scale['next_day_rows']:,} rows) | {scale['ingest_day_s']} |
-| incremental `energy build` (models, data tests; no unit tests) | {scale['incremental_build_s']} |
-| incremental / full | {scale['incremental_share']:.1%} |
+| `energy build --full-refresh` (models, data tests, unit tests), median of 3 | {scale['full_build_s']} |
+| the first of them, which also imports dbt and parses the project from scratch | {scale['first_full_build_s']} |
+| ingest one more day ({scale['next_day_rows']:,} rows), median of 3 days | {scale['ingest_day_s']} |
+| incremental `energy build` after each day (models, data tests; no unit tests), median of 3 | {scale['incremental_build_s']} |
+| incremental / full (medians) | {scale['incremental_share']:.1%} |
 
-Goal: full build at most 60 s, incremental at most 10% of it. Peak memory of the process: {scale['peak_rss_mb']:,} MB.
+Goal: full build at most 60 s, incremental at most 10% of it. Every build runs in the
+same process, as `energy build` calls dbt in-process. Peak memory of the process: {scale['peak_rss_mb']:,} MB.
 
 ## 4. The demo: install, ingest, build
 
