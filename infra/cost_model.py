@@ -63,9 +63,9 @@ class Workload:
     dbt_memory_gb: float = 2.0
     dbt_queries_per_run: int = 110  # models, data tests, hooks (a `dbt build`)
     # Bytes an incremental build reads per reading in the warehouse (Trino's physical
-    # input bytes, BENCHMARKS.md case 6: ~63 B at 3.5M readings; an incremental build
-    # still reads 85% of what a full one does).
-    athena_bytes_per_warehouse_reading: float = 63.0
+    # input bytes, BENCHMARKS.md case 6: ~49 B at 3.5M readings, uploads on successive
+    # days; an incremental build reads 58% of what a full one does).
+    athena_bytes_per_warehouse_reading: float = 49.0
     analyst_queries_per_month: int = 200
     analyst_bytes_per_query: int = 200 * 1000**2
     s3_puts_per_upload: int = 8  # raw, lake, quarantine, dq records, Data Docs result
