@@ -35,6 +35,20 @@ def run_case(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def days_after_the_year(prefix: Path, meters: int, count: int, seed: int) -> list[Path]:
+    """One file per day of 15-minute readings for the `count` days after the generated
+    year (which starts on 2024-01-01)."""
+    from sampledata.generator import generate_long_format
+
+    return [
+        generate_long_format(
+            prefix.with_name(f"{prefix.name}-{day}.csv"), meters=meters, days=1, interval_minutes=15,
+            seed=seed + day, start=dt.datetime(2024, 1, 1) + dt.timedelta(days=365 + day),
+        ).data_path
+        for day in range(count)
+    ]
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -80,13 +94,7 @@ def main() -> None:
     # Case 3: a year of 15-minute readings for many meters through dbt.
     dbt_meters = int(os.environ.get("BENCH_DBT_METERS", 1000))
     year = generate_long_format(WORK / "year.csv", meters=dbt_meters, days=365, interval_minutes=15, seed=5)
-    next_days = [
-        generate_long_format(
-            WORK / f"next-day-{day}.csv", meters=dbt_meters, days=1, interval_minutes=15, seed=6 + day,
-            start=dt.datetime(2024, 1, 1) + dt.timedelta(days=365 + day),
-        ).data_path
-        for day in range(3)
-    ]
+    next_days = days_after_the_year(WORK / "next-day", dbt_meters, count=3, seed=6)
     scale = run_case("dbt_scale", str(WORK / "dbt-home"), str(year.data_path), ",".join(map(str, next_days)))
     print("case 3", scale, flush=True)
     for path in (year.data_path, *next_days, large.data_path, double.data_path):
@@ -95,13 +103,7 @@ def main() -> None:
     # Case 6: the same flow on Trino beside DuckDB, with the bytes each build read.
     trino_meters = int(os.environ.get("BENCH_TRINO_METERS", 100))
     trino_year = generate_long_format(WORK / "trino-year.csv", meters=trino_meters, days=365, interval_minutes=15, seed=8)
-    trino_days = [
-        generate_long_format(
-            WORK / f"trino-day-{day}.csv", meters=trino_meters, days=1, interval_minutes=15, seed=9 + day,
-            start=dt.datetime(2024, 1, 1) + dt.timedelta(days=365 + day),
-        ).data_path
-        for day in range(2)
-    ]
+    trino_days = days_after_the_year(WORK / "trino-day", trino_meters, count=2, seed=9)
     from energy.trino import local_server
 
     with local_server():

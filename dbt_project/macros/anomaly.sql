@@ -77,16 +77,26 @@
   {%- endif %}
 {%- endmacro %}
 
-{#- The join forms' frame: the baseline days of a `scored` row among the `history` rows
-    of its partition (the days of anomaly_frame; a centered frame still holds the scored
-    row's own day). -#}
-{% macro frame_join_condition(partition_columns, days) -%}
-  {% for column in partition_columns %}history.{{ column }} = scored.{{ column }} and {% endfor %}
-  {%- if var('anomaly_window') == 'trailing' %}
-  history.day_key between scored.day_key - {{ days }} and scored.day_key - 1
-  {%- else %}
-  history.day_key between scored.day_key - {{ days // 2 }} and scored.day_key + {{ days // 2 }}
-  {%- endif %}
+{#- The join forms' pairs: each `scored` row beside every `history` row of its
+    partition within its baseline days (the days of anomaly_frame), one row with a null
+    history_value when there is none. A centered frame leaves out the history rows whose
+    `point_column` equals the scored row's. -#}
+{% macro baseline_pairs(scored, history, partition_columns, key_columns, days, point_column) -%}
+    select
+        {% for column in key_columns.split(',') %}scored.{{ column.strip() }}, {% endfor %}
+        scored.value,
+        history.value as history_value
+    from {{ scored }} as scored
+    left join {{ history }} as history
+        on {% for column in partition_columns %}history.{{ column }} = scored.{{ column }} and {% endfor %}
+        {%- if var('anomaly_window') == 'trailing' %}
+        history.day_key between scored.day_key - {{ days }} and scored.day_key - 1
+        {%- elif var('anomaly_window') == 'centered' %}
+        history.day_key between scored.day_key - {{ days // 2 }} and scored.day_key + {{ days // 2 }}
+        and history.{{ point_column }} <> scored.{{ point_column }}
+        {%- else %}
+        {{ exceptions.raise_compiler_error("var anomaly_window must be trailing or centered, not " ~ var('anomaly_window')) }}
+        {%- endif %}
 {%- endmacro %}
 
 {#- window_baseline's columns for the rows of `scored` only, by joining each to its
@@ -97,16 +107,7 @@
     window_baseline takes it out. -#}
 {% macro joined_baseline(scored, history, partition_columns, key_columns, length, identity) -%}
   baseline_pairs as (
-    select
-        {% for column in key_columns.split(',') %}scored.{{ column.strip() }}, {% endfor %}
-        scored.value,
-        history.value as history_value
-    from {{ scored }} as scored
-    left join {{ history }} as history
-        on {{ energy.frame_join_condition(partition_columns, length) }}
-        {%- if anomaly_window_includes_point() %}
-        and history.{{ identity }} <> scored.{{ identity }}
-        {%- endif %}
+    {{ energy.baseline_pairs(scored, history, partition_columns, key_columns, length, identity) }}
   ),
   baselines as (
     select
@@ -124,16 +125,7 @@
     the `scored` rows to `history`; a centered frame leaves out the scored day). -#}
 {% macro robust_baseline(scored, history, partition_columns, key_columns, days) -%}
   pairs as (
-    select
-        {% for column in key_columns.split(',') %}scored.{{ column.strip() }}, {% endfor %}
-        scored.value,
-        history.value as history_value
-    from {{ scored }} as scored
-    left join {{ history }} as history
-        on {{ energy.frame_join_condition(partition_columns, days) }}
-        {%- if anomaly_window_includes_point() %}
-        and history.day_key <> scored.day_key
-        {%- endif %}
+    {{ energy.baseline_pairs(scored, history, partition_columns, key_columns, days, 'day_key') }}
   ),
   medians as (
     select {{ key_columns }}, value, {{ energy.median('history_value') }} as baseline_median, count(history_value) as baseline_n
