@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import shutil
 import statistics
 from collections import defaultdict
 
+import duckdb
 import pytest
 import yaml
 
@@ -184,10 +186,6 @@ def test_every_dbt_unit_test_passes(demo_workspace):
 def test_the_unique_key_test_finds_every_repeated_key(demo_workspace, tmp_path):
     """The uniqueness data test groups on a hash of the key first on DuckDB; it must
     still report exactly the repeated keys, with their counts, as a plain GROUP BY does."""
-    import shutil
-
-    import duckdb
-
     compiled = demo_workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "staging"
     test_sql = next((compiled / "stg_readings.yml").glob("unique_combination_stg_readings*.sql")).read_text()
     assert "hash(" in test_sql

@@ -12,14 +12,21 @@
                   thresholds. Needs a self-join; on Trino the median is approximate.
 -#}
 
-{% macro anomaly_frame(days) -%}
+{#- The baseline's days relative to the scored point's day_key, as [first, last]
+    offsets: the one definition the window frame and the join forms share. -#}
+{% macro anomaly_frame_offsets(days) -%}
   {%- if var('anomaly_window') == 'trailing' -%}
-    range between {{ days }} preceding and 1 preceding
+    {{ return([-days, -1]) }}
   {%- elif var('anomaly_window') == 'centered' -%}
-    range between {{ days // 2 }} preceding and {{ days // 2 }} following
+    {{ return([-(days // 2), days // 2]) }}
   {%- else -%}
     {{ exceptions.raise_compiler_error("var anomaly_window must be trailing or centered, not " ~ var('anomaly_window')) }}
   {%- endif -%}
+{%- endmacro %}
+
+{% macro anomaly_frame(days) -%}
+  {%- set first, last = energy.anomaly_frame_offsets(days) -%}
+  range between {{ -first }} preceding and {{ last | abs }} {{ 'preceding' if last < 0 else 'following' }}
 {%- endmacro %}
 
 {#- In the window, does a point other than the scored one fall in its baseline?
@@ -82,6 +89,7 @@
     history_value when there is none. A centered frame leaves out the history rows whose
     `point_column` equals the scored row's. -#}
 {% macro baseline_pairs(scored, history, partition_columns, key_columns, days, point_column) -%}
+  {%- set first, last = energy.anomaly_frame_offsets(days) -%}
     select
         {% for column in key_columns.split(',') %}scored.{{ column.strip() }}, {% endfor %}
         scored.value,
@@ -89,13 +97,9 @@
     from {{ scored }} as scored
     left join {{ history }} as history
         on {% for column in partition_columns %}history.{{ column }} = scored.{{ column }} and {% endfor %}
-        {%- if var('anomaly_window') == 'trailing' %}
-        history.day_key between scored.day_key - {{ days }} and scored.day_key - 1
-        {%- elif var('anomaly_window') == 'centered' %}
-        history.day_key between scored.day_key - {{ days // 2 }} and scored.day_key + {{ days // 2 }}
+        history.day_key between scored.day_key - {{ -first }} and scored.day_key {{ '+' if last >= 0 else '-' }} {{ last | abs }}
+        {%- if anomaly_window_includes_point() %}
         and history.{{ point_column }} <> scored.{{ point_column }}
-        {%- else %}
-        {{ exceptions.raise_compiler_error("var anomaly_window must be trailing or centered, not " ~ var('anomaly_window')) }}
         {%- endif %}
 {%- endmacro %}
 

@@ -26,16 +26,20 @@
   {{ return('null' if first_new_day is none else (first_new_day | int) - days_before) }}
 {%- endmacro %}
 
-{#- The same bound as a reading_start (UTC) literal, for reads through the
-    int_readings_local view, where day_number is computed and cannot prune: a local day
-    starts at most 14 hours before UTC midnight, so one day earlier is always enough
-    (the exact day_number bound still applies beside it). -#}
-{% macro reading_start_bound(first_new_day, days_before=0) -%}
+{#- Rows of the int_readings_local view (`relation` names it in the query) from
+    `days_before` days before first_new_day's answer on: by day_number, exact, and by a
+    reading_start (UTC) literal, which engines prune on where the view's computed
+    day_number cannot prune. A local day starts at most 14 hours before UTC midnight,
+    so the UTC bound is one day earlier still. -#}
+{% macro from_local_day(first_new_day, days_before=0, relation=none) -%}
+  {%- set prefix = relation ~ '.' if relation else '' -%}
   {%- if first_new_day is none -%}
-    {{ return('null') }}
+    {{ return(prefix ~ 'day_number >= null') }}
   {%- endif -%}
   {%- set day = modules.datetime.date(1970, 1, 1) + modules.datetime.timedelta(days=(first_new_day | int) - days_before - 1) -%}
-  {#- in the column's own type: DuckDB pushes a comparison with a timestamp of another
-      precision into the scan only after the cast -#}
-  {{ return("cast(timestamp '" ~ day.isoformat() ~ " 00:00:00' as " ~ energy.stored_timestamp() ~ ")") }}
+  {#- the literal in the column's own type: DuckDB pushes a comparison with a timestamp
+      of another precision into the scan only after the cast -#}
+  {{ return(prefix ~ 'day_number >= ' ~ energy.day_bound(first_new_day, days_before)
+      ~ ' and ' ~ prefix ~ "reading_start >= cast(timestamp '" ~ day.isoformat() ~ " 00:00:00' as "
+      ~ energy.stored_timestamp() ~ ')') }}
 {%- endmacro %}

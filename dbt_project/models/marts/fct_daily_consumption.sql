@@ -14,8 +14,7 @@ with readings as (
     select * from {{ ref('int_readings_local') }}
     {%- if is_incremental() %}
     -- the literal bound lets the engine skip older data without reading it
-    where day_number >= {{ energy.day_bound(first_new_day) }}
-        and reading_start >= {{ energy.reading_start_bound(first_new_day) }}
+    where {{ energy.from_local_day(first_new_day) }}
     {%- endif %}
 
 ),

@@ -24,8 +24,7 @@ touched as (
     select meter_id, min(day_number) as first_new_day
     from {{ ref('int_readings_local') }}
     where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
-        and day_number >= {{ energy.day_bound(first_new_day) }}
-        and reading_start >= {{ energy.reading_start_bound(first_new_day) }}
+        and {{ energy.from_local_day(first_new_day) }}
     group by meter_id
 
 ),
@@ -49,8 +48,7 @@ readings as (
     inner join touched
         on touched.meter_id = all_readings.meter_id
         and all_readings.day_number >= touched.first_new_day - {{ reach + window }}
-    where all_readings.day_number >= {{ energy.day_bound(first_new_day, reach + window) }}
-        and all_readings.reading_start >= {{ energy.reading_start_bound(first_new_day, reach + window) }}
+    where {{ energy.from_local_day(first_new_day, reach + window, 'all_readings') }}
     {%- endif %}
 
 ),
