@@ -116,13 +116,13 @@ def upload_time(days_ago: int) -> dt.datetime:
 
 def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     """A year of 15-minute readings for many meters: ingest, three full dbt builds, then
-    three more days of uploads (a week after the year's, on successive days), each
-    followed by an incremental build. The first incremental build reads the year's lake
-    partition again (it is within two days of the newest ingest it has seen); the
-    others read only the last days' partitions, as every daily build does. The first full
-    build is also the first dbt run of the process and of the workspace (imports, a
-    parse from scratch); the others find dbt imported and the parse saved, as an
-    `energy build` finds it in a workspace already built once."""
+    a week of daily uploads, each followed by an incremental build. The year ends on a
+    Monday; the uploads of Tuesday to Saturday make daily builds. Sunday's completes the
+    week, so its build also computes every meter's forecast bands and accuracy again
+    (int_forecast_calibration): once a week. The first full build is also the first dbt
+    run of the process and of the workspace (imports, a parse from scratch); the others
+    find dbt imported and the parse saved, as an `energy build` finds it in a workspace
+    already built once."""
     from energy.warehouse import build
     from energy.workspace import Workspace
     from ingest_lambda.pipeline import ingest_file
@@ -133,8 +133,9 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     workspace = Workspace(Path(home)).ensure()
     lakehouse = Lakehouse.local(home)
+    day_csvs = next_days_csv.split(",")
     started = time.perf_counter()
-    report = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=upload_time(days_ago=7))
+    report = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=upload_time(days_ago=len(day_csvs) + 5))
     ingest_year_s = time.perf_counter() - started
     full_s, ingest_day_s, incremental_s, next_day_rows = [], [], [], []
     for _ in range(3):
@@ -142,7 +143,6 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
         result = build(workspace, full_refresh=True)
         full_s.append(time.perf_counter() - started)
         assert result.success, result.failures
-    day_csvs = next_days_csv.split(",")
     for number, day_csv in enumerate(day_csvs, start=1):
         started = time.perf_counter()
         more = ingest_file(Path(day_csv), f"raw/next-day-{number}.csv", lakehouse,
@@ -154,7 +154,10 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
         incremental_s.append(time.perf_counter() - started)
         assert result.success, result.failures
     shutil.rmtree(home, ignore_errors=True)
-    full, incremental = statistics.median(full_s), statistics.median(incremental_s)
+    full = statistics.median(full_s)
+    daily, recalibration = incremental_s[:-1], incremental_s[-1]
+    # a week of builds: six daily ones and the one that completes the week
+    week_mean = (6 * statistics.median(daily) + recalibration) / 7
     return {
         "rows": report.rows_landed,
         "next_day_rows": next_day_rows[0],
@@ -163,18 +166,24 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
         "first_full_build_s": round(full_s[0], 2),
         "full_builds_s": [round(s, 2) for s in full_s],
         "ingest_day_s": round(statistics.median(ingest_day_s), 2),
-        "incremental_build_s": round(incremental, 2),
+        "daily_builds": len(daily),
+        "incremental_build_s": round(statistics.median(daily), 2),
         "incremental_builds_s": [round(s, 2) for s in incremental_s],
-        "incremental_share": round(incremental / full, 3),
+        "incremental_share": round(statistics.median(daily) / full, 3),
+        "recalibration_build_s": round(recalibration, 2),
+        "recalibration_share": round(recalibration / full, 3),
+        "week_mean_incremental_s": round(week_mean, 2),
+        "week_mean_share": round(week_mean / full, 3),
         "peak_rss_mb": round(peak_rss_mb()),
     }
 
 
 def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
-    """The same flow on DuckDB and on Trino: full build, then two more days of uploads
-    with an incremental build after each; the second is timed (the first reads the
-    year's lake partition again, see dbt_scale). On Trino also the bytes each timed
-    build read from storage (what Athena bills)."""
+    """The same flow on DuckDB and on Trino: a full build, then a week of daily uploads
+    (Tuesday to Sunday, as in dbt_scale) with an incremental build after each. Timed:
+    the second day's build, a daily one, and the last day's, which completes the week
+    and computes the forecast bands and accuracy again. On Trino also the bytes each
+    timed build read from storage (what Athena bills)."""
     import os
     import uuid
 
@@ -192,29 +201,36 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     server = TrinoServer.from_environment()
     run_id = uuid.uuid4().hex[:8]
     os.environ["TRINO_SCHEMA"] = f"bench_{run_id}"
-    rows = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=upload_time(days_ago=7)).rows_landed
-    first_day_csv, next_day_csv = next_days_csv.split(",")
+    day_csvs = next_days_csv.split(",")
+    rows = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=upload_time(days_ago=len(day_csvs) + 5)).rows_landed
     figures: dict = {"rows": rows}
+
+    def build_both(step: str, full_refresh: bool = False, timed: bool = True) -> None:
+        for target in ("duckdb", "trino"):
+            os.environ["TRINO_USER"] = f"bench_{step}_{run_id}"  # labels this build's queries
+            started = time.perf_counter()
+            result = build(workspace, target=target, full_refresh=full_refresh)
+            if timed:
+                figures[f"{target}_{step}_s"] = round(time.perf_counter() - started, 2)
+            assert result.success, result.failures
+        if timed:
+            figures[f"trino_{step}_bytes"] = server.physical_input_bytes(f"bench_{step}_{run_id}")
+
     # A Trino server just started compiles its code paths as it goes (the JVM's JIT):
     # its first build ran 40-60% slower than the next. Warm it with one untimed build.
     os.environ["TRINO_USER"] = f"bench_warmup_{run_id}"
     assert build(workspace, target="trino", full_refresh=True).success
-    for step in ("full", "incremental"):
-        if step == "incremental":
-            ingest_file(Path(first_day_csv), "raw/first-day.csv", lakehouse, now=upload_time(days_ago=1))
-            for target in ("duckdb", "trino"):
-                os.environ["TRINO_USER"] = f"bench_first_day_{run_id}"
-                assert build(workspace, target=target).success
-            ingest_file(Path(next_day_csv), "raw/next-day.csv", lakehouse, now=upload_time(days_ago=0))
-        for target in ("duckdb", "trino"):
-            os.environ["TRINO_USER"] = f"bench_{step}_{run_id}"  # labels this build's queries
-            started = time.perf_counter()
-            result = build(workspace, target=target, full_refresh=(step == "full"))
-            figures[f"{target}_{step}_s"] = round(time.perf_counter() - started, 2)
-            assert result.success, result.failures
-        figures[f"trino_{step}_bytes"] = server.physical_input_bytes(f"bench_{step}_{run_id}")
-    figures["trino_incremental_share"] = round(figures["trino_incremental_s"] / figures["trino_full_s"], 3)
-    figures["trino_bytes_share"] = round(figures["trino_incremental_bytes"] / figures["trino_full_bytes"], 3)
+    build_both("full", full_refresh=True)
+    timed_days = {2: "incremental", len(day_csvs): "recalibration"}
+    for number, day_csv in enumerate(day_csvs, start=1):
+        ingest_file(Path(day_csv), f"raw/day-{number}.csv", lakehouse, now=upload_time(days_ago=len(day_csvs) - number))
+        build_both(timed_days.get(number, f"day_{number}"), timed=number in timed_days)
+    for step in ("incremental", "recalibration"):
+        figures[f"trino_{step}_share"] = round(figures[f"trino_{step}_s"] / figures["trino_full_s"], 3)
+        figures[f"trino_{step}_bytes_share"] = round(figures[f"trino_{step}_bytes"] / figures["trino_full_bytes"], 3)
+    # a week of builds: six daily ones and the one that completes the week
+    week_bytes = (6 * figures["trino_incremental_bytes"] + figures["trino_recalibration_bytes"]) / 7
+    figures["trino_week_mean_bytes_share"] = round(week_bytes / figures["trino_full_bytes"], 3)
     shutil.rmtree(home, ignore_errors=True)
     return figures
 

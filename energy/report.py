@@ -149,7 +149,8 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         with per_method as (
             select method, avg(mae) as mae, avg(mape) as mape, avg(mase) as mase,
                    sum(interval_coverage * coverage_n) / nullif(sum(coverage_n), 0) as coverage,
-                   sum(n) as forecasts, count(distinct meter_id) as meters
+                   sum(n) as forecasts, count(distinct meter_id) as meters,
+                   max(calibrated_before) as calibrated_before
             from fct_forecast_accuracy group by method
         ),
         selected as (

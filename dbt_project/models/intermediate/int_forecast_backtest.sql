@@ -1,12 +1,30 @@
 {{ config(materialized='view') }}
-{#- Rolling-origin backtest: the errors (int_forecast_errors) placed in time. Origins are
+{#- Rolling-origin backtest: the errors (int_forecast_errors) of forecast days before the
+    meter's calibration day (int_forecast_calibration), placed in time. Origins are
     cut into consecutive periods (var forecast_band_days long, or half the meter's
     backtest span when that is shorter): each period's coverage is scored with bands
-    calibrated on the period before it only, an honest out-of-sample measure. A view,
-    because the periods and the live window move with every new day. -#}
+    calibrated on the period before it only, an honest out-of-sample measure. A view:
+    the periods and the live window move with each calibration day. -#}
 with errors as (
 
     select * from {{ ref('int_forecast_errors') }}
+
+),
+
+calibration as (
+
+    select * from {{ ref('int_forecast_calibration') }}
+
+),
+
+-- errors of later forecast days wait for the next calibration day
+calibration_errors as (
+
+    select errors.*, calibration.calibrated_before
+    from errors
+    inner join calibration
+        on calibration.meter_id = errors.meter_id
+        and errors.origin_day + errors.horizon_days < calibration.calibrated_before_day
 
 ),
 
@@ -14,16 +32,16 @@ with errors as (
 spans as (
 
     select meter_id, min(origin_day) as first_origin_day, max(origin_day) as last_origin_day
-    from errors
+    from calibration_errors
     group by meter_id
 
 ),
 
 with_spans as (
 
-    select errors.*, spans.first_origin_day, spans.last_origin_day
-    from errors
-    inner join spans on spans.meter_id = errors.meter_id
+    select calibration_errors.*, spans.first_origin_day, spans.last_origin_day
+    from calibration_errors
+    inner join spans on spans.meter_id = calibration_errors.meter_id
 
 )
 
@@ -41,5 +59,6 @@ select
         (origin_day - first_origin_day)
         / least({{ var('forecast_band_days') }}.0, greatest(1.0, floor({{ energy.fdiv('last_origin_day - first_origin_day + 2', 2) }})))
     ) as integer) as period,
-    last_origin_day - origin_day < {{ var('forecast_band_days') }} as in_live_window
+    last_origin_day - origin_day < {{ var('forecast_band_days') }} as in_live_window,
+    calibrated_before
 from with_spans

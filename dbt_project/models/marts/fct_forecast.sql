@@ -4,14 +4,19 @@
     moving_average is the seed's: the mean of the last var forecast_history_days daily
     totals, band +/- var forecast_interval_stddevs sample standard deviations. The other
     methods' bands are the forecast plus the quantiles of their own backtest errors for
-    the meter and horizon, so a 95% band holds about 95% of actuals; with fewer than
-    var forecast_min_backtest errors they fall back to the moving average's band.
+    the meter and horizon (calibrated weekly: int_forecast_calibration), so a 95% band
+    holds about 95% of actuals; with fewer than var forecast_min_backtest errors they
+    fall back to the moving average's band.
     Lower bounds are held at zero: energy use is not negative. -#}
 {%- set use_errors = "live.method <> 'moving_average' and bands.errors >= " ~ var('forecast_min_backtest') -%}
 {%- set preference = ['moving_average', 'exponential_smoothing', 'exponential_smoothing_weekday', 'moving_average_weekday', 'seasonal_naive'] -%}
+{%- set earliest_last_origin_day = energy.earliest_last_origin_day(ref('int_forecast_origins')) %}
 with points as (
 
     select * from {{ ref('int_forecast_points') }}
+    {%- if earliest_last_origin_day is not none %}
+    where origin_day >= {{ earliest_last_origin_day }}
+    {%- endif %}
 
 ),
 

@@ -1,11 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=energy.recalibration_key(['meter_id', 'method', 'horizon_days']),
+        on_schema_change='fail',
+    )
+}}
 {#- How well each method forecast each meter, per horizon, over the rolling-origin
     backtest: MAE, MAPE, MASE (MAE against the in-sample error of a same-weekday-last-week
     forecast), bias, RMSE, and the share of actuals inside the band (bands calibrated on
-    the older half of the origins, scored on the newer half). -#}
+    the older half of the origins, scored on the newer half). All of it from the days
+    before the meter's calibration day (int_forecast_calibration).
+
+    Incremental: only the meters whose calibration day moved, or whose history before
+    it changed, are computed again (energy.recalibrating_meters); on most days none. -#}
 {%- set use_errors = "errors.method <> 'moving_average'" -%}
+{%- set recalibrating = energy.recalibrating_meters(ref('int_forecast_calibration'), ref('int_daily_series')) -%}
 with errors as (
 
     select * from {{ ref('int_forecast_backtest') }}
+    where {{ energy.meter_filter('meter_id', recalibrating) }}
 
 ),
 
@@ -13,12 +26,24 @@ period_bands as (
 
     select * from {{ ref('int_forecast_bands') }}
     where error_set = 'period'
+        and {{ energy.meter_filter('meter_id', recalibrating) }}
+
+),
+
+calibration as (
+
+    select * from {{ ref('int_forecast_calibration') }}
 
 ),
 
 series as (
 
-    select * from {{ ref('int_daily_series') }}
+    select series.*
+    from {{ ref('int_daily_series') }} as series
+    inner join calibration
+        on calibration.meter_id = series.meter_id
+        and series.reading_date < calibration.calibrated_before
+    where {{ energy.meter_filter('series.meter_id', recalibrating) }}
 
 ),
 
@@ -69,7 +94,10 @@ select
                 then case when banded.actual_kwh between banded.lower_kwh and banded.upper_kwh then 1e0 else 0e0 end
         end
     ) as interval_coverage,
-    cast(count(case when banded.scored_for_coverage and banded.lower_kwh is not null then 1 end) as integer) as coverage_n
+    cast(count(case when banded.scored_for_coverage and banded.lower_kwh is not null then 1 end) as integer) as coverage_n,
+    -- one per meter
+    max(banded.calibrated_before) as calibrated_before,
+    {{ energy.build_started_at() }} as dbt_loaded_at
 from banded
 left join naive_scale on naive_scale.meter_id = banded.meter_id
 group by banded.meter_id, banded.method, banded.horizon_days

@@ -1,0 +1,67 @@
+{#- Forecast calibration (int_forecast_calibration): the bands and the accuracy are
+    computed from the backtest errors of forecast days before each meter's
+    calibrated_before, so between two calibration days they do not change, and an
+    incremental build leaves them alone. -#}
+
+{#- For an incremental int_forecast_bands or fct_forecast_accuracy, the meters to
+    compute again, because
+    - its calibration day moved (a new block began), or
+    - a daily total before its stored calibration day is new or changed since the
+      table last took rows in (a late or corrected upload), or
+    - the table has no rows for the meter (a new meter, or too little history for an
+      error before its calibration day) and it has new daily totals.
+    Returns 'all' outside an incremental run, 'none' when no meter qualifies, and
+    otherwise a query of their meter_id; meter_filter writes it into the SQL. The count
+    goes to dbt's log. -#}
+{% macro recalibrating_meters(calibration, daily_series) -%}
+  {%- if not (is_incremental() and execute) -%}
+    {{ return('all') }}
+  {%- endif -%}
+  {%- if 'calibrated_before' not in adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {#- a table from an older version of the model: the schema check rebuilds it -#}
+    {{ return('all') }}
+  {%- endif -%}
+  {%- set meters -%}
+    select calibration.meter_id
+    from {{ calibration }} as calibration
+    left join (
+        select meter_id, max(calibrated_before) as calibrated_before
+        from {{ this }}
+        group by meter_id
+    ) as stored
+        on stored.meter_id = calibration.meter_id
+    left join (
+        select meter_id, min(reading_date) as first_changed_date
+        from {{ daily_series }}
+        -- an empty table: every daily total is new to it
+        where dbt_loaded_at > coalesce((select max(dbt_loaded_at) from {{ this }}), cast('1970-01-01 00:00:00' as timestamp(6)))
+        group by meter_id
+    ) as changed
+        on changed.meter_id = calibration.meter_id
+    where stored.calibrated_before <> calibration.calibrated_before
+        or changed.first_changed_date < stored.calibrated_before
+        or (stored.meter_id is null and changed.meter_id is not null)
+  {%- endset -%}
+  {%- set rows = run_query('select count(*) from (' ~ meters ~ ') as recalibrating').rows -%}
+  {%- set count = rows[0][0] if rows | length > 0 else 0 -%}
+  {%- do log(this.identifier ~ ': ' ~ count ~ ' meter(s) to calibrate again') -%}
+  {{ return('none' if count == 0 else meters) }}
+{%- endmacro %}
+
+{#- recalibrating_meters' answer as a filter on `column`. For no meter it is the literal
+    false, so the engine reads no backtest error at all. -#}
+{% macro meter_filter(column, recalibrating) -%}
+  {%- if recalibrating == 'all' -%}
+    {{ return('true') }}
+  {%- elif recalibrating == 'none' -%}
+    {{ return('false') }}
+  {%- endif -%}
+  {{ return(column ~ ' in (' ~ recalibrating ~ ')') }}
+{%- endmacro %}
+
+{#- The unique key of a table recomputed a meter at a time. delete+insert (DuckDB,
+    Trino) replaces all of a recomputed meter's rows; Athena's MERGE matches whole rows,
+    so it takes the row key. -#}
+{% macro recalibration_key(row_key) -%}
+  {{ return(row_key if target.type == 'athena' else ['meter_id']) }}
+{%- endmacro %}

@@ -1,0 +1,39 @@
+{{ config(materialized='view') }}
+{#- Per meter: the day its forecast bands and accuracy are calibrated up to. Only the
+    backtest errors of forecast days before calibrated_before count. It is the first
+    day of the var forecast_calibration_days block (Monday-aligned weeks at 7) that
+    holds the day after the meter's last complete day, so it moves once a block: the
+    bands and the accuracy stay fixed in between, and an incremental build recomputes
+    them only for the meters whose block moved or whose history before it changed. At 1
+    they take in every complete day, on every build. -#}
+{%- set block = var('forecast_calibration_days') | int -%}
+{%- if block < 1 -%}
+    {{ exceptions.raise_compiler_error("var forecast_calibration_days must be a whole number of days, 1 or more; got " ~ var('forecast_calibration_days')) }}
+{%- endif -%}
+with origins as (
+
+    select * from {{ ref('int_forecast_origins') }}
+
+),
+
+next_days as (
+
+    select meter_id, max(origin_day) + 1 as next_day
+    from origins
+    group by meter_id
+
+),
+
+blocks as (
+
+    -- day 4 (1970-01-05) is a Monday; the day numbers of every real reading are above it
+    select meter_id, next_day - ((next_day - 4) % {{ block }}) as calibrated_before_day
+    from next_days
+
+)
+
+select
+    meter_id,
+    calibrated_before_day,
+    {{ energy.add_days("date '1970-01-01'", 'calibrated_before_day') }} as calibrated_before
+from blocks

@@ -1,0 +1,197 @@
+"""The backtest's bands and accuracy, recomputed here from the backtest errors, and their
+calibration day: fixed within a week, so incremental builds leave them alone until it
+moves or history before it changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import statistics
+from collections import defaultdict
+
+import numpy
+
+from energy.warehouse import build, query
+from ingest_lambda.options import IngestOptions
+from ingest_lambda.pipeline import ingest_bytes, ingest_file
+from sampledata.generator import generate_long_format
+
+from .tables import assert_same_rows
+
+REL = 1e-9
+LEVEL = 0.95
+BAND_DAYS = 365
+STDDEVS = 2.0
+
+
+def rows(workspace, sql: str) -> list[dict]:
+    return query(workspace, sql).to_pylist()
+
+
+def monday_on_or_before(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def quantiles(values: list[float]) -> tuple[float, float]:
+    low, high = numpy.quantile(values, [(1 - LEVEL) / 2, (1 + LEVEL) / 2], method="linear")
+    return float(low), float(high)
+
+
+def test_bands_and_accuracy_match_an_independent_computation(demo_workspace):
+    series = defaultdict(dict)
+    for r in rows(demo_workspace, "select meter_id, reading_date, total_kwh from fct_daily_consumption where is_complete"):
+        series[r["meter_id"]][r["reading_date"]] = r["total_kwh"]
+    # The calibration day: the Monday of the week holding the day after the last complete day.
+    calibrated_before = {meter: monday_on_or_before(max(days) + dt.timedelta(days=1)) for meter, days in series.items()}
+    got_calibration = {r["meter_id"]: r["calibrated_before"] for r in rows(demo_workspace, "select * from int_forecast_calibration")}
+    assert got_calibration == calibrated_before
+
+    errors = [
+        e for e in rows(demo_workspace, "select * from int_forecast_errors")
+        if e["forecast_date"] < calibrated_before[e["meter_id"]]
+    ]
+    assert errors, "the demo's history should give backtest errors before the calibration day"
+    # Periods: half the span of origins (capped at a year), numbered from the first origin.
+    spans = {}
+    for meter in series:
+        origins = [e["origin_date"] for e in errors if e["meter_id"] == meter]
+        spans[meter] = (min(origins), max(origins))
+    for e in errors:
+        first, last = spans[e["meter_id"]]
+        length = min(BAND_DAYS, max(1, ((last - first).days + 2) // 2))
+        e["period"] = (e["origin_date"] - first).days // length
+        e["live"] = (last - e["origin_date"]).days < BAND_DAYS
+
+    groups = defaultdict(list)
+    for e in errors:
+        groups[(e["meter_id"], e["method"], e["horizon_days"])].append(e)
+
+    bands = {
+        (r["meter_id"], r["method"], r["horizon_days"], r["error_set"], r["period"]): r
+        for r in rows(demo_workspace, "select * from int_forecast_bands")
+    }
+    want_bands = {}
+    for (meter, method, horizon), group in groups.items():
+        want_bands[(meter, method, horizon, "live", -1)] = [e["error_kwh"] for e in group if e["live"]]
+        for period in {e["period"] for e in group}:
+            want_bands[(meter, method, horizon, "period", period)] = [e["error_kwh"] for e in group if e["period"] == period]
+    assert set(bands) == set(want_bands)
+    for key, values in want_bands.items():
+        low, high = quantiles(values)
+        assert bands[key]["errors"] == len(values), key
+        assert math.isclose(bands[key]["error_low_kwh"], low, rel_tol=REL, abs_tol=1e-12), key
+        assert math.isclose(bands[key]["error_high_kwh"], high, rel_tol=REL, abs_tol=1e-12), key
+        assert bands[key]["calibrated_before"] == calibrated_before[key[0]]
+
+    accuracy = {
+        (r["meter_id"], r["method"], r["horizon_days"]): r
+        for r in rows(demo_workspace, "select * from fct_forecast_accuracy")
+    }
+    assert set(accuracy) == set(groups)
+    for (meter, method, horizon), group in groups.items():
+        got = accuracy[(meter, method, horizon)]
+        errs = [e["error_kwh"] for e in group]
+        days = series[meter]
+        naive = [
+            abs(total - days[day - dt.timedelta(days=7)])
+            for day, total in days.items()
+            if day < calibrated_before[meter] and day - dt.timedelta(days=7) in days
+        ]
+        # Coverage: each period after the first, inside the band calibrated on the period before.
+        scored = []
+        for e in group:
+            if e["period"] == 0:
+                continue
+            if method == "moving_average":
+                spread = STDDEVS * (e["ma_stddev"] or 0.0)
+                lower, upper = e["forecast_kwh"] - spread, e["forecast_kwh"] + spread
+            else:
+                before = want_bands.get((meter, method, horizon, "period", e["period"] - 1))
+                if not before:
+                    continue
+                low, high = quantiles(before)
+                lower, upper = e["forecast_kwh"] + low, e["forecast_kwh"] + high
+            scored.append(max(lower, 0.0) <= e["actual_kwh"] <= upper)
+        assert got["n"] == len(group)
+        assert math.isclose(got["mae"], statistics.fmean(abs(x) for x in errs), rel_tol=REL)
+        assert math.isclose(got["bias"], statistics.fmean(errs), rel_tol=REL, abs_tol=1e-12)
+        assert math.isclose(got["rmse"], math.sqrt(statistics.fmean(x * x for x in errs)), rel_tol=REL)
+        assert math.isclose(got["mase"], statistics.fmean(abs(x) for x in errs) / statistics.fmean(naive), rel_tol=REL)
+        assert got["coverage_n"] == len(scored)
+        assert math.isclose(got["interval_coverage"], statistics.fmean(scored), rel_tol=REL)
+        assert got["calibrated_before"] == calibrated_before[meter]
+
+
+def day_of_readings(meters: list[str], day: dt.date, value: float = 1.0) -> bytes:
+    return ("meter_id,timestamp,value\n" + "".join(
+        f"{meter},{day.isoformat()}T{h:02d}:00:00Z,{value + h / 10}\n" for meter in meters for h in range(24)
+    )).encode()
+
+
+def calibration_marks(workspace, table: str) -> dict[str, tuple]:
+    return {
+        r["meter_id"]: (r["calibrated_before"], r["dbt_loaded_at"])
+        for r in rows(workspace, f"select meter_id, max(calibrated_before) as calibrated_before, "
+                                 f"max(dbt_loaded_at) as dbt_loaded_at from {table} group by 1")
+    }
+
+
+def meters_calibrated_again(workspace, table: str) -> int:
+    """The count the last build logged for `table` (macros/calibration.sql)."""
+    log = (workspace.dbt_artifacts / "logs" / "dbt.log").read_text()
+    return int(re.findall(rf"{table}: (\d+) meter\(s\) to calibrate again", log)[-1])
+
+
+def test_bands_and_accuracy_are_recomputed_only_when_their_calibration_day_moves(workspace, lakehouse, tmp_path):
+    meters = ["meter-0001", "meter-0002", "meter-0003"]
+    history = generate_long_format(tmp_path / "history.csv", meters=3, days=40, interval_minutes=60, seed=3)
+    # 2024-01-01 to Friday 2024-02-09: calibrated before Monday 2024-02-05
+    ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 2, 10, tzinfo=dt.UTC))
+    assert build(workspace).success
+    compiled = workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models"
+    tables = ("int_forecast_bands", "fct_forecast_accuracy")
+    first = {table: calibration_marks(workspace, table) for table in tables}
+    assert {c for c, _ in first["fct_forecast_accuracy"].values()} == {dt.date(2024, 2, 5)}
+
+    # Saturday: same week, nothing before the calibration day changed. No error is read.
+    ingest_bytes(day_of_readings(meters, dt.date(2024, 2, 10)), "raw/sat.csv", lakehouse,
+                 now=dt.datetime(2024, 2, 11, tzinfo=dt.UTC))
+    assert build(workspace).success
+    assert {table: calibration_marks(workspace, table) for table in tables} == first
+    for table, folder in (("int_forecast_bands", "intermediate"), ("fct_forecast_accuracy", "marts")):
+        assert "where false" in (compiled / folder / f"{table}.sql").read_text()
+        assert meters_calibrated_again(workspace, table) == 0
+
+    # Sunday completes the week: every meter is calibrated again, before Monday 2024-02-12;
+    # so is a new meter's first day (it has no backtest error yet, so no rows).
+    ingest_bytes(day_of_readings([*meters, "meter-new"], dt.date(2024, 2, 11)), "raw/sun.csv", lakehouse,
+                 now=dt.datetime(2024, 2, 12, tzinfo=dt.UTC))
+    assert build(workspace).success
+    sunday = {table: calibration_marks(workspace, table) for table in tables}
+    for table in tables:
+        assert meters_calibrated_again(workspace, table) == 4
+        assert {c for c, _ in sunday[table].values()} == {dt.date(2024, 2, 12)}
+        assert all(sunday[table][m][1] > first[table][m][1] for m in meters)
+        assert "meter-new" not in sunday[table]
+
+    # A correction of a day before the calibration day: only that meter is calibrated again
+    # (not the new meter either, which has no new day).
+    correction = "meter_id,timestamp,value\nmeter-0002,2024-02-01T06:00:00Z,40.0\n"
+    ingest_bytes(correction.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60),
+                 now=dt.datetime(2024, 2, 12, 1, tzinfo=dt.UTC))
+    assert build(workspace).success
+    fixed = {table: calibration_marks(workspace, table) for table in tables}
+    for table in tables:
+        assert meters_calibrated_again(workspace, table) == 1
+        assert fixed[table]["meter-0002"][1] > sunday[table]["meter-0002"][1]
+        assert {m: fixed[table][m] for m in ("meter-0001", "meter-0003")} == \
+            {m: sunday[table][m] for m in ("meter-0001", "meter-0003")}
+
+    keys = {"int_forecast_bands": "meter_id, method, horizon_days, error_set, period",
+            "fct_forecast_accuracy": "meter_id, method, horizon_days",
+            "fct_forecast": "meter_id, method, forecast_date"}
+    incremental = {table: rows(workspace, f"select * from {table} order by {key}") for table, key in keys.items()}
+    assert build(workspace, full_refresh=True).success
+    for table, key in keys.items():
+        assert_same_rows(table, incremental[table], rows(workspace, f"select * from {table} order by {key}"), rel_tol=1e-12)
