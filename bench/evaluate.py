@@ -146,10 +146,11 @@ def evaluate_uci() -> dict:
         "from fct_forecast_accuracy order by method, horizon_days",
     ).to_pylist()
     selected = query(workspace, "select distinct method from fct_forecast where is_selected").to_pylist()[0]["method"]
+    calibrated_before = query(workspace, "select max(calibrated_before) as day from fct_forecast_accuracy").to_pylist()[0]["day"]
     return {
         "rows_in": report.rows_in, "rows_landed": report.rows_landed, "rows_quarantined": report.rows_quarantined,
         "reasons": report.reasons, "ingest_seconds": round(ingest_s, 2), "build_seconds": round(build_s, 2),
-        "accuracy": accuracy, "selected": selected,
+        "accuracy": accuracy, "selected": selected, "calibrated_before": calibrated_before.isoformat(),
         "days": query(workspace, "select count(*) as n from fct_daily_consumption where is_complete").to_pylist()[0]["n"],
     }
 
@@ -242,8 +243,10 @@ Ingest: {uci['rows_in']:,} one-minute rows (kW, Europe/Paris local time) in {uci
 `dbt build`: {uci['build_seconds']} s.
 
 Rolling-origin backtest (every day with at least 14 days of history is an origin; horizons
-1 to 7 days). Coverage is out of sample: each year of origins is scored with the bands
-calibrated on the year before. moving_average keeps the seed's band (+/- 2 stddev).
+1 to 7 days), on the forecast days before {uci['calibrated_before']} (the calibration day: the
+Monday of the week that holds the day after the last complete day). Coverage is out of
+sample: each year of origins is scored with the bands calibrated on the year before.
+moving_average keeps the seed's band (+/- 2 stddev).
 
 {chr(10).join(forecast_lines)}
 

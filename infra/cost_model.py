@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PRICES_AS_OF = "2025 (us-east-1 list prices)"
+WEEKS_PER_MONTH = 365.25 / 12 / 7
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,16 @@ class Workload:
     dbt_run_seconds: float = 240.0
     dbt_memory_gb: float = 2.0
     dbt_queries_per_run: int = 110  # models, data tests, hooks (a `dbt build`)
-    # Bytes an incremental build reads per reading in the warehouse (Trino's physical
-    # input bytes, BENCHMARKS.md case 6: ~49 B at 3.5M readings, uploads on successive
-    # days; an incremental build reads 58% of what a full one does).
-    athena_bytes_per_warehouse_reading: float = 49.0
+    # Bytes a daily incremental build reads per reading in the warehouse (Trino's physical
+    # input bytes, BENCHMARKS.md case 6: ~37 B at 3.5M readings, 40% of a full build), and
+    # the extra bytes of a build that also calibrates forecast bands and accuracy again
+    # (~33 B more: 76% of a full build). A meter is calibrated with the upload that
+    # completes its week; such a run reads every backtest error, however few of the
+    # meters it calibrates.
+    athena_bytes_per_warehouse_reading: float = 37.0
+    athena_calibration_bytes_per_warehouse_reading: float = 33.0
+    # Runs a week that calibrate (None: every run does).
+    calibrating_runs_per_week: float | None = 1.0
     analyst_queries_per_month: int = 200
     analyst_bytes_per_query: int = 200 * 1000**2
     s3_puts_per_upload: int = 8  # raw, lake, quarantine, dq records, Data Docs result
@@ -110,10 +117,13 @@ def estimate(w: Workload, p: Prices = Prices()) -> Estimate:
 
     per_run = max(w.readings_in_warehouse * w.athena_bytes_per_warehouse_reading,
                   w.dbt_queries_per_run * p.athena_minimum_bytes_per_query)
+    calibrating = runs if w.calibrating_runs_per_week is None else w.calibrating_runs_per_week * WEEKS_PER_MONTH
+    per_calibration = w.readings_in_warehouse * w.athena_calibration_bytes_per_warehouse_reading
     analyst = w.analyst_queries_per_month * max(w.analyst_bytes_per_query, p.athena_minimum_bytes_per_query)
-    scanned = runs * per_run + analyst
+    scanned = runs * per_run + calibrating * per_calibration + analyst
     add("Athena", scanned / 1e12 * p.athena_per_tb_scanned,
-        f"{scanned / 1e9:,.1f} GB scanned ({runs:,.0f} builds x {per_run / 1e9:,.2f} GB + analysts)")
+        f"{scanned / 1e9:,.1f} GB scanned ({runs:,.0f} builds x {per_run / 1e9:,.2f} GB, "
+        f"{calibrating:,.0f} of them + {per_calibration / 1e9:,.2f} GB to calibrate forecasts, + analysts)")
 
     readings = w.uploads_per_month * w.readings_per_upload
     raw_gb = readings * w.csv_bytes_per_reading / 1e9
@@ -138,12 +148,14 @@ def estimate(w: Workload, p: Prices = Prices()) -> Estimate:
 
 SCENARIOS = [
     # The seed's scenario: 100 uploads a month of the 2,880-reading sample file.
+    # Each upload holds a month, so every run calibrates the forecasts.
     Workload("seed: 100 uploads a month of 2,880 readings", uploads_per_month=100, readings_per_upload=2_880,
-             readings_in_warehouse=6 * 100 * 2_880),
+             readings_in_warehouse=6 * 100 * 2_880, calibrating_runs_per_week=None),
     # 10,000 meters every 15 minutes: 960,000 readings a day, sent as ten daily files of
     # 1,000 meters; the warehouse holds half a year on average in the first year.
+    # Sunday's ten files make ten runs that each calibrate a thousand meters.
     Workload("10,000 meters every 15 minutes (10 files a day)", uploads_per_month=300,
-             readings_per_upload=96_000, readings_in_warehouse=10_000 * 96 * 182),
+             readings_per_upload=96_000, readings_in_warehouse=10_000 * 96 * 182, calibrating_runs_per_week=10),
     # The same, when bursts are coalesced: a run every ten uploads.
     Workload("10,000 meters, one dbt run per 10 uploads", uploads_per_month=300,
              readings_per_upload=96_000, readings_in_warehouse=10_000 * 96 * 182, uploads_per_dbt_run=10),
