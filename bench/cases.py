@@ -114,6 +114,22 @@ def upload_time(days_ago: int) -> dt.datetime:
     return dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
 
 
+def week_of_uploads(next_days_csv: str) -> tuple[dt.datetime, list[tuple[int, Path, dt.datetime]]]:
+    """When the year is ingested, and each following day's file (numbered from 1) with
+    when it is: the days on successive days up to today, the year five days before the
+    first, beyond the two days an incremental build reads back."""
+    days = next_days_csv.split(",")
+    return upload_time(days_ago=len(days) + 5), [
+        (number, Path(day_csv), upload_time(days_ago=len(days) - number))
+        for number, day_csv in enumerate(days, start=1)
+    ]
+
+
+def week_average(daily: float, weekly: float) -> float:
+    """A week of builds: six daily ones and the one that completes the week."""
+    return (6 * daily + weekly) / 7
+
+
 def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     """A year of 15-minute readings for many meters: ingest, three full dbt builds, then
     a week of daily uploads, each followed by an incremental build. The year ends on a
@@ -133,9 +149,9 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     workspace = Workspace(Path(home)).ensure()
     lakehouse = Lakehouse.local(home)
-    day_csvs = next_days_csv.split(",")
+    year_ingested_at, days = week_of_uploads(next_days_csv)
     started = time.perf_counter()
-    report = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=upload_time(days_ago=len(day_csvs) + 5))
+    report = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=year_ingested_at)
     ingest_year_s = time.perf_counter() - started
     full_s, ingest_day_s, incremental_s, next_day_rows = [], [], [], []
     for _ in range(3):
@@ -143,10 +159,9 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
         result = build(workspace, full_refresh=True)
         full_s.append(time.perf_counter() - started)
         assert result.success, result.failures
-    for number, day_csv in enumerate(day_csvs, start=1):
+    for number, day_csv, ingested_at in days:
         started = time.perf_counter()
-        more = ingest_file(Path(day_csv), f"raw/next-day-{number}.csv", lakehouse,
-                           now=upload_time(days_ago=len(day_csvs) - number))
+        more = ingest_file(day_csv, f"raw/next-day-{number}.csv", lakehouse, now=ingested_at)
         ingest_day_s.append(time.perf_counter() - started)
         next_day_rows.append(more.rows_landed)
         started = time.perf_counter()
@@ -156,8 +171,7 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     full = statistics.median(full_s)
     daily, recalibration = incremental_s[:-1], incremental_s[-1]
-    # a week of builds: six daily ones and the one that completes the week
-    week_mean = (6 * statistics.median(daily) + recalibration) / 7
+    week_mean = week_average(statistics.median(daily), recalibration)
     return {
         "rows": report.rows_landed,
         "next_day_rows": next_day_rows[0],
@@ -201,8 +215,8 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     server = TrinoServer.from_environment()
     run_id = uuid.uuid4().hex[:8]
     os.environ["TRINO_SCHEMA"] = f"bench_{run_id}"
-    day_csvs = next_days_csv.split(",")
-    rows = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=upload_time(days_ago=len(day_csvs) + 5)).rows_landed
+    year_ingested_at, days = week_of_uploads(next_days_csv)
+    rows = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=year_ingested_at).rows_landed
     figures: dict = {"rows": rows}
 
     def build_both(step: str, full_refresh: bool = False, timed: bool = True) -> None:
@@ -221,15 +235,14 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     os.environ["TRINO_USER"] = f"bench_warmup_{run_id}"
     assert build(workspace, target="trino", full_refresh=True).success
     build_both("full", full_refresh=True)
-    timed_days = {2: "incremental", len(day_csvs): "recalibration"}
-    for number, day_csv in enumerate(day_csvs, start=1):
-        ingest_file(Path(day_csv), f"raw/day-{number}.csv", lakehouse, now=upload_time(days_ago=len(day_csvs) - number))
+    timed_days = {2: "incremental", len(days): "recalibration"}
+    for number, day_csv, ingested_at in days:
+        ingest_file(day_csv, f"raw/day-{number}.csv", lakehouse, now=ingested_at)
         build_both(timed_days.get(number, f"day_{number}"), timed=number in timed_days)
     for step in ("incremental", "recalibration"):
         figures[f"trino_{step}_share"] = round(figures[f"trino_{step}_s"] / figures["trino_full_s"], 3)
         figures[f"trino_{step}_bytes_share"] = round(figures[f"trino_{step}_bytes"] / figures["trino_full_bytes"], 3)
-    # a week of builds: six daily ones and the one that completes the week
-    week_bytes = (6 * figures["trino_incremental_bytes"] + figures["trino_recalibration_bytes"]) / 7
+    week_bytes = week_average(figures["trino_incremental_bytes"], figures["trino_recalibration_bytes"])
     figures["trino_week_mean_bytes_share"] = round(week_bytes / figures["trino_full_bytes"], 3)
     shutil.rmtree(home, ignore_errors=True)
     return figures

@@ -17,8 +17,7 @@
   {%- if not (is_incremental() and execute) -%}
     {{ return('all') }}
   {%- endif -%}
-  {%- if 'calibrated_before' not in adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {#- a table from an older version of the model: the schema check rebuilds it -#}
+  {%- if not energy.has_column(this, 'calibrated_before') -%}
     {{ return('all') }}
   {%- endif -%}
   {%- set meters -%}
@@ -42,8 +41,7 @@
         or changed.first_changed_date < stored.calibrated_before
         or (stored.meter_id is null and changed.meter_id is not null)
   {%- endset -%}
-  {%- set rows = run_query('select count(*) from (' ~ meters ~ ') as recalibrating').rows -%}
-  {%- set count = rows[0][0] if rows | length > 0 else 0 -%}
+  {%- set count = energy.query_value('select count(*) from (' ~ meters ~ ') as recalibrating') or 0 -%}
   {%- do log(this.identifier ~ ': ' ~ count ~ ' meter(s) to calibrate again') -%}
   {{ return('none' if count == 0 else meters) }}
 {%- endmacro %}

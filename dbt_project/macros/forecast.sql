@@ -14,8 +14,7 @@
     model that needs only each meter's last origin: as a literal bound, the engine skips
     the older origins' rows before it expands them into points; a join to the last
     origins would expand them all first. None while parsing, in unit tests (their
-    inputs are fixtures), and when there is no origin or the engine returns no row (a
-    compile against a stand-in that runs no SQL). -#}
+    inputs are fixtures), and when there is no origin. -#}
 {% macro earliest_last_origin_day(origins) -%}
   {%- if not execute or model.resource_type != 'model' -%}
     {{ return(none) }}
@@ -24,6 +23,5 @@
     select min(last_origin_day)
     from (select max(origin_day) as last_origin_day from {{ origins }} group by meter_id) as last_origins
   {%- endset -%}
-  {%- set rows = run_query(query).rows -%}
-  {{ return(rows[0][0] if rows | length > 0 else none) }}
+  {{ return(energy.query_value(query)) }}
 {%- endmacro %}

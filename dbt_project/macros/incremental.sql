@@ -8,8 +8,7 @@
   {%- if not (is_incremental() and execute) -%}
     {{ return(none) }}
   {%- endif -%}
-  {%- if 'dbt_loaded_at' not in adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {#- a table from an older version of the model: the schema check rebuilds it -#}
+  {%- if not energy.has_column(this, 'dbt_loaded_at') -%}
     {{ return(none) }}
   {%- endif -%}
   {%- set query -%}
@@ -17,7 +16,7 @@
     from {{ upstream }}
     where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
   {%- endset -%}
-  {{ return(run_query(query).columns[0].values()[0]) }}
+  {{ return(energy.query_value(query)) }}
 {%- endmacro %}
 
 {#- `days_before` days before first_new_day's answer, as SQL: null (no rows pass a
