@@ -48,6 +48,9 @@ LAKE_SCHEMA = pa.schema(
         ("interval_minutes", pa.int32()),
         ("kwh", pa.float64()),
         ("timezone", pa.string()),
+        ("flow", pa.string()),  # import (from the grid) or export (fed in)
+        ("quality", pa.string()),  # measured, estimated or missing (kwh null)
+        ("quality_code", pa.string()),  # the file's own quality code, as lineage
         ("source_key", pa.string()),
         ("source_row", pa.int64()),
         ("ingest_id", pa.string()),
@@ -296,6 +299,9 @@ class _Run:
                             "interval_minutes": readings["interval_minutes"],
                             "kwh": readings["kwh"],
                             "timezone": readings["timezone"],
+                            "flow": readings["flow"] if "flow" in readings.column_names else pa.repeat(pa.scalar("import"), count),
+                            "quality": readings["quality"] if "quality" in readings.column_names else pa.repeat(pa.scalar("measured"), count),
+                            "quality_code": readings["quality_code"] if "quality_code" in readings.column_names else pa.nulls(count, pa.string()),
                             "source_key": pa.repeat(pa.scalar(self.source_key, pa.string()), count),
                             "source_row": readings["row_number"],
                             "ingest_id": pa.repeat(pa.scalar(self.report.ingest_id, pa.string()), count),
