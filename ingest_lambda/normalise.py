@@ -17,21 +17,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .options import (
-    COLUMN_ALIASES,
-    ENERGY_UNITS,
-    POWER_UNITS,
-    UNIT_FROM_VALUE_COLUMN,
-    IngestOptions,
-    normalise_unit,
-)
-from .parse import FileRejected, TextBatch
+from .codes import flow_of, quality_of
+from .layout import Layout
+from .numbers import parse_numbers
+from .options import ENERGY_UNITS, POWER_UNITS, IngestOptions, normalise_unit
+from .parse import TextBatch
+from .registers import register_to_interval_energy
+from .timestamps import combine, minutes_of_day, parse_times
 
-NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
-OFFSET_SUFFIX = r"(Z|[+-]\d{2}(:?\d{2})?)$"
 READING_TS = pa.timestamp("ms")
-REQUIRED_ROLES = ("timestamp", "value")
 MAX_FIELD_CHARS = 1024
 
 
@@ -44,42 +38,7 @@ class StreamState:
     intervals: dict[str, int] = field(default_factory=dict)
     register_last: dict[str, tuple[int, float]] = field(default_factory=dict)
     ambiguous_seen: dict[tuple[str, int], int] = field(default_factory=dict)
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
-def resolve_columns(names: list[str], options: IngestOptions) -> dict[str, str]:
-    """Which header plays which role: configured mapping first, then known aliases."""
-    by_key = {_key(n): n for n in names}
-    roles: dict[str, str] = {}
-    for role, header in options.column_map.items():
-        if header not in names:
-            raise FileRejected(
-                f"the mapped column {header!r} (for {role}) is not in the header {names}",
-                "missing_column",
-            )
-        roles[role] = header
-    for role, aliases in COLUMN_ALIASES.items():
-        if role in roles:
-            continue
-        taken = set(roles.values())
-        for alias in aliases:
-            if alias in by_key and by_key[alias] not in taken:
-                roles[role] = by_key[alias]
-                break
-    missing = [r for r in REQUIRED_ROLES if r not in roles]
-    if "meter_id" not in roles and options.meter_id is None:
-        missing.insert(0, "meter_id")
-    if missing:
-        hint = "; or give --meter-id for a single-meter file" if "meter_id" in missing else ""
-        raise FileRejected(
-            f"missing required column(s) {missing}; the header has {names}. "
-            f"Rename them, or map them with --column ROLE=HEADER (e.g. --column value=Energy){hint}",
-            "missing_column",
-        )
-    return roles
+    descending: bool = False  # the file lists readings newest first
 
 
 def _blank_to_null(arr: pa.Array) -> pa.Array:
@@ -105,92 +64,17 @@ def _quoted(arr: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("'", pc.utf8_slice_codeunits(arr, 0, 40), "'", "")
 
 
-def parse_numbers(raw: pa.Array, decimal_comma: bool) -> tuple[pa.Array, pa.Array]:
-    """Text into float64; returns the values and an error message per bad row."""
-    if not decimal_comma:
-        try:  # the common case: every cell a plain number
-            values = pc.cast(raw, pa.float64())
-            if not pc.any(pc.is_nan(values)).as_py() and not pc.any(pc.is_inf(values)).as_py():
-                return values, pa.nulls(len(raw), pa.string())
-        except pa.ArrowInvalid:
-            pass
-    text = _blank_to_null(raw)
-    if decimal_comma:
-        text = pc.replace_substring(text, ",", ".")
-    ok = pc.match_substring_regex(text, NUMBER_PATTERN)
-    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
-    error = pc.coalesce(
-        _error_where(pc.is_null(text), "missing value"),
-        _error_where(pc.invert(ok), lambda at: pc.binary_join_element_wise("value ", _quoted(pc.take(text, at)), " is not a number", "")),
-    )
-    return values, error
-
-
-def _cast_timestamps(text: pa.Array, target: pa.DataType) -> pa.Array:
-    """ISO 8601 text into timestamps; values that look right but are impossible
-    (month 13) fall back to a per-value parse so one bad row cannot fail the batch."""
-    try:
-        return pc.cast(text, target)
-    except pa.ArrowInvalid:
-        out = []
-        for value in text.to_pylist():
-            try:
-                out.append(pc.cast(pa.array([value]), target)[0].as_py())
-            except (pa.ArrowInvalid, TypeError):
-                out.append(None)
-        return pa.array(out, target)
-
-
-def parse_timestamps(
-    raw: pa.Array, options: IngestOptions
-) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Text into UTC instants.
-
-    Returns (utc timestamp or null, naive local wall-clock for naive input, error).
-    Offsets are used as given; naive times are read in ``options.timezone`` later.
-    """
-    text = _blank_to_null(raw)
-    if options.timestamp_format:
-        fmt = options.timestamp_format
-        has_zone = "%z" in fmt
-        parsed = pc.strptime(text, format=fmt, unit="ms", error_is_null=True)
-        aware = pc.cast(parsed, pa.timestamp("ms", "UTC")) if has_zone else pa.nulls(len(text), pa.timestamp("ms", "UTC"))
-        naive = pa.nulls(len(text), READING_TS) if has_zone else pc.cast(parsed, READING_TS)
-        bad = pc.is_null(parsed)
-        hint = f" (expected the format {fmt!r})"
-    else:
-        for target in (pa.timestamp("ms", "UTC"), READING_TS):
-            try:  # the common case: one ISO 8601 layout throughout the file
-                parsed = pc.cast(raw, target)
-            except pa.ArrowInvalid:
-                continue
-            other = pa.nulls(len(raw), READING_TS if target.tz else pa.timestamp("ms", "UTC"))
-            nothing = pa.nulls(len(raw), pa.string())
-            return (parsed, other, nothing) if target.tz else (other, parsed, nothing)
-        iso = pc.match_substring_regex(text, ISO_PATTERN)
-        zoned = pc.and_(iso, pc.match_substring_regex(text, ISO_PATTERN + r".*" + OFFSET_SUFFIX))
-        plain = pc.and_(iso, pc.match_substring_regex(text, ISO_PATTERN + r"$"))
-        none = pa.scalar(None, pa.string())
-        aware = _cast_timestamps(pc.if_else(zoned, text, none), pa.timestamp("ms", "UTC"))
-        naive = _cast_timestamps(pc.if_else(plain, text, none), READING_TS)
-        bad = pc.and_(pc.is_null(aware), pc.is_null(naive))
-        hint = " (expected ISO 8601 such as 2024-01-31 13:00:00 or 2024-01-31T13:00:00+01:00, or give --timestamp-format)"
-    error = pc.coalesce(
-        _error_where(pc.is_null(text), "missing timestamp"),
-        _error_where(bad, lambda at: pc.binary_join_element_wise("timestamp ", _quoted(pc.take(text, at)), " cannot be read" + hint, "")),
-    )
-    return aware, naive, error
-
-
 def localise(
-    naive: pa.Array, meters: pa.Array, tz: str, state: StreamState
+    naive: pa.Array, meters: pa.Array, tz: str, state: StreamState, fold: pa.Array | None = None
 ) -> tuple[pa.Array, pa.Array]:
     """Naive local times into UTC, resolving DST without guessing.
 
     A time in the spring-forward gap does not exist: it is an error. A time in the
-    autumn repeated hour is ambiguous: the first time a meter reports it is read as
-    the earlier instant (summer time), the second as the later one; a third report of
-    the same local time is left to the duplicate rules.
+    autumn repeated hour is ambiguous: a label in the file (``fold``: 0 the earlier,
+    summer-time instant, 1 the later) decides; without one, the order in time does: in
+    a file listed oldest first the first report of a meter's repeated local time is the
+    earlier instant, in a file listed newest first (``state.descending``) the later one.
+    A third report of the same local time is left to the duplicate rules.
     """
     utc_type = pa.timestamp("ms", "UTC")
     if tz == "UTC":
@@ -206,9 +90,13 @@ def localise(
         positions = np.flatnonzero(ambiguous)
         walls = pc.cast(pc.take(naive, pa.array(positions)), pa.int64()).to_pylist()
         names = pc.take(meters, pa.array(positions)).to_pylist()
-        for position, meter, wall in zip(positions, names, walls):  # a few rows a year
+        labels = pc.take(fold, pa.array(positions)).to_pylist() if fold is not None else [None] * len(positions)
+        for position, meter, wall, label in zip(positions, names, walls, labels):  # a few rows a year
+            if label is not None:
+                use_late[position] = label == 1
+                continue
             seen = state.ambiguous_seen.get((meter, wall), 0)
-            use_late[position] = seen >= 1
+            use_late[position] = (seen == 0) if state.descending else (seen >= 1)
             state.ambiguous_seen[(meter, wall)] = seen + 1
     utc = pc.if_else(pa.array(use_late), late, early)
     error = _error_where(
@@ -330,39 +218,6 @@ def _duplicate_facts(
     return is_repeat, conflict
 
 
-def _register_to_interval_energy(
-    meter_names: list, epoch_ms: np.ndarray, value: np.ndarray, valid: np.ndarray, state: StreamState
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
-    """Cumulative register reads into interval energy.
-
-    A read at time t closes the interval that started at the previous read. The first
-    read of a meter only opens an interval; a read lower than the one before is a
-    register reset or rollover, whose interval energy is unknown. Both are reported,
-    never turned into (negative) consumption. The last read of each meter carries over
-    to the next batch.
-    """
-    n = len(meter_names)
-    energy = np.full(n, np.nan)
-    start_ms = np.full(n, -1, dtype=np.int64)
-    problems: list[tuple[int, str]] = []
-    idx = np.flatnonzero(valid)
-    order = sorted(idx, key=lambda i: (meter_names[i], epoch_ms[i]))
-    for pos in order:  # register files are small: one read per interval per meter
-        meter = meter_names[pos]
-        previous = state.register_last.get(meter)
-        if previous is None:
-            problems.append((pos, "first register read of the meter: it opens the first interval"))
-        elif value[pos] < previous[1]:
-            problems.append(
-                (pos, f"register fell from {previous[1]:g} to {value[pos]:g} (reset or rollover): interval energy unknown")
-            )
-        else:
-            energy[pos] = value[pos] - previous[1]
-            start_ms[pos] = previous[0]
-        state.register_last[meter] = (int(epoch_ms[pos]), float(value[pos]))
-    return energy, start_ms, problems
-
-
 def _oversized_fields(table: pa.Table) -> pa.Array:
     """A field longer than MAX_FIELD_CHARS is not a meter reading (a pasted blob, a
     broken quote swallowing lines): the row is quarantined rather than typed."""
@@ -373,56 +228,215 @@ def _oversized_fields(table: pa.Table) -> pa.Array:
     return _error_where(too_long, f"a field is longer than {MAX_FIELD_CHARS} characters: not a meter reading")
 
 
+def _column(table: pa.Table, name: str) -> pa.Array:
+    return table[name].combine_chunks()
+
+
+@dataclass
+class TimedRows:
+    """The reading times of a batch's rows (or of an unpivoted batch's readings).
+
+    ``naive`` holds wall-clock times to localise (or local midnight where ``elapsed``
+    holds minutes counted in elapsed time from it: hour numbers); ``aware`` instants
+    given with an offset; ``fold`` the file's DST label; ``stamps`` says the times are
+    timestamps the interval convention applies to (not interval starts by construction).
+    """
+
+    aware: pa.Array
+    naive: pa.Array
+    elapsed: pa.Array | None
+    fold: pa.Array
+    error: pa.Array
+    stamps: bool
+
+
+def row_times(table: pa.Table, layout: Layout) -> TimedRows:
+    """The times of a long or wide-by-meter batch, from its time columns."""
+    rows = table.num_rows
+    roles, formats = layout.roles, layout.formats
+    no_fold = pa.nulls(rows, pa.int8())
+    if "timestamp" in roles:
+        parsed = parse_times(_column(table, roles["timestamp"]), formats[roles["timestamp"]])
+        return TimedRows(parsed.aware, parsed.naive, None, parsed.fold, parsed.error, True)
+    day = parse_times(_column(table, roles["date"]), formats[roles["date"]])
+    clock_role = "time" if "time" in roles else "hour"
+    minutes, fold, error = minutes_of_day(_column(table, roles[clock_role]), formats[roles[clock_role]])
+    error = pc.coalesce(day.error, error)
+    if clock_role == "time":
+        return TimedRows(day.aware, combine(day.naive, minutes), None, pc.coalesce(fold, day.fold), error, True)
+    # Hour numbers count hours from midnight in elapsed time (hour 25 exists on an
+    # autumn clock-change day); a labelled hour (02A/02B) is a wall-clock hour.
+    labelled = pc.is_valid(fold)
+    naive = pc.if_else(labelled, combine(day.naive, minutes), day.naive)
+    elapsed = pc.if_else(labelled, pa.scalar(None, pa.int32()), pc.cast(minutes, pa.int32()))
+    return TimedRows(day.aware, naive, elapsed, fold if fold is not None else no_fold, error, False)
+
+
+def unpivot_wide_day(batch: TextBatch, layout: Layout) -> tuple[pa.Table, TimedRows, pa.Array]:
+    """A wide-by-day batch (a row per day, a column per interval) as one row per
+    reading: (text table with the value in ``__value__``, times, row numbers).
+
+    Readings are listed day by day, each day's intervals in order, so a meter's
+    readings stay in time order."""
+    table = batch.table
+    rows, slots = table.num_rows, layout.slots
+    day = parse_times(_column(table, layout.roles["date"]), layout.formats[layout.roles["date"]])
+    n_slots = len(slots)
+    # Row-major order: reading (row r, slot s) at r * n_slots + s.
+    order = pa.array((np.arange(n_slots)[None, :] * rows + np.arange(rows)[:, None]).ravel(), pa.int64())
+    values = pc.take(pa.concat_arrays([_column(table, s.column) for s in slots]), order)
+    repeat = pa.array(np.repeat(np.arange(rows), n_slots), pa.int64())
+    minutes = pa.array(np.tile([s.minutes for s in slots], rows), pa.int32())
+    folds = pa.array(np.tile([-1 if s.fold is None else s.fold for s in slots], rows), pa.int8())
+    folds = pc.if_else(pc.equal(folds, -1), pa.scalar(None, pa.int8()), folds)
+    midnight = pc.take(day.naive, repeat)
+    if layout.slot_elapsed:
+        labelled = pc.is_valid(folds)
+        naive = pc.if_else(labelled, combine(midnight, minutes), midnight)
+        elapsed = pc.if_else(labelled, pa.scalar(None, pa.int32()), minutes)
+    else:
+        naive, elapsed = combine(midnight, minutes), None
+    columns = {"__value__": values}
+    for role in ("meter_id", "unit", "interval_minutes", "quality", "flow"):
+        if role in layout.roles:
+            columns[layout.roles[role]] = pc.take(_column(table, layout.roles[role]), repeat)
+    times = TimedRows(pc.take(day.aware, repeat), naive, elapsed, folds, pc.take(day.error, repeat), False)
+    return pa.table(columns), times, pc.take(batch.row_numbers, repeat)
+
+
+def _tile(array: pa.Array, times: int) -> pa.Array:
+    return array if times == 1 else pa.concat_arrays([array] * times)
+
+
+def _to_utc(times: TimedRows, meter: pa.Array, tz: str, state: StreamState) -> tuple[pa.Array, pa.Array]:
+    """UTC instants in epoch milliseconds (null where unknown) and errors."""
+    local, dst_error = localise(times.naive, meter, tz, state, times.fold)
+    utc = pc.coalesce(times.aware, local)
+    epoch = pc.cast(pc.cast(utc, pa.timestamp("ms", "UTC")), pa.int64())
+    if times.elapsed is not None:
+        has_elapsed = pc.is_valid(times.elapsed)
+        if pc.any(has_elapsed).as_py():
+            # The day's length on the local clock: 23, 24 or 25 hours.
+            next_day = pc.add(pc.cast(times.naive, pa.int64()), 86_400_000)
+            next_local, _ = localise(pc.cast(next_day, READING_TS), meter, tz, StreamState())
+            day_minutes = pc.divide(pc.subtract(pc.cast(pc.cast(next_local, pa.timestamp("ms", "UTC")), pa.int64()), epoch), 60_000)
+            shifted = pc.add(epoch, pc.multiply(pc.cast(times.elapsed, pa.int64()), 60_000))
+            beyond = pc.and_(has_elapsed, pc.greater_equal(pc.cast(times.elapsed, pa.int64()), day_minutes))
+            epoch = pc.if_else(has_elapsed, shifted, epoch)
+            dst_error = pc.coalesce(dst_error, _error_where(
+                beyond,
+                lambda at: pc.binary_join_element_wise(
+                    "interval ", pc.cast(pc.add(pc.divide(pc.take(times.elapsed, at), 60), 1), pa.string()),
+                    " of ", pc.strftime(pc.take(times.naive, at), format="%Y-%m-%d"),
+                    f" is past the end of that day in {tz} (a 23- or 24-hour day)", "",
+                ),
+            ))
+            epoch = pc.if_else(beyond, pa.scalar(None, pa.int64()), epoch)
+    return epoch, pc.coalesce(times.error, dst_error)
+
+
 def normalise(
     batch: TextBatch,
-    roles: dict[str, str],
-    delimiter: str,
+    dialect,
     options: IngestOptions,
     now: dt.datetime,
     state: StreamState,
 ) -> pa.Table:
-    table = batch.table
-    rows = table.num_rows
+    """A batch of text rows onto the reading contract, with the facts the suite judges.
 
-    # Meter
-    if "meter_id" in roles:
-        meter = _blank_to_null(table[roles["meter_id"]].combine_chunks())
+    Returns one row per reading (a wide row gives one per interval or meter) with
+    ``row_number`` (the source data row), the contract's columns, ``parse_error`` (why
+    a reading cannot be used, or null), ``is_net`` (a net meter's reading: the
+    pipeline adds its complementary zero of the other direction) and the derived
+    columns of the Great Expectations suite. Nothing here drops a reading.
+    """
+    layout = dialect.layout
+    table = batch.table
+    if layout.kind == "wide_day":
+        table, times, row_numbers = unpivot_wide_day(batch, layout)
+        value_columns = [("__value__", layout.values[0])]
+    else:
+        times = row_times(table, layout)
+        row_numbers = batch.row_numbers
+        value_columns = [(v.column, v) for v in layout.values]
+    blocks = len(value_columns)
+    rows = table.num_rows * blocks
+
+    # Meter: a column, the channel of a wide-by-meter file, or the file's one meter.
+    if "meter_id" in layout.roles:
+        meter = _blank_to_null(_column(table, layout.roles["meter_id"]))
+        meter = pc.replace_substring(meter, "\x00", "") if pc.any(pc.match_substring(meter, "\x00")).as_py() else meter
         if options.meter_id:
             meter = pc.fill_null(meter, options.meter_id)
+        meter = _tile(meter, blocks)
+    elif layout.kind == "wide_meter":
+        meter = pa.concat_arrays([pa.repeat(pa.scalar(v.meter_id, pa.string()), table.num_rows) for _, v in value_columns])
     else:
-        meter = pa.repeat(pa.scalar(options.meter_id, pa.string()), rows)
+        meter = pa.repeat(pa.scalar(layout.meter_default, pa.string()), rows)
     meter_error = _error_where(pc.is_null(meter), "missing meter id")
+    if blocks > 1:
+        times = TimedRows(
+            _tile(times.aware, blocks), _tile(times.naive, blocks),
+            None if times.elapsed is None else _tile(times.elapsed, blocks),
+            _tile(times.fold, blocks), _tile(times.error, blocks), times.stamps,
+        )
+        row_numbers = _tile(row_numbers, blocks)
     encoded = pc.dictionary_encode(meter)
     meter_codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     meter_names = encoded.dictionary.to_pylist()
 
-    # Value and unit
-    decimal_comma = delimiter == ";"
-    value, value_error = parse_numbers(table[roles["value"]].combine_chunks(), decimal_comma)
-    default_unit = normalise_unit(options.unit) if options.unit else None
-    if "unit" in roles:
-        unit_column = table[roles["unit"]].combine_chunks()
-    else:
-        named = UNIT_FROM_VALUE_COLUMN.get(_key(roles["value"]))
-        unit_column = pa.repeat(pa.scalar(options.unit or named or "kWh", pa.string()), rows)
-    energy_mult, power_mult, unit_error = _unit_factors(unit_column, default_unit or "kwh")
+    # Values: each column in its own number format; placeholders are missing readings.
+    parsed = [parse_numbers(_column(table, name), column.number) for name, column in value_columns]
+    value = pa.concat_arrays([p[0] for p in parsed]) if blocks > 1 else parsed[0][0]
+    placeholder = pa.concat_arrays([p[1] for p in parsed]) if blocks > 1 else parsed[0][1]
+    value_error = pa.concat_arrays([p[2] for p in parsed]) if blocks > 1 else parsed[0][2]
 
-    # Timestamps
-    aware, naive, ts_error = parse_timestamps(table[roles["timestamp"]].combine_chunks(), options)
-    local_utc, dst_error = localise(naive, meter, options.timezone, state)
-    reading_utc = pc.coalesce(aware, local_utc)
-    reading_start = pc.cast(pc.cast(reading_utc, pa.timestamp("ms", "UTC")), pa.int64())
-    epoch_ms = pc.fill_null(reading_start, 0).to_numpy(zero_copy_only=False)
-    has_time = pc.is_valid(reading_start).to_numpy(zero_copy_only=False)
+    # Units: a unit column, the option, the header, or kWh.
+    if "unit" in layout.roles:
+        unit_column = _tile(_column(table, layout.roles["unit"]), blocks)
+        default_unit = normalise_unit(options.unit) if options.unit else "kwh"
+    else:
+        unit_column = pa.concat_arrays([
+            pa.repeat(pa.scalar(options.unit or column.unit or "kWh", pa.string()), table.num_rows)
+            for _, column in value_columns
+        ]) if blocks > 1 else pa.repeat(pa.scalar(options.unit or value_columns[0][1].unit or "kWh", pa.string()), rows)
+        default_unit = "kwh"
+    energy_mult, power_mult, unit_error = _unit_factors(unit_column, default_unit)
+
+    # Direction: a column per row, a column per direction, or the source's option.
+    flow_error = pa.nulls(rows, pa.string())
+    if "flow" in layout.roles:
+        flow, flow_error = _per_distinct(_tile(_column(table, layout.roles["flow"]), blocks), flow_of, pa.string())
+    elif any(column.flow for _, column in value_columns):
+        flow = pa.concat_arrays([pa.repeat(pa.scalar(column.flow or "import"), table.num_rows) for _, column in value_columns])
+    else:
+        flow = pa.repeat(pa.scalar("export" if options.flow == "export" else "import"), rows)
+    is_net = options.flow == "net" and "flow" not in layout.roles and not any(c.flow for _, c in value_columns)
+
+    # Quality: the file's codes, else measured; a placeholder is a missing reading.
+    quality_error = pa.nulls(rows, pa.string())
+    if "quality" in layout.roles:
+        quality_code = _blank_to_null(_tile(_column(table, layout.roles["quality"]), blocks))
+        quality, quality_error = _per_distinct(quality_code, quality_of, pa.string())
+    else:
+        quality_code = pa.nulls(rows, pa.string())
+        quality = pa.repeat(pa.scalar("measured"), rows)
+    missing = pc.or_(placeholder, pc.equal(quality, "missing"))
+    quality = pc.if_else(missing, pa.scalar("missing"), quality)
+
+    # Times: UTC instants; the interval convention is applied once intervals are known.
+    epoch, time_error = _to_utc(times, meter, options.timezone, state)
+    epoch_ms = pc.fill_null(epoch, 0).to_numpy(zero_copy_only=False)
+    has_time = pc.is_valid(epoch).to_numpy(zero_copy_only=False)
+    reading_start = epoch
 
     # Register reads become interval energy before intervals are inferred.
     register_error = pa.nulls(rows, pa.string())
     numeric = pc.fill_null(value, np.nan).to_numpy(zero_copy_only=False)
+    interval_from_reads = None
     if options.register:
         usable = has_time & ~np.isnan(numeric) & (meter_codes >= 0)
-        energy, start_ms, problems = _register_to_interval_energy(
-            meter.to_pylist(), epoch_ms, numeric, usable, state
-        )
+        energy, start_ms, problems = register_to_interval_energy(meter.to_pylist(), epoch_ms, numeric, usable, state)
         messages = np.full(rows, None, dtype=object)
         for pos, message in problems:
             messages[pos] = message
@@ -431,13 +445,17 @@ def normalise(
         epoch_ms = np.where(start_ms >= 0, start_ms, epoch_ms)
         value = pa.array(energy, pa.float64(), from_pandas=True)
         reading_start = pa.array(epoch_ms, pa.int64(), mask=~has_time)
-    else:
-        interval_from_reads = None
 
-    # Interval: column, option, gap between reads, or inferred per meter.
-    interval, interval_error = _parse_intervals(table[roles["interval_minutes"]].combine_chunks() if "interval_minutes" in roles else None, rows)
+    # Interval: column, option, wide slots, hour numbers, gap between reads, or inferred.
+    interval, interval_error = _parse_intervals(
+        _tile(_column(table, layout.roles["interval_minutes"]), blocks) if "interval_minutes" in layout.roles else None, rows
+    )
     if options.interval_minutes:
         interval = pc.fill_null(interval, options.interval_minutes)
+    elif layout.slot_minutes:
+        interval = pc.fill_null(interval, layout.slot_minutes)
+    elif layout.hour_numbers:
+        interval = pc.fill_null(interval, 60)
     if interval_from_reads is not None:
         interval = pc.fill_null(interval, pa.array(np.where(interval_from_reads > 0, interval_from_reads, None), pa.int32(), from_pandas=True))
     if pc.any(pc.is_null(interval)).as_py():
@@ -447,24 +465,39 @@ def normalise(
         pc.and_(pc.is_null(interval), pc.is_null(interval_error)),
         "interval length unknown: the meter has a single reading; give --interval-minutes",
     )
+    if times.stamps and dialect.convention == "ending" and not options.register:
+        # A stamp marks the end of its interval: the reading starts one interval before.
+        reading_start = pc.subtract(reading_start, pc.multiply(pc.cast(interval, pa.int64()), 60_000))
+        epoch_ms = pc.fill_null(reading_start, 0).to_numpy(zero_copy_only=False)
 
-    # Energy in kWh.
+    # Energy in kWh, always positive: a net meter's sign is its direction.
     kwh = pc.coalesce(
         pc.multiply(value, energy_mult),
         pc.divide(pc.multiply(pc.multiply(value, power_mult), pc.cast(interval, pa.float64())), 60.0),
     )
+    if is_net:
+        negative = pc.fill_null(pc.less(kwh, 0), False)
+        flow = pc.if_else(negative, pa.scalar("export"), flow)
+        kwh = pc.abs(kwh)
     kwh_np = pc.fill_null(kwh, np.nan).to_numpy(zero_copy_only=False)
 
     parse_error = pc.coalesce(
         _oversized_fields(table),
-        meter_error, ts_error, dst_error, value_error, unit_error, register_error, interval_error, interval_missing
+        meter_error, time_error, pc.if_else(missing, pa.scalar(None, pa.string()), value_error),
+        unit_error, flow_error, quality_error, register_error, interval_error, interval_missing,
+    ) if blocks == 1 else pc.coalesce(
+        _tile(_oversized_fields(table), blocks),
+        meter_error, time_error, pc.if_else(missing, pa.scalar(None, pa.string()), value_error),
+        unit_error, flow_error, quality_error, register_error, interval_error, interval_missing,
     )
 
     ok = pc.is_null(parse_error).to_numpy(zero_copy_only=False)
-    is_repeat, key_conflict = _duplicate_facts(meter_codes, epoch_ms, kwh_np, ok & has_time)
+    flow_codes = pc.fill_null(pc.equal(flow, "export"), False).to_numpy(zero_copy_only=False).astype(np.int64)
+    key_codes = meter_codes.astype(np.int64) * 2 + flow_codes
+    is_repeat, key_conflict = _duplicate_facts(key_codes, epoch_ms, kwh_np, ok & has_time)
 
     reading_ts = pc.cast(reading_start, READING_TS)
-    tz_utc = pc.cast(pc.cast(reading_start, pa.timestamp("ms")), pa.timestamp("ms", "UTC"))
+    tz_utc = pc.cast(reading_ts, pa.timestamp("ms", "UTC"))
     local_wall = pc.local_timestamp(pc.cast(tz_utc, pa.timestamp("ms", options.timezone)))
     minute_of_day = pc.add(pc.multiply(pc.hour(local_wall), 60), pc.minute(local_wall))
     on_grid_offset = pc.add(
@@ -476,12 +509,16 @@ def normalise(
 
     return pa.table(
         {
-            "row_number": batch.row_numbers,
+            "row_number": row_numbers,
             "meter_id": meter,
             "reading_start": reading_ts,
             "interval_minutes": pc.cast(interval, pa.int32()),
             "kwh": kwh,
             "timezone": pa.repeat(pa.scalar(options.timezone, pa.string()), rows),
+            "flow": flow,
+            "quality": quality,
+            "quality_code": quality_code,
+            "is_net": pa.repeat(pa.scalar(is_net), rows),
             "parse_error": parse_error,
             "kwh_per_hour": pc.divide(pc.multiply(kwh, 60.0), pc.cast(interval, pa.float64())),
             "grid_offset_minutes": on_grid_offset,

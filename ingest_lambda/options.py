@@ -8,17 +8,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# Roles an input column can play, and the header names recognised for each role
-# without configuration (compared case-insensitively, spaces and dashes as underscores).
-COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "meter_id": ("meter_id", "meter", "appliance", "device", "device_id", "sensor", "sensor_id", "channel"),
-    "timestamp": ("timestamp", "reading_start", "datetime", "date_time", "time", "interval_start", "start"),
-    "value": ("value", "kwh", "energy", "energy_kwh", "consumption", "reading", "wh", "mwh", "kw"),
-    "unit": ("unit", "units", "uom"),
-    "interval_minutes": ("interval_minutes", "interval", "interval_min", "minutes"),
-}
-# A value column whose name is a unit says which unit it carries.
-UNIT_FROM_VALUE_COLUMN = {"kwh": "kWh", "energy_kwh": "kWh", "wh": "Wh", "mwh": "MWh", "kw": "kW"}
+# Roles an input column can play (``--column ROLE=HEADER`` or ``ROLE=#position``); the
+# header words recognised for each role without configuration are in layout.py.
+COLUMN_ROLES = (
+    "meter_id", "timestamp", "date", "time", "hour", "end_time", "value", "import", "export",
+    "unit", "interval_minutes", "quality", "flow",
+)
+INTERVAL_CONVENTIONS = ("auto", "beginning", "ending")
+FLOWS = ("import", "export", "net")
+DATE_ORDERS = ("dmy", "mdy", "ymd")
+DECIMAL_MARKS = (".", ",")
+DEFAULT_MAX_KW = 10_000.0  # a power cap of 10 MW: above any building; a source raises it for larger sites
 
 # Multipliers to kWh for energy units; "kW" is average power over the interval.
 ENERGY_UNITS = {"wh": 0.001, "kwh": 1.0, "mwh": 1000.0}
@@ -39,6 +39,12 @@ class IngestOptions:
     column_map: dict[str, str] = field(default_factory=dict)
     timestamp_format: str | None = None
     max_bad_row_share: float = 0.25
+    interval_convention: str = "auto"  # do timestamps mark the interval's beginning or its end?
+    flow: str = "import"  # import, export, or net (signed: positive import, negative export)
+    date_order: str | None = None  # dmy, mdy or ymd when the dates cannot tell
+    decimal_mark: str | None = None  # "." or "," when the numbers cannot tell
+    delimiter: str | None = None  # the CSV delimiter when detection cannot find it
+    max_kw: float = DEFAULT_MAX_KW  # plausibility cap: average power over an interval, in kW
 
     def __post_init__(self) -> None:
         try:
@@ -53,17 +59,40 @@ class IngestOptions:
             self.interval_minutes <= 0 or 1440 % self.interval_minutes
         ):
             raise UsageError("--interval-minutes must be a positive divisor of 1440 (e.g. 5, 15, 30, 60)")
-        unknown_roles = set(self.column_map) - set(COLUMN_ALIASES)
+        unknown_roles = set(self.column_map) - set(COLUMN_ROLES)
         if unknown_roles:
             raise UsageError(
-                f"unknown column role(s) {sorted(unknown_roles)}: map one of {sorted(COLUMN_ALIASES)}"
+                f"unknown column role(s) {sorted(unknown_roles)}: map one of {sorted(COLUMN_ROLES)}"
             )
+        for name, value, allowed in (
+            ("--interval-convention", self.interval_convention, INTERVAL_CONVENTIONS),
+            ("--flow", self.flow, FLOWS),
+            ("--date-order", self.date_order, DATE_ORDERS + (None,)),
+            ("--decimal-mark", self.decimal_mark, DECIMAL_MARKS + (None,)),
+        ):
+            if value not in allowed:
+                raise UsageError(f"{name} must be one of {', '.join(a for a in allowed if a)}, not {value!r}")
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise UsageError("--delimiter must be one character, e.g. ';' or '\\t'")
+        if not self.max_kw > 0:
+            raise UsageError("--max-kw must be a positive power in kW")
         if not 0.0 <= self.max_bad_row_share <= 1.0:
             raise UsageError("the bad-row limit must be a share between 0 and 1")
 
     def fingerprint(self) -> str:
-        """Stable digest of the options: the same bytes read differently are a different ingest."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        """Stable digest of the options: the same bytes read differently are a different ingest.
+        Options left at their defaults are left out, so adding an option keeps earlier ids."""
+        defaults = IngestOptions.__dataclass_fields__
+        chosen = {
+            k: v for k, v in asdict(self).items()
+            if k not in _ADDED_OPTIONS or v != defaults[k].default
+        }
+        return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()
+
+
+# Options added after ingest ids were first issued: left out of the fingerprint at their
+# default, so re-ingesting bytes ingested before they existed still answers "nothing changed".
+_ADDED_OPTIONS = ("interval_convention", "flow", "date_order", "decimal_mark", "delimiter", "max_kw")
 
 
 def normalise_unit(unit: str) -> str | None:
@@ -78,6 +107,6 @@ def parse_column_map(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         role, sep, header = pair.partition("=")
         if not sep or not role.strip() or not header.strip():
-            raise UsageError(f"column mapping {pair!r} must look like ROLE=HEADER, e.g. value=Energy")
+            raise UsageError(f"column mapping {pair!r} must look like ROLE=HEADER or ROLE=#POSITION, e.g. value=Energy or value=#3")
         mapping[role.strip()] = header.strip()
     return mapping

@@ -25,20 +25,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from .errors import FileRejected
+
 UTF8_BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
-CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 MAX_HEADER_BYTES = 1 << 20
 DEFAULT_BLOCK_BYTES = 32 << 20
-
-
-class FileRejected(Exception):
-    """The upload as a whole cannot be used; the message says what to do about it."""
-
-    def __init__(self, reason: str, code: str):
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
 
 
 @dataclass
@@ -81,6 +73,14 @@ class Upload:
         with open(self._path, "rb") as handle:
             return handle.read(size)
 
+    def tail(self, size: int) -> bytes:
+        """The last ``size`` bytes."""
+        if self._data is not None:
+            return self._data[-size:]
+        with open(self._path, "rb") as handle:
+            handle.seek(max(0, self.size() - size))
+            return handle.read(size)
+
     def chunks(self, size: int = 8 << 20) -> Iterator[bytes]:
         if self._data is not None:
             yield self._data
@@ -118,12 +118,6 @@ class Upload:
             self._inflated.unlink(missing_ok=True)
 
 
-def detect_delimiter(header_line: str) -> str:
-    counts = {d: header_line.count(d) for d in CANDIDATE_DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
 def _check_text(head: bytes) -> bytes:
     if head.startswith(UTF8_BOM):
         head = head[len(UTF8_BOM):]
@@ -142,27 +136,23 @@ def _check_text(head: bytes) -> bytes:
     return head
 
 
-def read_upload(upload: Upload, block_bytes: int = DEFAULT_BLOCK_BYTES) -> CsvUpload:
-    """Check the header and return the file's rows as a stream of text batches.
+def check_text(upload: Upload) -> bytes:
+    """The first MiB of the upload, checked to be UTF-8 text (BOM kept)."""
+    raw_head = upload.head(MAX_HEADER_BYTES + 1)
+    _check_text(raw_head)
+    return raw_head
+
+
+def read_upload(upload: Upload, table, block_bytes: int = DEFAULT_BLOCK_BYTES) -> CsvUpload:
+    """The file's rows from where the table starts (``table``: a dialect.TableStart),
+    as a stream of text batches.
 
     Errors found later in the file (a line too long for a block, a broken quote) raise
     FileRejected from the batch iterator.
     """
-    raw_head = upload.head(MAX_HEADER_BYTES + 1)
-    head = _check_text(raw_head)
-    bom = len(raw_head) - len(head)
-    header_end = head.find(b"\n")
-    if header_end < 0 and len(head) > MAX_HEADER_BYTES:
-        raise FileRejected("the header line is longer than 1 MiB: this is not a meter CSV", "huge_line")
-    header_line = (head if header_end < 0 else head[:header_end]).decode("utf-8", errors="replace").rstrip("\r")
-    delimiter = detect_delimiter(header_line)
-    names = [n.strip() for n in next(csv.reader([header_line], delimiter=delimiter))]
-    if not any(names):
-        raise FileRejected("the first line is blank: the file must start with a header row", "no_header")
-    if len(set(names)) != len(names):
-        raise FileRejected(f"the header repeats a column name: {names}", "duplicate_header")
-    data_offset = bom + (header_end + 1 if header_end >= 0 else len(head))
-    return CsvUpload(names, delimiter, _batches(upload, data_offset, names, delimiter, block_bytes))
+    return CsvUpload(
+        table.names, table.delimiter, _batches(upload, table.data_offset, table.names, table.delimiter, block_bytes)
+    )
 
 
 MAX_LINE_BYTES = 64 << 20

@@ -35,7 +35,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .normalise import StreamState, normalise, resolve_columns
+from .detect import Dialect, detect_dialect
+from .normalise import StreamState, normalise
 from .options import IngestOptions
 from .parse import DEFAULT_BLOCK_BYTES, FileRejected, Upload, read_upload
 from .storage import Lakehouse
@@ -102,6 +103,9 @@ class IngestReport:
     lake_object: str | None = None
     quarantine_object: str | None = None
     ingested_at: str = ""
+    readings_missing: int = 0  # landed as missing readings (placeholders, or marked missing by the file)
+    lake_rows: int = 0  # rows in the lake object: a net meter's reading lands as import and export
+    dialect: dict = field(default_factory=dict)  # what detection decided (detect.Dialect.record)
 
     @property
     def accepted(self) -> bool:
@@ -200,6 +204,7 @@ class _Run:
         self.bad_path = os.path.join(self.workdir, "quarantine.parquet")
         self.reasons: collections.Counter = collections.Counter()
         self.bad_writer: pq.ParquetWriter | None = None  # open while batches are validated
+        self.per_meter: collections.Counter = collections.Counter()
         self.plain: Upload | None = None
 
     def cleanup(self) -> None:
@@ -213,13 +218,15 @@ class _Run:
         report = self.report
         try:
             self.plain = self.upload.plain()
-            csv_upload = read_upload(self.plain, self.block_bytes)
-            roles = resolve_columns(csv_upload.names, self.options)
+            dialect = detect_dialect(self.plain, self.options, self.source_key)
+            report.dialect = dialect.record(self.options)
+            csv_upload = read_upload(self.plain, dialect.table, self.block_bytes)
             # One quarantine file for the whole run: rows set aside while reading and
             # duplicates found across batches afterwards go to the same writer.
             with pq.ParquetWriter(self.bad_path, QUARANTINE_SCHEMA, compression="snappy") as self.bad_writer:
-                if self._validate_batches(csv_upload, roles):
+                if self._validate_batches(csv_upload, dialect):
                     self._quarantine_duplicates_across_batches()
+            report.dialect["readings_per_meter"] = dict(self.per_meter.most_common())
         except FileRejected as rejected:
             return self._reject(rejected, rows_written=False)
 
@@ -248,13 +255,13 @@ class _Run:
         )
         return report
 
-    def _validate_batches(self, csv_upload, roles) -> bool:
+    def _validate_batches(self, csv_upload, dialect: Dialect) -> bool:
         """Type, validate and stage every batch. Returns whether batches hold readings of
         the same meter over overlapping times, the only case where duplicates can hide
         between batches (sorted files, the usual case, never do)."""
         self.tally = validator().new_tally()
         self.malformed_total = 0
-        state = StreamState()
+        state = StreamState(descending=dialect.descending)
         seen_ranges: dict[str, tuple[int, int]] = {}
         overlapping = False
         ingested_at = pa.scalar(self.now.replace(tzinfo=None), pa.timestamp("ms"))
@@ -263,8 +270,8 @@ class _Run:
             for batch in csv_upload.batches:
                 if self.progress is not None:
                     self.progress(batch.end_offset, total_bytes)
-                self.report.rows_in += batch.rows_in
                 self.malformed_total += len(batch.malformed_rows)
+                self.report.rows_in += len(batch.malformed_rows)
                 if batch.malformed_rows:
                     self._quarantine_rows(
                         [m[0] for m in batch.malformed_rows],
@@ -273,8 +280,10 @@ class _Run:
                     )
                 if batch.table.num_rows == 0:
                     continue
-                readings = normalise(batch, roles, csv_upload.delimiter, self.options, self.now, state)
-                checked = validator().validate(readings)
+                readings = normalise(batch, dialect, self.options, self.now, state)
+                # Counts are of readings: a wide row holds one per interval or meter.
+                self.report.rows_in += readings.num_rows
+                checked = validator().validate(readings, {"max_kw": self.options.max_kw})
                 if checked.table_failure:
                     raise FileRejected(checked.table_failure, "table_rule")
                 self.tally.add(checked)
@@ -290,7 +299,12 @@ class _Run:
                 count = readings.num_rows
                 if count == 0:
                     continue
+                self.report.readings_missing += pc.sum(pc.equal(readings["quality"], "missing")).as_py() or 0
+                self.per_meter.update(dict(zip(*[c.to_pylist() for c in pc.value_counts(readings["meter_id"]).flatten()])))
                 overlapping = _track_ranges(readings, seen_ranges) or overlapping
+                readings = _with_net_complements(readings)
+                count = readings.num_rows
+                self.report.lake_rows += count
                 good_writer.write(
                     pa.table(
                         {
@@ -299,9 +313,9 @@ class _Run:
                             "interval_minutes": readings["interval_minutes"],
                             "kwh": readings["kwh"],
                             "timezone": readings["timezone"],
-                            "flow": readings["flow"] if "flow" in readings.column_names else pa.repeat(pa.scalar("import"), count),
-                            "quality": readings["quality"] if "quality" in readings.column_names else pa.repeat(pa.scalar("measured"), count),
-                            "quality_code": readings["quality_code"] if "quality_code" in readings.column_names else pa.nulls(count, pa.string()),
+                            "flow": readings["flow"],
+                            "quality": readings["quality"],
+                            "quality_code": readings["quality_code"],
                             "source_key": pa.repeat(pa.scalar(self.source_key, pa.string()), count),
                             "source_row": readings["row_number"],
                             "ingest_id": pa.repeat(pa.scalar(self.report.ingest_id, pa.string()), count),
@@ -341,18 +355,18 @@ class _Run:
                 f"""
                 create temp table doubtful as
                 with keys as (
-                    select meter_id, reading_start, count(*) as n, max(kwh) - min(kwh) as spread
+                    select meter_id, flow, reading_start, count(*) as n, max(kwh) - min(kwh) as spread
                     from read_parquet('{self.good_path}')
-                    group by meter_id, reading_start
+                    group by meter_id, flow, reading_start
                     having count(*) > 1
                 ),
                 rows_of_keys as (
-                    select r.source_row, r.meter_id, r.reading_start, r.kwh, keys.spread,
-                           row_number() over (partition by r.meter_id, r.reading_start order by r.source_row) as copy
+                    select r.source_row, r.meter_id, r.flow, r.reading_start, r.kwh, keys.spread,
+                           row_number() over (partition by r.meter_id, r.flow, r.reading_start order by r.source_row) as copy
                     from read_parquet('{self.good_path}') as r
-                    join keys using (meter_id, reading_start)
+                    join keys using (meter_id, flow, reading_start)
                 )
-                select source_row, meter_id, reading_start, kwh,
+                select source_row, meter_id, flow, reading_start, kwh,
                        case when spread > 1e-9 then 'conflict' else 'repeat' end as kind
                 from rows_of_keys
                 where spread > 1e-9 or copy > 1
@@ -365,8 +379,13 @@ class _Run:
             con.execute(
                 f"""
                 copy (
-                    select * from read_parquet('{self.good_path}')
-                    where source_row not in (select source_row from doubtful)
+                    select * from read_parquet('{self.good_path}') as r
+                    -- a wide row holds many readings: drop the doubtful readings, not their rows
+                    where not exists (
+                        select 1 from doubtful as d
+                        where d.source_row = r.source_row and d.meter_id = r.meter_id
+                            and d.reading_start = r.reading_start
+                    )
                 ) to '{rewritten}' (format parquet, compression snappy)
                 """
             )
@@ -470,6 +489,19 @@ class _Run:
                 ]
             )
         return report
+
+
+def _with_net_complements(readings: pa.Table) -> pa.Table:
+    """A net meter's reading lands as both directions: a positive value is import with
+    zero export in that interval, a negative one export with zero import, so both
+    series are complete and neither is ever summed into the other."""
+    if not readings.num_rows or not readings["is_net"][0].as_py():
+        return readings
+    other = pc.if_else(pc.equal(readings["flow"], "import"), pa.scalar("export"), pa.scalar("import"))
+    zero = pc.if_else(pc.is_valid(readings["kwh"]), pa.scalar(0.0), pa.scalar(None, pa.float64()))
+    complement = readings.set_column(readings.schema.get_field_index("flow"), "flow", other)
+    complement = complement.set_column(complement.schema.get_field_index("kwh"), "kwh", zero)
+    return pa.concat_tables([readings, complement])
 
 
 def _top_reasons(reasons: collections.Counter, keep: int = 20) -> dict[str, int]:

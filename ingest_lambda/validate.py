@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 
 SUITE_NAME = "readings"
+# Thresholds a source may set (IngestOptions), with the suite's defaults.
+SUITE_PARAMETER_DEFAULTS = {"max_kw": 10_000.0}
 
 
 def suite_path() -> Path:
@@ -100,11 +102,16 @@ class _Validator:
             )
         return ValidationTally({o.expectation: o for o in outcomes})
 
-    def validate(self, readings: pa.Table) -> BatchValidation:
+    def validate(self, readings: pa.Table, parameters: dict | None = None) -> BatchValidation:
+        """Validate one batch; ``parameters`` fill the suite's ``$PARAMETER`` thresholds
+        (``max_kw``: a source's power cap)."""
         frame = readings.select(self.columns).to_pandas()
         with self._lock:
             batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
-            result = batch.validate(self.suite, result_format={"result_format": "COMPLETE"})
+            result = batch.validate(
+                self.suite, result_format={"result_format": "COMPLETE"},
+                expectation_parameters={**SUITE_PARAMETER_DEFAULTS, **(parameters or {})},
+            )
         reasons: dict[int, list[str]] = {}  # only failing rows: most rows pass
         outcomes = []
         table_failure = None

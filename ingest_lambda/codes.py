@@ -1,0 +1,73 @@
+"""What a file's own codes say: the quality of a read and the direction of energy.
+
+Quality codes (the ``quality`` column role), compared case-insensitively after trimming:
+
+| code in the file | quality |
+|---|---|
+| ``R``, ``A``, ``M``, ``L1``, measured, actual, real, read, valid, Messwert, gemessen, real/lectura real, misurato, gemeten | measured |
+| ``E``, ``S``, ``L2``, ``L3``, estimated, estimate, substituted, substitute, calculated, interpolated, Ersatzwert, geschätzt, vorläufig, estimada, estimado, stimato, stimata, geschat | estimated |
+| missing, ``N``, no data, fehlt, faltante, mancante, ontbreekt | missing |
+
+``R``/``E`` is the Spanish distributors' ``Metodo_obtencion`` (real/estimated), ``A``/``E``
+the North American actual/estimated flag, and ``L1``/``L2``/``L3`` the Austrian smart-meter
+portals' levels (L1 a measured value, L2 a substitute value, L3 a provisional one). A
+code outside the table quarantines its row with the code quoted: a wrong guess would
+let estimates trigger anomaly flags, or hide real ones.
+
+Direction words (the ``flow`` column role): a cell is import when it holds one of the
+import words and none of the export words, and the other way round; tariff registers
+(day/night, peak/off-peak, T1/T2) of one direction add up into that direction.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MEASURED = ("r", "a", "m", "l1", "measured", "actual", "real", "read", "valid", "messwert", "gemessen",
+            "lectura real", "misurato", "misurata", "gemeten", "mesure", "mesuree")
+ESTIMATED = ("e", "s", "l2", "l3", "estimated", "estimate", "substituted", "substitute", "calculated",
+             "interpolated", "ersatzwert", "geschatzt", "geschaetzt", "vorlaufig", "vorlaeufig", "estimada",
+             "estimado", "stimato", "stimata", "geschat", "estime", "estimee")
+MISSING = ("missing", "n", "no data", "fehlt", "faltante", "mancante", "ontbreekt", "manquant")
+QUALITY_BY_CODE = {**{c: "measured" for c in MEASURED}, **{c: "estimated" for c in ESTIMATED},
+                   **{c: "missing" for c in MISSING}}
+
+IMPORT_WORDS = ("offtake", "consumption", "delivered", "import", "bezug", "netzbezug", "verbrauch",
+                "prelevement", "consumo", "afname", "levering", "prelievo", "from grid", "purchased")
+EXPORT_WORDS = ("injection", "feed-in", "feed in", "feedin", "received", "export", "einspeisung",
+                "produccion", "immissione", "teruglevering", "to grid", "generation", "surplus")
+
+
+def fold(text: str) -> str:
+    """Lower case with accents removed, spaces collapsed."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"\s+", " ", plain).strip()
+
+
+def quality_of(code: str | None) -> tuple[str | None, str | None]:
+    """(quality, error) of one quality code; a blank code is a measured read."""
+    if code is None or not code.strip():
+        return "measured", None
+    quality = QUALITY_BY_CODE.get(fold(code))
+    if quality is None:
+        return None, (f"quality code '{code.strip()[:40]}' is unknown (known: R/A/M/L1 measured, "
+                      "E/S/L2/L3 estimated, missing)")
+    return quality, None
+
+
+def _has_word(text: str, word: str) -> bool:
+    return re.search(rf"(?<![a-z]){re.escape(word)}", text) is not None
+
+
+def flow_of(text: str | None) -> tuple[str | None, str | None]:
+    """(flow, error) of one direction cell (``Offtake day``, ``Einspeisung HT``…)."""
+    plain = fold(text or "")
+    if not plain:
+        return None, "missing energy direction"
+    is_import = any(_has_word(plain, w) for w in IMPORT_WORDS)
+    is_export = any(_has_word(plain, w) for w in EXPORT_WORDS)
+    if is_import != is_export:
+        return ("import" if is_import else "export"), None
+    return None, (f"energy direction '{text.strip()[:40]}' is not recognised (import: offtake, consumption, "
+                  "delivered, Bezug…; export: injection, feed-in, received, Einspeisung…)")

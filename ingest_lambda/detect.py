@@ -1,0 +1,217 @@
+"""The detection stage: an upload's dialect, worked out before any row is typed.
+
+A dialect is where the table starts (``dialect.detect_table``), what each column is and
+the layout (``layout.detect_layout``), and two facts only the readings show: whether the
+file lists readings oldest or newest first (the repeated autumn hour is resolved in
+time order, not row order) and whether its timestamps mark the beginning or the END of
+each interval. The dialect is recorded with every ingest and shown by ``energy
+inspect``, so a person can check what was decided and why.
+
+Interval convention, when the option is ``auto``: ``ending`` only on evidence (a
+``24:00`` or hour 24, hour numbers, an end-time header, a day-aligned file whose first
+stamp is one interval after midnight and whose last is midnight); ``beginning`` on the
+mirror evidence (first stamp at midnight, last one interval before it). When the two
+conventions would both fit and put readings on different days (a stamp at midnight and
+no evidence, or evidence both ways), the file is refused with the option that decides.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .dialect import TableStart, _split, detect_table
+from .errors import DialectAmbiguous
+from .layout import Layout, detect_layout
+from .options import IngestOptions
+from .parse import TextBatch, Upload, check_text
+
+TAIL_BYTES = 64 << 10
+
+
+@dataclass(frozen=True)
+class Dialect:
+    table: TableStart
+    layout: Layout
+    convention: str  # "beginning" or "ending": what a timestamp marks
+    descending: bool  # the file lists readings newest first
+    evidence: tuple[str, ...] = ()
+
+    def record(self, options: IngestOptions) -> dict:
+        """What was detected, for the run record and the console: no cell values."""
+        layout, table = self.layout, self.table
+        values = layout.values[0]
+        return {
+            "header_row": table.header_row,
+            "preamble_lines": table.preamble_lines,
+            "layout": {"long": "long", "wide_day": "wide by day", "wide_meter": "wide by meter"}[layout.kind],
+            "delimiter": {"\t": "tab"}.get(table.delimiter, table.delimiter),
+            "decimal_mark": values.number.decimal,
+            "grouping": values.number.grouping,
+            "columns": {role: name for role, name in layout.roles.items()},
+            "value_columns": [v.column for v in layout.values] if layout.kind != "wide_day"
+            else f"{len(layout.slots)} interval columns, {layout.slot_minutes} minutes each",
+            "time_formats": {name: fmt.describe() for name, fmt in layout.formats.items()},
+            "interval_convention": self.convention,
+            "order": "newest first" if self.descending else "oldest first",
+            "timezone": options.timezone,
+            "unit": options.unit or ("from the unit column" if "unit" in layout.roles else values.unit or "kWh"),
+            "flow": options.flow if "flow" not in layout.roles else "from the flow column",
+            "meter": layout.meter_default or ("one per value column" if layout.kind == "wide_meter" else "from the meter column"),
+            "trailing_delimiter": table.trailing_delimiter,
+            "ignored_blank_columns": len(table.blank_columns),
+            "evidence": list(self.evidence),
+        }
+
+
+def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> Dialect:
+    """Detect the dialect of a plain (inflated) upload from its first MiB and last 64 KiB.
+
+    Raises FileRejected when the file is not a usable table, DialectAmbiguous (a
+    FileRejected) when the file fits two readings that land different numbers.
+    """
+    head = check_text(upload)
+    table = detect_table(head, options.delimiter)
+    layout = detect_layout(table, options, source_key)
+    rows = table.sample_rows + _tail_rows(upload, table, len(head))
+    meters, stamps, naive_order = _sample_stamps(rows, table, layout, options)
+    descending = _descending(meters, naive_order)
+    evidence = list(layout.evidence)
+    if descending:
+        evidence.append("readings are listed newest first")
+    convention = _convention(layout, options, meters, stamps, evidence)
+    return Dialect(table, layout, convention, descending, tuple(evidence))
+
+
+def _tail_rows(upload: Upload, table: TableStart, head_size: int) -> list[list[str]]:
+    """Rows of the last 64 KiB, when the file is longer than the head: where the latest
+    (or, newest first, the earliest) readings are."""
+    size = upload.size()
+    if size <= head_size:
+        return []
+    tail = upload.tail(TAIL_BYTES).decode("utf-8", errors="replace").splitlines()[1:]  # the first is cut
+    rows = [_split(line, table.delimiter) for line in tail if line.strip()]
+    return [r for r in rows if len(r) == len(table.names)]
+
+
+def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptions):
+    """Meters, UTC epoch ms (before any convention shift) and local wall-clock ms of
+    the sample rows, in file order; nulls dropped."""
+    from .normalise import StreamState, _to_utc, row_times, unpivot_wide_day
+
+    if not rows:
+        return np.array([], dtype=object), np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    columns = {name: pa.array([r[i].strip() for r in rows], pa.string()) for i, name in enumerate(table.names)}
+    batch = TextBatch(pa.table(columns), pa.array(np.arange(1, len(rows) + 1), pa.int64()))
+    if layout.kind == "wide_day":
+        text, times, _ = unpivot_wide_day(batch, layout)
+    else:
+        text, times = batch.table, row_times(batch.table, layout)
+    if "meter_id" in layout.roles:
+        meter = text[layout.roles["meter_id"]].combine_chunks()
+    else:
+        meter = pa.repeat(pa.scalar(layout.meter_default or (layout.values[0].meter_id or ""), pa.string()), text.num_rows)
+    epoch, _ = _to_utc(times, meter, options.timezone, StreamState())
+    wall = pc.coalesce(
+        pc.cast(times.naive, pa.int64()), pc.cast(pc.cast(times.aware, pa.timestamp("ms", "UTC")), pa.int64())
+    )
+    keep = pc.is_valid(epoch).to_numpy(zero_copy_only=False)
+    meters = np.asarray(meter.to_pylist(), dtype=object)[keep]
+    return meters, pc.fill_null(epoch, 0).to_numpy(zero_copy_only=False)[keep], pc.fill_null(wall, 0).to_numpy(zero_copy_only=False)[keep]
+
+
+def _descending(meters: np.ndarray, wall: np.ndarray) -> bool:
+    """Newest first when, within meters, most consecutive rows go back in time."""
+    if len(wall) < 2:
+        return False
+    same = meters[1:] == meters[:-1]
+    steps = np.sign(wall[1:] - wall[:-1])[same]
+    return bool((steps < 0).sum() > (steps > 0).sum())
+
+
+def _convention(layout: Layout, options: IngestOptions, meters, stamps, evidence: list[str]) -> str:
+    if layout.kind == "wide_day" or layout.hour_numbers:
+        return "beginning"  # slot columns and hour numbers are turned into interval starts
+    if options.register:
+        return "beginning"  # a register is read at an instant: the convention does not apply
+    if options.interval_convention != "auto":
+        evidence.append(f"interval convention given: {options.interval_convention}")
+        return options.interval_convention
+    if layout.convention_hint:
+        return layout.convention_hint
+    if not len(stamps):
+        return "beginning"
+    import zoneinfo
+    import datetime as dt
+
+    zone = zoneinfo.ZoneInfo(options.timezone)
+
+    def minute_of_day(ms: int) -> int:
+        local = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).astimezone(zone)
+        return local.hour * 60 + local.minute
+
+    begin, end, at_midnight = [], [], False
+    for meter in dict.fromkeys(meters.tolist()):
+        own = np.sort(stamps[meters == meter])
+        gaps = np.diff(own) // 60_000
+        gaps = gaps[gaps > 0]
+        interval = options.interval_minutes or (int(Counter(gaps.tolist()).most_common(1)[0][0]) if len(gaps) else None)
+        first, last = minute_of_day(int(own[0])), minute_of_day(int(own[-1]))
+        at_midnight = at_midnight or any(minute_of_day(int(t)) == 0 for t in own)
+        if first == 0:
+            begin.append(f"{meter!s}: first reading at midnight")
+        if interval and len(own) > 1 and (last + interval) % 1440 == 0:
+            begin.append(f"{meter!s}: last reading one interval before midnight")
+        if interval and first == interval % 1440 and interval < 1440:
+            end.append(f"{meter!s}: first reading one interval after midnight")
+        if len(own) > 1 and last == 0:
+            end.append(f"{meter!s}: last reading at midnight")
+    if begin and not end:
+        evidence.append("timestamps mark interval beginnings: " + "; ".join(begin[:2]))
+        return "beginning"
+    if end and not begin:
+        evidence.append("timestamps mark interval ends: " + "; ".join(end[:2]))
+        return "ending"
+    if not begin and not at_midnight:
+        evidence.append("no reading at midnight: both conventions give the same days; read as beginnings")
+        return "beginning"
+    why = ("some readings look like interval beginnings (" + begin[0] + ") and others like ends (" + end[0] + ")"
+           if begin and end else "the readings start and end mid-day and cross midnight")
+    raise DialectAmbiguous(
+        f"cannot tell whether the timestamps mark the beginning or the end of each interval: {why}; "
+        "the two readings put a reading at midnight on different days. "
+        "Give --interval-convention beginning or --interval-convention ending "
+        "(source configuration: \"interval_convention\")",
+        "--interval-convention",
+    )
+
+
+def dialect_summary(record: dict) -> list[tuple[str, str]]:
+    """(label, text) lines of a dialect record for the console."""
+    lines = [
+        ("header", f"line {record['header_row']}" + (f" after {record['preamble_lines']} preamble lines" if record["preamble_lines"] else "")
+         if record["header_row"] else "none (columns by position #1, #2 …)"),
+        ("layout", record["layout"]),
+        ("delimiter", repr(record["delimiter"]) + (" (data rows end with one more)" if record["trailing_delimiter"] else "")),
+        ("numbers", f"decimal {record['decimal_mark']!r}" + (f", grouping {record['grouping']!r}" if record["grouping"] else "")),
+        ("columns", ", ".join(f"{role}={name!r}" for role, name in record["columns"].items())),
+        ("values", str(record["value_columns"])),
+        ("times", "; ".join(f"{name!r}: {fmt}" for name, fmt in record["time_formats"].items())),
+        ("interval convention", record["interval_convention"]),
+        ("order", record["order"]),
+        ("timezone", record["timezone"]),
+        ("unit", record["unit"]),
+        ("flow", record["flow"]),
+        ("meter", record["meter"]),
+    ]
+    lines += [("evidence", e) for e in record["evidence"]]
+    if record.get("readings_per_meter"):
+        per = record["readings_per_meter"]
+        shown = ", ".join(f"{m}: {n:,}" for m, n in list(per.items())[:10])
+        lines.append(("readings per meter", shown + (f" … ({len(per)} meters)" if len(per) > 10 else "")))
+    return lines
+
