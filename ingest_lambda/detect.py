@@ -160,15 +160,21 @@ def _convention(layout: Layout, options: IngestOptions, meters, stamps, evidence
         gaps = np.diff(own) // 60_000
         gaps = gaps[gaps > 0]
         interval = options.interval_minutes or (int(Counter(gaps.tolist()).most_common(1)[0][0]) if len(gaps) else None)
-        first, last = minute_of_day(int(own[0])), minute_of_day(int(own[-1]))
+        # The ends of the meter's regular run: a stray reading far from the rest (a
+        # future date, a typo) says nothing about the convention.
+        steps = np.diff(own) // 60_000
+        regular = np.flatnonzero(steps == interval) if interval else np.array([], dtype=int)
+        first_at = int(regular[0]) if len(regular) else 0
+        last_at = int(regular[-1]) + 1 if len(regular) else len(own) - 1
+        first, last = minute_of_day(int(own[first_at])), minute_of_day(int(own[last_at]))
         at_midnight = at_midnight or any(minute_of_day(int(t)) == 0 for t in own)
         if first == 0:
             begin.append(f"{meter!s}: first reading at midnight")
-        if interval and len(own) > 1 and (last + interval) % 1440 == 0:
+        if interval and last_at > first_at and (last + interval) % 1440 == 0:
             begin.append(f"{meter!s}: last reading one interval before midnight")
         if interval and first == interval % 1440 and interval < 1440:
             end.append(f"{meter!s}: first reading one interval after midnight")
-        if len(own) > 1 and last == 0:
+        if last_at > first_at and last == 0:
             end.append(f"{meter!s}: last reading at midnight")
     if begin and not end:
         evidence.append("timestamps mark interval beginnings: " + "; ".join(begin[:2]))

@@ -157,6 +157,8 @@ def _first_line_header(lines: list[str], offsets: list[int], bom: int, delimiter
     if not non_blank:
         raise FileRejected("the file is empty: it holds no header and no rows", "empty_file")
     first = non_blank[0]
+    if len(non_blank) == 1 and len(lines) < SAMPLE_LINES:
+        raise FileRejected("the file has a header but no data rows", "header_only")
     if delimiter is None:
         counts = {d: lines[first].count(d) for d in CANDIDATE_DELIMITERS}
         delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","

@@ -80,6 +80,8 @@ SLOT_RANGE = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*[-–/]\s*(\d{1,2})[:.h](\
 SLOT_TIME = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*$", re.IGNORECASE)
 SLOT_NUMBER = re.compile(r"^\s*(?:h|hr|hour|ora|hora|stunde|uur|q|p|periodo|period)?\s*0*(\d{1,3})\s*([ab])?\s*$", re.IGNORECASE)
 WIDE_DAY_MIN_SLOTS = 20
+# The format a named timestamp column is read in when no cell of the sample can be read.
+ISO_FALLBACK = TimeFormat(kind="datetime", pattern="%Y-%m-%d %H:%M:%S", day_first=None, has_offset=False)
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,11 @@ def _is_blank(cells: list[str]) -> bool:
     return all(not c for c in cells)
 
 
+def _is_numeric_or_empty(cells: list[str]) -> bool:
+    """Numbers, or only placeholders: a named value column of a meter that sent nothing."""
+    return _is_numeric(cells) or all(c.lower() in PLACEHOLDERS for c in cells)
+
+
 def _is_numeric(cells: list[str]) -> bool:
     filled = [c for c in cells if c and c.lower() not in PLACEHOLDERS]
     return bool(filled) and all(re.fullmatch(r"[+-]?[\d.,' \u00a0\u202f]*\d[\d.,' \u00a0\u202f]*([eE][+-]?\d+)?", c) for c in filled)
@@ -212,7 +219,7 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
     """
     usable = [n for n in table.names if n not in table.blank_columns]
     samples = {n: _sample(table, n) for n in usable}
-    filled = [n for n in usable if not _is_blank(samples[n])]
+    filled = [n for n in usable if not _is_blank(samples[n])] if table.sample_rows else usable
     roles: dict[str, str] = {}
     evidence: list[str] = []
     for role, reference in options.column_map.items():
@@ -249,6 +256,8 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
                 role = "date" if "date" not in roles else role
             if role in ("time", "timestamp") and found.kind == "hour_number":
                 role = "hour"
+            if role == "timestamp" and found.kind == "time":
+                role = "time"
             if role == "time" and found.kind == "datetime":
                 role = "timestamp"
             if role in roles:
@@ -331,6 +340,14 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
                 convention_hint=hint, evidence=evidence + [why],
             )
 
+    if "timestamp" not in roles and "date" not in roles and table.header:
+        # A column named as the timestamp whose cells cannot be read: keep it, so the row
+        # rules quote the cells that cannot be read (rather than "no time column").
+        named = [n for n in filled or usable if n not in taken and "_".join(words(n)) in ROLE_WORDS["timestamp"]]
+        if named:
+            roles["timestamp"] = named[0]
+            formats[named[0]] = ISO_FALLBACK
+            taken.add(named[0])
     if "timestamp" not in roles and not ("date" in roles and ("time" in roles or "hour" in roles)):
         raise FileRejected(
             f"no column holds the reading times; the header is {_header_text(table)}. "
@@ -351,9 +368,9 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
         for name in filled:
             if name in taken or (table.header and _matches(name, IGNORED_WORDS)):
                 continue
-            if not _is_numeric(samples[name]):
-                continue
             named = bool(table.header) and (_matches(name, ROLE_WORDS["value"]) or unit_of_header(name) is not None)
+            if not (_is_numeric_or_empty(samples[name]) if named else _is_numeric(samples[name])):
+                continue
             candidates.append((named, name))
         named = [n for is_named, n in candidates if is_named]
         chosen = named or ([n for _, n in candidates] if not table.header or len(candidates) == 1 else [])
@@ -364,6 +381,14 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
                 f"missing required column(s) ['value']: no column of the header {_header_text(table)} "
                 f"holds energy readings{hint}. Map it with --column value=HEADER (or value=#3)",
                 "missing_column",
+            )
+        repeated = [n for n in chosen if "#" in n and not n.startswith("#")]
+        if len(chosen) > 1 and repeated:
+            positions = ", ".join(f"#{table.column_position(n)}" for n in chosen)
+            raise DialectAmbiguous(
+                f"the header repeats the name of a value column ({repeated[0].split('#')[0]!r}), so which column "
+                f"holds which meter's readings cannot be told; map one with --column value=#N (columns {positions})",
+                "--column value=",
             )
         if len(chosen) > 1 and "meter_id" in roles:
             raise DialectAmbiguous(

@@ -355,10 +355,12 @@ def normalise(
     if layout.kind == "wide_day":
         table, times, row_numbers = unpivot_wide_day(batch, layout)
         value_columns = [("__value__", layout.values[0])]
+        batch_row = pa.array(np.repeat(np.arange(batch.table.num_rows), len(layout.slots)), pa.int64())
     else:
         times = row_times(table, layout)
         row_numbers = batch.row_numbers
         value_columns = [(v.column, v) for v in layout.values]
+        batch_row = pa.array(np.tile(np.arange(table.num_rows), len(value_columns)), pa.int64())
     blocks = len(value_columns)
     rows = table.num_rows * blocks
 
@@ -510,6 +512,7 @@ def normalise(
     return pa.table(
         {
             "row_number": row_numbers,
+            "batch_row": batch_row,  # the reading's row in the text batch
             "meter_id": meter,
             "reading_start": reading_ts,
             "interval_minutes": pc.cast(interval, pa.int32()),

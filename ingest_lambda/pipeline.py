@@ -293,7 +293,7 @@ class _Run:
                     self._quarantine_rows(
                         readings["row_number"].to_numpy()[positions].tolist(),
                         [str(r) for r in checked.row_reasons[positions]],
-                        _raw_records(batch.table, positions),
+                        _raw_records(batch.table, readings["batch_row"].to_numpy()[positions]),
                     )
                     readings = readings.filter(pa.array(~bad))
                 count = readings.num_rows
