@@ -232,8 +232,8 @@ def _with_validity(text: pa.Array, keep: pa.Array) -> pa.Array:
     """``text`` with the cells where ``keep`` is False made null, sharing its offsets
     and characters (no copy of the strings, unlike if_else or filter)."""
     keep = pc.and_(keep, pc.is_valid(text)) if text.null_count else keep
-    if keep.offset:
-        keep = pc.and_(keep, pa.repeat(pa.scalar(True), len(keep)))  # a fresh, offset-free bitmap
+    if text.offset or keep.offset:  # bitmaps not aligned at bit 0: take the copying way
+        return pc.if_else(keep, text, pa.scalar(None, pa.string()))
     return pa.Array.from_buffers(pa.string(), len(text), [keep.buffers()[1], *text.buffers()[1:]], offset=text.offset)
 
 
