@@ -234,7 +234,7 @@ def _with_validity(text: pa.Array, keep: pa.Array) -> pa.Array:
     keep = pc.and_(keep, pc.is_valid(text)) if text.null_count else keep
     if text.offset or keep.offset:  # bitmaps not aligned at bit 0: take the copying way
         return pc.if_else(keep, text, pa.scalar(None, pa.string()))
-    return pa.Array.from_buffers(pa.string(), len(text), [keep.buffers()[1], *text.buffers()[1:]], offset=text.offset)
+    return pa.Array.from_buffers(pa.string(), len(text), [keep.buffers()[1], *text.buffers()[1:]])
 
 
 def _classify_rejects(text: pa.Array, reject: pa.Array) -> tuple[pa.Array, pa.Array]:
