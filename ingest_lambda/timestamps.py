@@ -518,7 +518,7 @@ def _read_fast(text: pa.Array, fmt: TimeFormat) -> pa.Array | None:
         # raise, so it is tried on slices and a failing slice goes to strptime.
         target = pa.timestamp("ns", "UTC") if fmt.has_offset else pa.timestamp("ns")
         out = []
-        step = 1 << 16
+        step = 1 << 13
         for start in range(0, len(text), step):
             piece = text.slice(start, step)
             try:
