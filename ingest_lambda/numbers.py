@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -221,16 +222,70 @@ def detect_number_format(
     return point
 
 
-def _error_messages(text: pa.Array, bad: pa.Array) -> pa.Array:
-    """"value '<cell>' is not a number" where ``bad`` holds, else null; the text is
-    only built for the bad rows."""
+def _scatter(mask: pa.Array, subset: pa.Array, fill: pa.Scalar) -> pa.Array:
+    """An array of ``len(mask)`` holding ``subset`` (one value per True of ``mask``, in
+    order) where ``mask`` holds and ``fill`` elsewhere."""
+    return pc.replace_with_mask(pa.repeat(fill, len(mask)), mask, subset)
+
+
+def _with_validity(text: pa.Array, keep: pa.Array) -> pa.Array:
+    """``text`` with the cells where ``keep`` is False made null, sharing its offsets
+    and characters (no copy of the strings, unlike if_else or filter)."""
+    keep = pc.and_(keep, pc.is_valid(text)) if text.null_count else keep
+    if text.offset or keep.offset:  # bitmaps not aligned at bit 0: take the copying way
+        return pc.if_else(keep, text, pa.scalar(None, pa.string()))
+    return pa.Array.from_buffers(pa.string(), len(text), [keep.buffers()[1], *text.buffers()[1:]])
+
+
+def _classify_rejects(text: pa.Array, reject: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(is_placeholder, error) for a column whose cells are fine except where ``reject``
+    holds; only the rejected cells are inspected, as they are usually few."""
     n = len(text)
-    if not pc.any(bad).as_py():
-        return pa.nulls(n, pa.string())
-    at = pc.indices_nonzero(bad)
-    cells = pc.utf8_slice_codeunits(pc.take(text, at), 0, 40)
-    messages = pc.binary_join_element_wise("value '", cells, "' is not a number", "")
-    return pc.replace_with_mask(pa.nulls(n, pa.string()), bad, messages)
+    if not pc.any(reject).as_py():
+        return pc.is_null(text), pa.nulls(n, pa.string())
+    cells = pc.utf8_trim_whitespace(pc.filter(text, reject))
+    placeholder_here = pc.or_(
+        pc.is_null(cells), pc.is_in(pc.utf8_lower(cells), value_set=_PLACEHOLDER_SET)
+    )
+    is_placeholder = _scatter(reject, placeholder_here, pa.scalar(False))
+    is_placeholder = pc.or_(is_placeholder, pc.is_null(text))
+    bad_cells = pc.filter(cells, pc.invert(placeholder_here))
+    if len(bad_cells) == 0:
+        return is_placeholder, pa.nulls(n, pa.string())
+    messages = pc.binary_join_element_wise(
+        "value '", pc.utf8_slice_codeunits(bad_cells, 0, 40), "' is not a number", ""
+    )
+    bad = pc.and_(reject, pc.invert(is_placeholder))
+    return is_placeholder, _scatter(bad, messages, pa.scalar(None, pa.string()))
+
+
+def _comma_to_point(text: pa.Array) -> pa.Array:
+    """Every ',' of ``text`` made '.': a same-length byte swap on the character buffer
+    (a ',' byte is never part of a longer UTF-8 character), several times cheaper than
+    replace_substring, which rebuilds every string."""
+    validity, offsets, data = text.buffers()
+    if data is None or data.size == 0:
+        return text
+    chars = np.frombuffer(data, dtype=np.uint8).copy()
+    chars[chars == ord(",")] = ord(".")
+    return pa.Array.from_buffers(
+        pa.string(), len(text), [validity, offsets, pa.py_buffer(chars)], null_count=text.null_count, offset=text.offset
+    )
+
+
+# The cast is tried on this many leading cells first: a failed cast of a whole column
+# costs several times a successful one (Arrow builds an error for every bad cell).
+_PROBE_CELLS = 4096
+
+
+def _plain_cast(raw: pa.Array) -> pa.Array | None:
+    """``raw`` cast to float64, or None when some cell is not a plain number."""
+    try:
+        if len(raw) > _PROBE_CELLS:
+            pc.cast(raw.slice(0, _PROBE_CELLS), pa.float64())
+        return pc.cast(raw, pa.float64())
+    except pa.ArrowInvalid:
+        return None
 
 
 def parse_numbers(raw: pa.Array, fmt: NumberFormat) -> tuple[pa.Array, pa.Array, pa.Array]:
@@ -250,34 +305,34 @@ def parse_numbers(raw: pa.Array, fmt: NumberFormat) -> tuple[pa.Array, pa.Array,
     """
     if isinstance(raw, pa.ChunkedArray):
         raw = raw.combine_chunks()
-    if pa.types.is_large_string(raw.type):
+    if not pa.types.is_string(raw.type):
         raw = pc.cast(raw, pa.string())
-    n = len(raw)
-    no_errors = pa.nulls(n, pa.string())
+    null_float = pa.scalar(None, pa.float64())
 
     if fmt.decimal == ".":
-        # The common case: every cell a plain number. With a decimal point a cast
-        # reads each cell as this format does (a cell holding the grouping character
-        # makes the cast fail), except "nan"/"inf", which are checked for.
-        try:
-            values = pc.cast(raw, pa.float64())
-        except pa.ArrowInvalid:
-            values = None
-        if values is not None and not pc.any(pc.invert(pc.is_finite(values))).as_py():
-            return values, pc.is_null(raw), no_errors
+        # The common case: every cell a plain number. With a decimal point the cast
+        # reads a cell as this format does (a grouping character makes it fail), but
+        # it also accepts "nan" and "inf": those cells are placeholders or errors.
+        values = _plain_cast(raw)
+        if values is not None:
+            odd = pc.fill_null(pc.invert(pc.is_finite(values)), False)
+            if not pc.any(odd).as_py():
+                return values, pc.is_null(raw), pa.nulls(len(raw), pa.string())
+            is_placeholder, error = _classify_rejects(raw, odd)
+            return pc.if_else(odd, null_float, values), is_placeholder, error
 
     text = pc.utf8_trim_whitespace(raw)
-    is_placeholder = pc.or_(pc.is_null(raw), pc.is_in(pc.utf8_lower(text), value_set=_PLACEHOLDER_SET))
     ok = pc.fill_null(pc.match_substring_regex(text, fmt.pattern), False)
-    clean = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+    clean = text if pc.all(ok).as_py() else _with_validity(text, ok)
     if fmt.grouping is not None:
         clean = pc.replace_substring(clean, fmt.grouping, "")
     if fmt.decimal != ".":
-        clean = pc.replace_substring(clean, fmt.decimal, ".")
+        clean = _comma_to_point(clean)
     values = pc.cast(clean, pa.float64())
-    # "1e999" matches the pattern but casts to inf: not a reading either.
-    if pc.any(pc.is_inf(values)).as_py():
-        values = pc.if_else(pc.is_inf(values), pa.scalar(None, pa.float64()), values)
-    finite = pc.is_valid(values)
-    bad = pc.and_(pc.invert(finite), pc.invert(is_placeholder))
-    return values, is_placeholder, _error_messages(text, bad)
+    # "1e999" fits the pattern but casts to inf: not a reading either.
+    inf = pc.fill_null(pc.is_inf(values), False)
+    if pc.any(inf).as_py():
+        values = pc.if_else(inf, null_float, values)
+        ok = pc.and_(ok, pc.invert(inf))
+    is_placeholder, error = _classify_rejects(text, pc.invert(ok))
+    return values, is_placeholder, error

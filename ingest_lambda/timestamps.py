@@ -518,11 +518,15 @@ def _read_fast(text: pa.Array, fmt: TimeFormat) -> pa.Array | None:
         # raise, so it is tried on slices and a failing slice goes to strptime.
         target = pa.timestamp("ns", "UTC") if fmt.has_offset else pa.timestamp("ns")
         out = []
-        step = 1 << 16
+        step = 1 << 13
         for start in range(0, len(text), step):
             piece = text.slice(start, step)
             try:
-                out.append(pc.cast(pc.cast(piece, target), pa.timestamp("ms", target.tz), safe=False))
+                fine = pc.cast(piece, target)
+                if pc.less(pc.min(fine), pa.scalar(0, target)).as_py():
+                    # Casting truncates toward zero: before 1970 that would round up.
+                    fine = pc.floor_temporal(fine, unit="millisecond")
+                out.append(pc.cast(fine, pa.timestamp("ms", target.tz), safe=False))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 out.append(_strptime_checked(piece, fmt))
         return pa.concat_arrays(out) if out else pa.nulls(0, pa.timestamp("ms", target.tz))
