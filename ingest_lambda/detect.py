@@ -75,7 +75,7 @@ def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> D
     FileRejected) when the file fits two readings that land different numbers.
     """
     head = check_text(upload)
-    table = detect_table(head, options.delimiter)
+    table = detect_table(head, options.delimiter, whole=upload.size() <= len(head))
     layout = detect_layout(table, options, source_key)
     rows = table.sample_rows + _tail_rows(upload, table, len(head))
     meters, stamps, naive_order = _sample_stamps(rows, table, layout, options)

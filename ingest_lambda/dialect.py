@@ -94,10 +94,11 @@ def _block(rows: list[list[str] | None]) -> tuple[int, int, int] | None:
     return matching[0], width, len(matching)
 
 
-def detect_table(head: bytes, delimiter: str | None = None) -> TableStart:
+def detect_table(head: bytes, delimiter: str | None = None, whole: bool = True) -> TableStart:
     """Find the table in the first bytes of a plain upload.
 
-    ``delimiter`` (the user's option) wins over detection. Raises FileRejected when no
+    ``delimiter`` (the user's option) wins over detection; ``whole`` says the head is
+    the whole file (else a line the head cuts may still hold data). Raises FileRejected when no
     line holds a date (not a meter export) or the header has absurdly many columns.
     """
     bom = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
@@ -122,7 +123,7 @@ def detect_table(head: bytes, delimiter: str | None = None) -> TableStart:
         if best is None or score > best[0]:
             best = (score, candidate, rows, start, width, header_at)
     if best is None:
-        return _first_line_header(lines, offsets, bom, delimiter)
+        return _first_line_header(lines, offsets, bom, delimiter, whole)
     _, delimiter, rows, start, width, header_at = best
     if width > MAX_COLUMNS:
         raise FileRejected(
@@ -150,14 +151,14 @@ def detect_table(head: bytes, delimiter: str | None = None) -> TableStart:
     )
 
 
-def _first_line_header(lines: list[str], offsets: list[int], bom: int, delimiter: str | None) -> TableStart:
+def _first_line_header(lines: list[str], offsets: list[int], bom: int, delimiter: str | None, whole: bool) -> TableStart:
     """No line holds a date the way meter exports write one: take the first line as the
     header and the rest as data, so the row rules say which cell cannot be read."""
     non_blank = [i for i, line in enumerate(lines) if line.strip()]
     if not non_blank:
         raise FileRejected("the file is empty: it holds no header and no rows", "empty_file")
     first = non_blank[0]
-    if len(non_blank) == 1 and len(lines) < SAMPLE_LINES:
+    if len(non_blank) == 1 and whole:
         raise FileRejected("the file has a header but no data rows", "header_only")
     if delimiter is None:
         counts = {d: lines[first].count(d) for d in CANDIDATE_DELIMITERS}

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+import pyarrow as pa
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -26,7 +28,7 @@ from .dialect import TableStart
 from .errors import DialectAmbiguous, FileRejected
 from .numbers import NumberFormat, NumberFormatAmbiguous, PLACEHOLDERS, detect_number_format
 from .options import IngestOptions, normalise_unit
-from .timestamps import TimeFormat, TimeFormatAmbiguous, detect_time_format
+from .timestamps import TimeFormat, TimeFormatAmbiguous, detect_time_format, parse_times
 
 # Header words per role, compared on the header's words (lower case, accents folded,
 # units in brackets removed). A word list, not free text: a column is matched when its
@@ -175,14 +177,28 @@ def _is_blank(cells: list[str]) -> bool:
     return all(not c for c in cells)
 
 
+NUMBER_CELL = re.compile(r"[+-]?[\d.,' \u00a0\u202f]*\d[\d.,' \u00a0\u202f]*([eE][+-]?\d+)?")
+
+
+def _numeric_share(cells: list[str]) -> float | None:
+    """Share of the filled, non-placeholder cells that look like numbers (None: no such cell)."""
+    filled = [c for c in cells if c and c.lower() not in PLACEHOLDERS]
+    if not filled:
+        return None
+    return sum(1 for c in filled if NUMBER_CELL.fullmatch(c)) / len(filled)
+
+
 def _is_numeric_or_empty(cells: list[str]) -> bool:
-    """Numbers, or only placeholders: a named value column of a meter that sent nothing."""
-    return _is_numeric(cells) or all(c.lower() in PLACEHOLDERS for c in cells)
+    """A named value column: mostly numbers (the rest are quarantined row by row), or
+    only placeholders (a meter that sent nothing)."""
+    share = _numeric_share(cells)
+    return share is None or share >= 0.5
 
 
 def _is_numeric(cells: list[str]) -> bool:
-    filled = [c for c in cells if c and c.lower() not in PLACEHOLDERS]
-    return bool(filled) and all(re.fullmatch(r"[+-]?[\d.,' \u00a0\u202f]*\d[\d.,' \u00a0\u202f]*([eE][+-]?\d+)?", c) for c in filled)
+    """An unnamed column holds numbers: nearly all of its cells."""
+    share = _numeric_share(cells)
+    return share is not None and share >= 0.9
 
 
 def _column_by_reference(table: TableStart, reference: str, role: str) -> str:
@@ -227,6 +243,7 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
     taken = set(roles.values())
 
     formats: dict[str, TimeFormat] = {}
+    undecided_dates: dict[str, DialectAmbiguous] = {}
 
     def time_format(name: str, kind: str | None = None) -> TimeFormat | None:
         try:
@@ -249,7 +266,15 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
             if role in roles or not _matches(header, ROLE_WORDS[role]):
                 continue
             kind = {"timestamp": None, "date": "date", "time": None, "end_time": None}[role]
-            found = time_format(name, kind)
+            try:
+                found = time_format(name, kind)
+            except DialectAmbiguous as ambiguous:
+                # A day-per-row table decides the date order itself: its rows are
+                # successive days in one order only. Kept only if the layout is wide by day.
+                found = _day_per_row_order(samples[name], name) if role == "date" else None
+                if found is None:
+                    raise
+                undecided_dates[name] = ambiguous
             if found is None:
                 continue
             if role == "timestamp" and found.kind == "date":
@@ -332,6 +357,8 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
                 [c for s in slots for c in samples[s.column][:200]], options, "the interval columns"
             )
             meter_default = None if "meter_id" in roles else (options.meter_id or default_meter_id(source_key))
+            if roles["date"] in undecided_dates:
+                evidence.append(f"date order {formats[roles['date']].order}: the rows are successive days only in that order")
             unit = options.unit and normalise_unit(options.unit)
             return Layout(
                 kind="wide_day", roles=roles, formats=formats,
@@ -340,6 +367,8 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
                 convention_hint=hint, evidence=evidence + [why],
             )
 
+    for name, ambiguous in undecided_dates.items():
+        raise ambiguous  # not a day-per-row table: the order stays undecided
     if "timestamp" not in roles and "date" not in roles and table.header:
         # A column named as the timestamp whose cells cannot be read: keep it, so the row
         # rules quote the cells that cannot be read (rather than "no time column").
@@ -410,6 +439,25 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
             evidence.append(f"no meter column: the meter is named after the file, {meter_default!r} (--meter-id sets it)")
     return Layout(kind=kind, roles=roles, formats=formats, values=tuple(values), meter_default=meter_default,
                   convention_hint=convention_hint, evidence=evidence)
+
+
+def _day_per_row_order(cells: list[str], column: str) -> TimeFormat | None:
+    """The one date order in which a day-per-row column's dates are successive days
+    (no day twice), or None when both or neither are."""
+    fitting = []
+    for order in ("dmy", "mdy"):
+        try:
+            fmt = detect_time_format(cells, kind_hint="date", date_order=order, column=column)
+        except TimeFormatAmbiguous:
+            continue
+        if fmt is None:
+            continue
+        days = [d for d in parse_times(pa.array(cells, pa.string()), fmt).naive.to_pylist() if d is not None]
+        ordinals = [d.date().toordinal() for d in days]
+        steps = {b - a for a, b in zip(ordinals, ordinals[1:])}
+        if len(ordinals) >= 2 and len(set(ordinals)) == len(ordinals) and steps <= {1, -1}:
+            fitting.append(fmt)
+    return fitting[0] if len(fitting) == 1 else None
 
 
 def _first_cell(samples: dict[str, list[str]], name: str) -> str:

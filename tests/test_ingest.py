@@ -104,6 +104,10 @@ def test_corpus_file_outcome(name, workspace, lakehouse):
         assert landed.num_rows == expected["landed"]
         if "kwh_sum" in expected:
             assert math.isclose(sum(landed["kwh"].to_pylist()), expected["kwh_sum"], rel_tol=1e-12)
+        if "missing" in expected:
+            assert report.readings_missing == expected["missing"]
+            assert landed["quality"].to_pylist().count("missing") == expected["missing"]
+            assert all(v is None for v, q in zip(landed["kwh"].to_pylist(), landed["quality"].to_pylist()) if q == "missing")
     for fragment in expected.get("reasons", []):
         assert any(fragment in reason for reason in report.reasons), (fragment, report.reasons)
     if report.rows_quarantined and expected["outcome"] == "accepted":
