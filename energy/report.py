@@ -94,6 +94,7 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
     overall = next((row for row in summary if row["scope"] == "all"), None)
     meters = [row for row in summary if row["scope"] == "meter"]
     charted = [row["meter_id"] for row in meters[: options.max_meters]]
+    reasons = {row["meter_id"]: row.get("no_forecast_reason") for row in meters}
 
     daily = _rows(workspace, """
         select c.meter_id, c.reading_date, c.total_kwh, c.is_complete,
@@ -134,8 +135,9 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         days = _with_notes(days_by_meter[meter_id])
         points = points_by_meter[meter_id]
         method = points[0]["method"].replace("_", " ") if points else "no forecast yet"
-        charts.append({"meter_id": meter_id, "method": method,
-                       "html": _chart(days, points, f"{meter_id}: daily consumption, forecast by {method}")})
+        title = (f"{meter_id}: daily consumption, forecast by {method}" if points
+                 else f"{meter_id}: daily consumption, no forecast ({reasons.get(meter_id) or 'none yet'})")
+        charts.append({"meter_id": meter_id, "method": method, "html": _chart(days, points, title)})
 
     anomalies = _rows(workspace, f"""
         select meter_id, reading_start, kwh, baseline_mean, z_score, direction

@@ -32,8 +32,7 @@
     left join (
         select meter_id, min(reading_date) as first_changed_date
         from {{ daily_series }}
-        -- an empty table: every daily total is new to it
-        where dbt_loaded_at > coalesce((select max(dbt_loaded_at) from {{ this }}), cast('1970-01-01 00:00:00' as timestamp(6)))
+        where {{ energy.loaded_since_this() }}
         group by meter_id
     ) as changed
         on changed.meter_id = calibration.meter_id

@@ -14,9 +14,16 @@
   {%- set query -%}
     select min(day_number)
     from {{ upstream }}
-    where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
+    where {{ energy.loaded_since_this() }}
   {%- endset -%}
   {{ return(energy.query_value(query)) }}
+{%- endmacro %}
+
+{#- For an incremental model: its rows' build mark is older than the upstream row's, as
+    a filter on the upstream. An empty table (a first build that had nothing to write,
+    e.g. no meter had a complete day yet) has no mark: every upstream row is new to it. -#}
+{% macro loaded_since_this(column='dbt_loaded_at') -%}
+  {{ column }} > coalesce((select max(dbt_loaded_at) from {{ this }}), cast('1970-01-01 00:00:00' as timestamp(6)))
 {%- endmacro %}
 
 {#- `days_before` days before first_new_day's answer, as SQL: null (no rows pass a

@@ -67,6 +67,7 @@ methods as (
         origin_date,
         origin_day,
         lookback_days,
+        ma_days,
         '{{ method }}' as method,
         horizon_days,
         forecast_date,

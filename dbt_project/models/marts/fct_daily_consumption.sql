@@ -23,7 +23,7 @@ touched_days as (
 
     select distinct meter_id, reading_date
     from readings
-    where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
+    where {{ energy.loaded_since_this() }}
 
 ),
 

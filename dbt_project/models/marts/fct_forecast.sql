@@ -7,7 +7,10 @@
     the meter and horizon (calibrated weekly: int_forecast_calibration), so a 95% band
     holds about 95% of actuals; with fewer than var forecast_min_backtest errors they
     fall back to the moving average's band.
-    Lower bounds are held at zero: energy use is not negative. -#}
+    Lower bounds are held at zero: energy use is not negative.
+    A meter with fewer than var forecast_min_days complete days in the moving average's
+    window at its last complete day gets no forecast (one day gives a band without
+    spread); rpt_summary says why. -#}
 {%- set use_errors = "live.method <> 'moving_average' and bands.errors >= " ~ var('forecast_min_backtest') -%}
 {%- set preference = ['moving_average', 'exponential_smoothing', 'exponential_smoothing_weekday', 'moving_average_weekday', 'seasonal_naive'] -%}
 {%- set earliest_last_origin_day = energy.earliest_last_origin_day(ref('int_forecast_origins')) %}
@@ -35,6 +38,7 @@ live as (
     inner join last_origin
         on last_origin.meter_id = points.meter_id
         and last_origin.last_complete_date = points.origin_date
+    where points.ma_days >= {{ var('forecast_min_days') }}
 
 ),
 

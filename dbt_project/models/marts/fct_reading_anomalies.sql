@@ -23,7 +23,7 @@ touched as (
 
     select meter_id, min(day_number) as first_new_day
     from {{ ref('int_readings_local') }}
-    where dbt_loaded_at > (select max(dbt_loaded_at) from {{ this }})
+    where {{ energy.loaded_since_this() }}
         and {{ energy.from_local_day(first_new_day) }}
     group by meter_id
 

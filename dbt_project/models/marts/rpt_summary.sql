@@ -1,7 +1,9 @@
 {#- The headline numbers, per meter and for all meters: consumption over the period,
     anomaly counts and the next days' forecast (selected method) with its bounds.
     The all-meters bounds add the meters' bounds, which assumes their errors move
-    together: a conservative (wide) band. -#}
+    together: a conservative (wide) band. no_forecast_reason says why a meter has no
+    forecast (too few complete local days: fct_forecast's var forecast_min_days rule),
+    and on the all-meters row how many meters its forecast leaves out. -#}
 with daily as (
 
     select * from {{ ref('fct_daily_consumption') }}
@@ -39,6 +41,57 @@ forecast as (
 
 ),
 
+last_complete as (
+
+    select
+        meter_id,
+        max(reading_date) as last_complete_date,
+        max({{ energy.day_number('reading_date') }}) as last_complete_day
+    from daily
+    where is_complete
+    group by meter_id
+
+),
+
+forecast_history as (
+
+    {#- Complete local days per meter, all and in the moving average's window up to the
+        last one: what fct_forecast's var forecast_min_days rule counts. -#}
+    select
+        daily.meter_id,
+        count(case when daily.is_complete then 1 end) as complete_days,
+        count(case when daily.is_complete
+            and {{ energy.day_number('daily.reading_date') }} > last_complete.last_complete_day - {{ var('forecast_history_days') }}
+            then 1 end) as recent_complete_days,
+        max(last_complete.last_complete_date) as last_complete_date
+    from daily
+    left join last_complete on last_complete.meter_id = daily.meter_id
+    group by daily.meter_id
+
+),
+
+no_forecast as (
+
+    select
+        forecast_history.meter_id,
+        case
+            when complete_days = 0
+                then 'not enough history: no complete local day yet'
+            when complete_days < {{ var('forecast_min_days') }}
+                then 'not enough history: ' || cast(complete_days as varchar)
+                    || case when complete_days = 1 then ' complete local day' else ' complete local days' end
+                    || ', forecasts need at least {{ var('forecast_min_days') }}'
+            else 'not enough recent history: ' || cast(recent_complete_days as varchar)
+                || case when recent_complete_days = 1 then ' complete local day' else ' complete local days' end
+                || ' in the {{ var('forecast_history_days') }} days up to ' || cast(last_complete_date as varchar)
+                || ', forecasts need at least {{ var('forecast_min_days') }}'
+        end as reason
+    from forecast_history
+    left join forecast on forecast.meter_id = forecast_history.meter_id
+    where forecast.meter_id is null
+
+),
+
 per_meter as (
 
     select
@@ -66,11 +119,13 @@ meters as (
         coalesce(daily_anomalies.daily_anomalies, 0) as daily_anomalies,
         forecast.forecast_7d_kwh,
         forecast.forecast_7d_lower_kwh,
-        forecast.forecast_7d_upper_kwh
+        forecast.forecast_7d_upper_kwh,
+        no_forecast.reason as no_forecast_reason
     from per_meter
     left join reading_anomalies on per_meter.meter_id = reading_anomalies.meter_id
     left join daily_anomalies on per_meter.meter_id = daily_anomalies.meter_id
     left join forecast on per_meter.meter_id = forecast.meter_id
+    left join no_forecast on per_meter.meter_id = no_forecast.meter_id
 
 ),
 
@@ -94,7 +149,13 @@ all_meters as (
         sum(meters.daily_anomalies) as daily_anomalies,
         sum(meters.forecast_7d_kwh) as forecast_7d_kwh,
         sum(meters.forecast_7d_lower_kwh) as forecast_7d_lower_kwh,
-        sum(meters.forecast_7d_upper_kwh) as forecast_7d_upper_kwh
+        sum(meters.forecast_7d_upper_kwh) as forecast_7d_upper_kwh,
+        case
+            when count(meters.no_forecast_reason) = count(*) then 'no meter has a forecast yet'
+            when count(meters.no_forecast_reason) > 0
+                then cast(count(meters.no_forecast_reason) as varchar) || ' of ' || cast(count(*) as varchar)
+                    || ' meters have no forecast (see their rows): the forecast covers the others'
+        end as no_forecast_reason
     from meters
     cross join calendar
 
