@@ -368,7 +368,7 @@ def report(
 
 @app.command()
 def docs(
-    serve: Annotated[bool, typer.Option("--serve", help="then serve the workspace on http://127.0.0.1:PORT until Ctrl-C")] = False,
+    serve: Annotated[bool, typer.Option("--serve", help="then serve both sites and the report (nothing else) on http://127.0.0.1:PORT until Ctrl-C")] = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="port for --serve")] = 8000,
 ) -> None:
     """Build the dbt lineage site and the validation reports; --serve serves them.
@@ -390,8 +390,8 @@ def docs(
             server = serve_workspace(workspace, port)
         except OSError as exc:
             _fail(f"cannot serve on port {port}: {exc.strerror}; pick another with --port")
-        base = f"http://127.0.0.1:{port}"
-        out.print(f"serving {workspace.home} on {base} (Ctrl-C stops)")
+        base = f"http://127.0.0.1:{server.port}"
+        out.print(f"serving the two sites and the report (nothing else of {workspace.home}) on {base} (Ctrl-C stops)")
         for label, path in (("lineage", sites.lineage), ("validation reports", sites.data_docs),
                             ("report", workspace.reports / "report.html")):
             out.print(f"  {label:<20} {base}/{path.relative_to(workspace.home).as_posix()}")
