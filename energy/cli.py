@@ -211,12 +211,43 @@ def build(
         raise typer.Exit(1)
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV
+# injection"); a meter id or file name from an upload can start with any of them.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value, numeric: bool = False):
+    """A value as a CSV cell a spreadsheet opens as data: text that would start a
+    formula gets a leading single quote; a numeric column's values stay as they are
+    (-1.5 is data)."""
+    if value is None:
+        return ""
+    if numeric:
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _is_numeric(data_type: pa.DataType) -> bool:
+    return pa.types.is_integer(data_type) or pa.types.is_floating(data_type) or pa.types.is_decimal(data_type)
+
+
+class _UnixLines:
+    """Rows written with a CRLF terminator, so that the csv module quotes a cell holding a
+    CR as well as one holding an LF (it quotes only the terminator's characters), and
+    printed with LF as before."""
+
+    def write(self, line: str) -> None:
+        sys.stdout.write(line[:-2] + "\n" if line.endswith("\r\n") else line)
+
+
 def _print_arrow(table: pa.Table, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(table.column_names)
-        for row in table.to_pylist():
-            writer.writerow(["" if v is None else v for v in row.values()])
+        writer = csv.writer(_UnixLines(), lineterminator="\r\n")
+        writer.writerow([_csv_cell(name) for name in table.column_names])
+        numeric = [_is_numeric(field.type) for field in table.schema]
+        for row in zip(*(column.to_pylist() for column in table.columns)):
+            writer.writerow([_csv_cell(v, is_number) for v, is_number in zip(row, numeric)])
     elif fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(table.to_pylist(), default=str, indent=2) + "\n")
     else:
@@ -337,7 +368,7 @@ def report(
 
 @app.command()
 def docs(
-    serve: Annotated[bool, typer.Option("--serve", help="then serve the workspace on http://127.0.0.1:PORT until Ctrl-C")] = False,
+    serve: Annotated[bool, typer.Option("--serve", help="then serve both sites and the report (nothing else) on http://127.0.0.1:PORT until Ctrl-C")] = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="port for --serve")] = 8000,
 ) -> None:
     """Build the dbt lineage site and the validation reports; --serve serves them.
@@ -359,8 +390,8 @@ def docs(
             server = serve_workspace(workspace, port)
         except OSError as exc:
             _fail(f"cannot serve on port {port}: {exc.strerror}; pick another with --port")
-        base = f"http://127.0.0.1:{port}"
-        out.print(f"serving {workspace.home} on {base} (Ctrl-C stops)")
+        base = f"http://127.0.0.1:{server.port}"
+        out.print(f"serving the two sites and the report (nothing else of {workspace.home}) on {base} (Ctrl-C stops)")
         for label, path in (("lineage", sites.lineage), ("validation reports", sites.data_docs),
                             ("report", workspace.reports / "report.html")):
             out.print(f"  {label:<20} {base}/{path.relative_to(workspace.home).as_posix()}")

@@ -8,13 +8,15 @@ the file opens offline and sends no request anywhere.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import os
+import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import plotly.graph_objects as go
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 from plotly.offline import get_plotlyjs
 
 from .status import run_records, upload_totals
@@ -71,6 +73,19 @@ def _chart(days: list[dict], forecast: list[dict], title: str) -> str:
     return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
 
 
+def _plotly_text(text: str) -> str:
+    """Text from the data as plotly.js shows it literally: it reads titles and hover
+    text as HTML-like markup (tags, links) and decodes numeric entities and a few named
+    ones (not &quot;)."""
+    return html.escape(text, quote=False).replace('"', "&#34;").replace("'", "&#39;")
+
+
+def _href(path: str) -> str:
+    """A relative link made from a file path: percent-encoded, so that no part of it
+    (a ':' of a scheme, a '?', a '#') is read as anything but the path."""
+    return urllib.parse.quote(path.replace(os.sep, "/"))
+
+
 def _with_links(records: list[dict], workspace: Workspace, report_dir: Path) -> list[dict]:
     """Each run record with relative links to itself and to a rejected file's reason."""
     for record in records:
@@ -117,7 +132,7 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
             total["flagged"].append(day["meter_id"])
     all_days = sorted(by_day.values(), key=lambda d: d["reading_date"])
     for day in all_days:
-        day["note"] = "unusual day for " + ", ".join(day["flagged"]) if day["flagged"] else ""
+        day["note"] = "unusual day for " + ", ".join(map(_plotly_text, day["flagged"])) if day["flagged"] else ""
     all_forecast: dict = {}
     for point in forecast:
         total = all_forecast.setdefault(point["forecast_date"], {"forecast_date": point["forecast_date"],
@@ -135,8 +150,9 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         days = _with_notes(days_by_meter[meter_id])
         points = points_by_meter[meter_id]
         method = points[0]["method"].replace("_", " ") if points else "no forecast yet"
-        title = (f"{meter_id}: daily consumption, forecast by {method}" if points
-                 else f"{meter_id}: daily consumption, no forecast ({reasons.get(meter_id) or 'none yet'})")
+        title = (f"{_plotly_text(meter_id)}: daily consumption, forecast by {method}" if points
+                 else f"{_plotly_text(meter_id)}: daily consumption, no forecast "
+                      f"({_plotly_text(reasons.get(meter_id) or 'none yet')})")
         charts.append({"meter_id": meter_id, "method": method, "html": _chart(days, points, title)})
 
     anomalies = _rows(workspace, f"""
@@ -179,7 +195,10 @@ def write_report(workspace: Workspace, output: Path | None = None, options: Repo
     output = output or workspace.reports / "report.html"
     output.parent.mkdir(parents=True, exist_ok=True)
     data = gather(workspace, options, output.parent)
-    environment = Environment(loader=PackageLoader("energy", "templates"), autoescape=select_autoescape(["html"]))
+    # Every value is escaped. (select_autoescape(["html"]) did not match the template's
+    # ".html.j2" name, so autoescape was off and a meter id or file name became markup.)
+    environment = Environment(loader=PackageLoader("energy", "templates"), autoescape=True)
+    environment.filters["href"] = _href
     environment.filters["kwh"] = lambda v: "–" if v is None else f"{v:,.1f}"
     environment.filters["number"] = lambda v, digits=2: "–" if v is None else f"{v:,.{digits}f}"
     environment.filters["percent"] = lambda v: "–" if v is None else f"{v:.0%}"

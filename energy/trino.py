@@ -68,24 +68,27 @@ def parse_data_size(text: str) -> int:
 
 
 @contextlib.contextmanager
-def local_server() -> Iterator[TrinoServer]:
+def local_server(catalog_management: str = "static") -> Iterator[TrinoServer]:
     """The server of the environment's settings; when nothing answers there, the local
-    one is started for the duration of the block (and stopped after it)."""
+    one is started for the duration of the block (and stopped after it), listening on
+    127.0.0.1 only. ``catalog_management="dynamic"`` lets clients add catalogs (CREATE
+    CATALOG) on the server started here; a running server is used as it is."""
     server = TrinoServer.from_environment()
     if server.answers():
         yield server
         return
-    start_local_server(server.port)
+    start_local_server(server.port, catalog_management)
     try:
         yield server
     finally:
         stop_local_server(server.port)
 
 
-def start_local_server(port: int) -> None:
-    """Install (first time) and start the single-node server of trino/server.sh."""
-    done = subprocess.run([str(SERVER_SCRIPT), "start"], env={**os.environ, "TRINO_PORT": str(port)},
-                          capture_output=True, text=True)
+def start_local_server(port: int, catalog_management: str = "static") -> None:
+    """Install (first time) and start the single-node server of trino/server.sh.
+    Raises RuntimeError with the script's message when it does not start."""
+    environment = {**os.environ, "TRINO_PORT": str(port), "TRINO_CATALOG_MANAGEMENT": catalog_management}
+    done = subprocess.run([str(SERVER_SCRIPT), "start"], env=environment, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"could not start Trino with {SERVER_SCRIPT} start:\n{done.stderr.strip()}")
 

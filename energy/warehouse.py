@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -161,15 +162,65 @@ def _check_target_reachable(target: str) -> None:
             )
 
 
+# What `energy sql` may run: queries. Anything else (COPY, ATTACH, SET, CALL, PRAGMA,
+# EXPLAIN ANALYZE, CREATE...) could write files or change what the next query may touch.
+_QUERY_STATEMENTS = {duckdb.StatementType.SELECT}
+
+
+def lake_directories(workspace: Workspace) -> list[str]:
+    """The folders the warehouse's lake views read (dbt_project/macros/lake_views.sql):
+    the only files a query may open besides the warehouse itself."""
+    return [str(workspace.lake / "readings") + os.sep, str(workspace.dq / "validations") + os.sep]
+
+
 def query(workspace: Workspace, sql: str) -> pa.Table:
-    """Run one read-only query on the warehouse file."""
+    """Run read-only SQL on the warehouse file and return the last statement's rows.
+
+    Only SELECT statements run (DESCRIBE, SHOW, SUMMARIZE and VALUES count as SELECT).
+    The connection is opened read-only with external access off, so a query can read
+    the warehouse tables and the lake views over ``lake/readings`` and
+    ``dq/validations`` but no other file, and the configuration is locked so no
+    statement can undo that. Raises WarehouseError (with what to do) when there is no
+    warehouse, when a statement is not a query, or when the query fails.
+    """
     if not workspace.warehouse.exists():
         raise WarehouseError(
             f"no warehouse at {workspace.warehouse}: run `energy build` (or `energy demo`) first"
         )
     with duckdb.connect(str(workspace.warehouse), read_only=True) as connection:
+        # allowed_directories can only be set on a running database, and must be set
+        # before external access goes off; the lock then keeps all three as they are.
+        connection.execute("set allowed_directories = $directories", {"directories": lake_directories(workspace)})
+        connection.execute("set enable_external_access = false")
+        connection.execute("set lock_configuration = true")
         try:
-            relation = connection.sql(sql)
-            return relation.to_arrow_table() if relation is not None else pa.table({})
+            statements = connection.extract_statements(sql)
         except duckdb.Error as exc:
             raise WarehouseError(f"the query failed: {exc}") from None
+        for statement in statements:
+            if statement.type not in _QUERY_STATEMENTS:
+                kind = statement.type.name.replace("_", " ")
+                raise WarehouseError(
+                    f"energy sql runs read-only queries; {kind} statements are refused: "
+                    "write a SELECT (or WITH, DESCRIBE, SHOW, SUMMARIZE) over the warehouse tables"
+                )
+        try:
+            result = pa.table({})
+            for statement in statements:
+                relation = connection.sql(statement)
+                result = relation.to_arrow_table() if relation is not None else pa.table({})
+            return result
+        except duckdb.PermissionException as exc:
+            raise WarehouseError(
+                f"the query tried to open {_named_file(exc)}, outside the warehouse: energy sql reads "
+                "only the warehouse tables and the lake views (lake.readings, dq.validations); "
+                "to load another file, ingest it with `energy ingest FILE`"
+            ) from None
+        except duckdb.Error as exc:
+            raise WarehouseError(f"the query failed: {exc}") from None
+
+
+def _named_file(error: Exception) -> str:
+    """The file DuckDB's permission error names ('Cannot access file "/etc/passwd" - ...')."""
+    named = re.search(r'"([^"]*)"', str(error))
+    return named.group(1) if named else "a file"

@@ -9,8 +9,10 @@ a ``ValidationTally`` adds the batches up into one result per upload and expecta
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -220,6 +222,26 @@ def validator() -> _Validator:
     return _Validator()
 
 
+def batch_label(source_key: str) -> str:
+    """An upload's key as Data Docs names its page: letters, digits, '.', '_' and '-'
+    only. The label is both a file name in the site and text Great Expectations puts in
+    its pages without escaping; the run (the ingest id) keeps two uploads apart."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", source_key.replace("/", "__")) or "upload"
+
+
+def _html_escaped(value: Any) -> Any:
+    """Every string of a stored result escaped for HTML. Great Expectations renders the
+    strings of a result (reasons, unexpected values, meta) into its pages as HTML, and
+    they hold text from the upload (a cell, a meter id, a file name)."""
+    if isinstance(value, str):
+        return html.escape(value, quote=True)
+    if isinstance(value, dict):
+        return {key: _html_escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_html_escaped(item) for item in value]
+    return value
+
+
 def build_data_docs(results: list[dict], site_dir: Path) -> Path:
     """Render the Great Expectations Data Docs site for stored upload results."""
     from great_expectations.core import ExpectationSuiteValidationResult
@@ -249,8 +271,8 @@ def build_data_docs(results: list[dict], site_dir: Path) -> Path:
                 run_name=meta.get("ingest_id", "upload"),
                 run_time=dt.datetime.fromisoformat(meta.get("evaluated_at", "1970-01-01T00:00:00+00:00")),
             ),
-            batch_identifier=meta.get("source_key", "upload").replace("/", "__"),
+            batch_identifier=batch_label(meta.get("source_key", "upload")),
         )
-        store.set(key, ExpectationSuiteValidationResult(**document))
+        store.set(key, ExpectationSuiteValidationResult(**_html_escaped(document)))
     context.build_data_docs(site_names=[site_name])
     return site_dir / "index.html"

@@ -85,9 +85,10 @@ def moto_endpoint():
 @pytest.fixture(scope="session")
 def trino_port():
     """The Trino server on TRINO_PORT (default 8080); started (and stopped) here when
-    nothing answers there."""
+    nothing answers there, with dynamic catalogs: test_cloud_e2e adds one for a lake on
+    moto's S3."""
     try:
-        with local_server() as server:
+        with local_server(catalog_management="dynamic") as server:
             yield str(server.port)
     except RuntimeError as error:
         pytest.fail(str(error))

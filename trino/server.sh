@@ -11,9 +11,14 @@
 # workspace's Parquet folders; `iceberg` holds the dbt models. Both use Trino's native
 # local file system, so no other service is needed.
 #
+# The server has no authentication: it listens on 127.0.0.1 only (node.bind-ip), so only
+# users of this machine reach it, and its catalogs are static (fixed at start) unless
+# TRINO_CATALOG_MANAGEMENT=dynamic, which lets any client add a catalog (CREATE
+# CATALOG) with any file system: the tests need that for a lake on S3.
+#
 # Settings (environment): TRINO_VERSION (476), TRINO_PORT (8080), TRINO_DIR (.trino in
-# the repository), TRINO_HEAP (4G), TRINO_JAVA_HOME (else JAVA_HOME, else the newest
-# JDK found; Trino 476 needs Java 24 or newer).
+# the repository), TRINO_HEAP (4G), TRINO_CATALOG_MANAGEMENT (static), TRINO_JAVA_HOME
+# (else JAVA_HOME, else the newest JDK found; Trino 476 needs Java 24 or newer).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,6 +26,7 @@ VERSION="${TRINO_VERSION:-476}"
 PORT="${TRINO_PORT:-8080}"
 ROOT="${TRINO_DIR:-$REPO/.trino}"
 HEAP="${TRINO_HEAP:-4G}"
+CATALOG_MANAGEMENT="${TRINO_CATALOG_MANAGEMENT:-static}"
 SERVER="$ROOT/trino-server-$VERSION"
 STATE="$ROOT/state"
 PLUGINS=(trino-hive trino-iceberg)
@@ -73,6 +79,8 @@ install() {
 }
 
 configure() {
+  [[ "$CATALOG_MANAGEMENT" == static || "$CATALOG_MANAGEMENT" == dynamic ]] ||
+    die "TRINO_CATALOG_MANAGEMENT must be static or dynamic, not '$CATALOG_MANAGEMENT'"
   local etc="$STATE/etc"
   mkdir -p "$etc/catalog" "$STATE/data" "$STATE/hive-metastore" "$STATE/iceberg"
   rm -f "$etc/catalog/"*.properties
@@ -80,6 +88,8 @@ configure() {
 node.environment=energy
 node.id=energy-local
 node.data-dir=$STATE/data
+# Listen on loopback only: the server has no authentication.
+node.bind-ip=127.0.0.1
 PROPS
   cat > "$etc/jvm.config" <<PROPS
 -server
@@ -98,9 +108,10 @@ node.internal-address=127.0.0.1
 # Keep query statistics for the benchmark's bytes-read figures (a dbt build runs hundreds).
 query.max-history=10000
 query.min-expire-age=60m
-# Catalogs can be added at run time (CREATE CATALOG), e.g. a lake on S3; they are
-# kept in etc/catalog until dropped, and cleared at the next start.
-catalog.management=dynamic
+# static: only the catalogs below. dynamic: clients can add catalogs at run time
+# (CREATE CATALOG, e.g. a lake on S3), kept in etc/catalog until dropped and cleared at
+# the next start.
+catalog.management=$CATALOG_MANAGEMENT
 PROPS
   cat > "$etc/log.properties" <<PROPS
 io.trino=WARN
