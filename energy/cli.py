@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
 from .warehouse import NodeProgress, WarehouseError, build as build_warehouse, query
 from .workspace import Workspace
@@ -73,18 +74,34 @@ def generate(
 
 
 def _report_table(reports: list) -> Table:
+    # Text from a file (names, headers, cells quoted in messages) is shown literally:
+    # Text(), never markup, so a header like "Wert [kWh]" prints as written.
     table = Table(title="ingest", show_lines=False)
     for column in ("file", "outcome", "rows in", "landed", "quarantined", "detail"):
         table.add_column(column, justify="right" if column in ("rows in", "landed", "quarantined") else "left")
     for report in reports:
         colour = {"accepted": "green", "already_ingested": "cyan", "rejected": "red"}[report.outcome]
         detail = report.message
+        if report.readings_missing:
+            detail += f"; {report.readings_missing:,} missing readings (placeholders) landed as missing"
         if report.outcome == "accepted" and report.reasons:
             detail += "\n" + "\n".join(f"{n} × {reason}" for reason, n in list(report.reasons.items())[:5])
         table.add_row(
-            report.source_key, f"[{colour}]{report.outcome}[/]", f"{report.rows_in:,}",
-            f"{report.rows_landed:,}", f"{report.rows_quarantined:,}", detail,
+            Text(report.source_key), Text(report.outcome, style=colour), f"{report.rows_in:,}",
+            f"{report.rows_landed:,}", f"{report.rows_quarantined:,}", Text(detail),
         )
+    return table
+
+
+def _dialect_table(record: dict, title: str) -> Table:
+    """What detection decided about a file (ingest_lambda.detect), shown literally."""
+    from ingest_lambda.detect import dialect_summary
+
+    table = Table(title=Text(title), show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("detected")
+    for label, text in dialect_summary(record):
+        table.add_row(label, Text(text))
     return table
 
 
@@ -108,10 +125,16 @@ def ingest(
     meter_id: Annotated[Optional[str], typer.Option(help="meter id for files without a meter column")] = None,
     interval_minutes: Annotated[Optional[int], typer.Option(help="interval length when the file has none (otherwise inferred per meter)")] = None,
     register: Annotated[Optional[bool], typer.Option("--register/--no-register", help="values are cumulative register reads: differences become interval energy")] = None,
-    column: Annotated[Optional[list[str]], typer.Option(help="map a column: ROLE=HEADER with ROLE one of meter_id, timestamp, value, unit, interval_minutes")] = None,
-    timestamp_format: Annotated[Optional[str], typer.Option(help="strptime format for non-ISO timestamps, e.g. '%d/%m/%Y %H:%M'")] = None,
+    column: Annotated[Optional[list[str]], typer.Option(help="map a column: ROLE=HEADER or ROLE=#POSITION; roles: meter_id, timestamp, date, time, hour, end_time, value, import, export, unit, interval_minutes, quality, flow")] = None,
+    timestamp_format: Annotated[Optional[str], typer.Option(help="strptime format for timestamps detection cannot read, e.g. '%d/%m/%Y %H:%M'")] = None,
     max_bad_rows: Annotated[Optional[float], typer.Option(help="reject the whole file when more than this share of rows fails the row rules [default: 0.25]")] = None,
     sources: Annotated[Optional[Path], typer.Option(help="source configuration (JSON) with options per raw/ prefix [default: $ENERGY_HOME/sources.json if present]")] = None,
+    interval_convention: Annotated[Optional[str], typer.Option(help="auto, beginning or ending: do timestamps mark the start or the END of each interval [default: auto]")] = None,
+    flow: Annotated[Optional[str], typer.Option(help="import, export, or net (signed values: positive import, negative export) [default: import]")] = None,
+    date_order: Annotated[Optional[str], typer.Option(help="dmy, mdy or ymd, when the dates cannot tell (e.g. only 02/09/2024-style dates)")] = None,
+    decimal_mark: Annotated[Optional[str], typer.Option(help="'.' or ',', when the numbers cannot tell (e.g. only 1.032-style values)")] = None,
+    delimiter: Annotated[Optional[str], typer.Option(help="the CSV delimiter, when detection cannot find it ('\\t' for tab)")] = None,
+    max_kw: Annotated[Optional[float], typer.Option(help="plausibility cap: average power over an interval, in kW [default: 10000]")] = None,
 ) -> None:
     """Validate uploads with the Great Expectations suite and land them as Parquet.
 
@@ -127,6 +150,8 @@ def ingest(
     overrides = dict(
         timezone=timezone, unit=unit, meter_id=meter_id, interval_minutes=interval_minutes,
         register=register, timestamp_format=timestamp_format, max_bad_row_share=max_bad_rows,
+        interval_convention=interval_convention, flow=flow, date_order=date_order, decimal_mark=decimal_mark,
+        delimiter={"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter), max_kw=max_kw,
     )
     try:
         if column:
@@ -153,13 +178,71 @@ def ingest(
             reports.append(ingest_file(workspace.home / key, key, lakehouse, options, progress=advance))
             progress.update(task, completed=progress.tasks[-1].total or 0)
     out.print(_report_table(reports))
+    for report in reports:
+        if report.dialect and report.outcome != "already_ingested":
+            out.print(_dialect_table(report.dialect, f"detected in {report.source_key}"))
     out.print("validation reports: `energy docs` renders them; `energy status` lists recent ingests")
     rejected = [r for r in reports if r.outcome == "rejected"]
     for report in rejected:
-        err.print(f"[bold red]rejected[/] {report.source_key}: {report.message}")
-        err.print(f"  the file is kept in {report.quarantine_object}")
+        err.print(Text.assemble(("rejected ", "bold red"), f"{report.source_key}: {report.message}"))
+        err.print(Text(f"  the file is kept in {report.quarantine_object}"))
     if rejected:
         raise typer.Exit(1)
+
+
+@app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file (optionally .gz) to look at")],
+    timezone: Annotated[Optional[str], typer.Option(help="IANA timezone of naive timestamps [default: UTC]")] = None,
+    unit: Annotated[Optional[str], typer.Option(help="unit of the values: Wh, kWh, MWh, kW")] = None,
+    meter_id: Annotated[Optional[str], typer.Option(help="meter id for files without a meter column")] = None,
+    interval_minutes: Annotated[Optional[int], typer.Option(help="interval length")] = None,
+    register: Annotated[Optional[bool], typer.Option("--register/--no-register", help="values are cumulative register reads")] = None,
+    column: Annotated[Optional[list[str]], typer.Option(help="map a column: ROLE=HEADER or ROLE=#POSITION")] = None,
+    timestamp_format: Annotated[Optional[str], typer.Option(help="strptime format for timestamps")] = None,
+    interval_convention: Annotated[Optional[str], typer.Option(help="auto, beginning or ending")] = None,
+    flow: Annotated[Optional[str], typer.Option(help="import, export or net")] = None,
+    date_order: Annotated[Optional[str], typer.Option(help="dmy, mdy or ymd")] = None,
+    decimal_mark: Annotated[Optional[str], typer.Option(help="'.' or ','")] = None,
+    delimiter: Annotated[Optional[str], typer.Option(help="the CSV delimiter")] = None,
+    rows: Annotated[int, typer.Option(min=1, max=1000, help="how many readings to show")] = 10,
+    sources: Annotated[Optional[Path], typer.Option(help="source configuration (JSON) [default: $ENERGY_HOME/sources.json if present]")] = None,
+) -> None:
+    """Show what an ingest would detect in FILE and its first readings as they would
+    land, without landing anything. Exit 1 when the file would be refused."""
+    from ingest_lambda.errors import FileRejected
+    from ingest_lambda.inspect import inspect_file
+    from ingest_lambda.options import UsageError, parse_column_map
+    from ingest_lambda.sources import SourceConfig
+
+    workspace = Workspace.current()
+    overrides = dict(
+        timezone=timezone, unit=unit, meter_id=meter_id, interval_minutes=interval_minutes, register=register,
+        timestamp_format=timestamp_format, interval_convention=interval_convention, flow=flow,
+        date_order=date_order, decimal_mark=decimal_mark,
+        delimiter={"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter),
+    )
+    try:
+        if column:
+            overrides["column_map"] = parse_column_map(column)
+        default_sources = workspace.home / "sources.json"
+        config = SourceConfig.load(str(sources or default_sources) if (sources or default_sources.exists()) else None)
+        key = f"raw/{file.name}"
+        options = config.options_for(key, overrides)
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    try:
+        result = inspect_file(file, options, key, rows)
+    except FileRejected as rejected:
+        err.print(Text.assemble(("would be rejected: ", "bold red"), rejected.reason))
+        raise typer.Exit(1)
+    out.print(_dialect_table(result.dialect, f"detected in {file.name}"))
+    table = Table(title="first readings as they would land (nothing is landed)")
+    for name in result.readings.column_names:
+        table.add_column(name, justify="right" if name in ("row", "minutes", "kWh") else "left")
+    for row in result.readings.to_pylist():
+        table.add_row(*[Text("" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))) for v in row.values()])
+    out.print(table)
 
 
 def _print_build(result) -> None:

@@ -31,6 +31,8 @@ from .options import IngestOptions
 from .parse import TextBatch, Upload, check_text
 
 TAIL_BYTES = 64 << 10
+UNIT_NAMES = {"wh": "Wh (from the header)", "kwh": "kWh", "mwh": "MWh (from the header)",
+              "kw": "kW, average power (from the header)", "w": "W (from the header)", "mw": "MW (from the header)"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ class Dialect:
             "interval_convention": self.convention,
             "order": "newest first" if self.descending else "oldest first",
             "timezone": options.timezone,
-            "unit": options.unit or ("from the unit column" if "unit" in layout.roles else values.unit or "kWh"),
+            "unit": options.unit or ("from the unit column" if "unit" in layout.roles
+                                     else UNIT_NAMES.get(values.unit or "kwh", values.unit)),
             "flow": options.flow if "flow" not in layout.roles else "from the flow column",
             "meter": layout.meter_default or ("one per value column" if layout.kind == "wide_meter" else "from the meter column"),
             "trailing_delimiter": table.trailing_delimiter,

@@ -201,7 +201,8 @@ def _duplicate_facts(
     if idx.size < 2:
         return is_repeat, conflict
     order = idx[np.lexsort((idx, epoch_ms[idx], meter_codes[idx]))]
-    m, t, v = meter_codes[order], epoch_ms[order], kwh[order]
+    # A missing reading (NaN) repeats another missing one; it conflicts with a value.
+    m, t, v = meter_codes[order], epoch_ms[order], np.where(np.isnan(kwh[order]), -1e300, kwh[order])
     same_key = (m[1:] == m[:-1]) & (t[1:] == t[:-1])
     same_value = same_key & np.isclose(v[1:], v[:-1], rtol=0, atol=1e-9)
     is_repeat[order[1:][same_value]] = True
