@@ -442,8 +442,8 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
 
 
 def _day_per_row_order(cells: list[str], column: str) -> TimeFormat | None:
-    """The one date order in which a day-per-row column's dates are successive days
-    (no day twice), or None when both or neither are."""
+    """The one date order in which a day-per-row column's dates make an unbroken run of
+    days (several meters may repeat it), or None when both or neither do."""
     fitting = []
     for order in ("dmy", "mdy"):
         try:
@@ -453,9 +453,8 @@ def _day_per_row_order(cells: list[str], column: str) -> TimeFormat | None:
         if fmt is None:
             continue
         days = [d for d in parse_times(pa.array(cells, pa.string()), fmt).naive.to_pylist() if d is not None]
-        ordinals = [d.date().toordinal() for d in days]
-        steps = {b - a for a, b in zip(ordinals, ordinals[1:])}
-        if len(ordinals) >= 2 and len(set(ordinals)) == len(ordinals) and steps <= {1, -1}:
+        ordinals = sorted({d.date().toordinal() for d in days})
+        if len(ordinals) >= 2 and all(b - a == 1 for a, b in zip(ordinals, ordinals[1:])):
             fitting.append(fmt)
     return fitting[0] if len(fitting) == 1 else None
 

@@ -263,6 +263,10 @@ def build_data_docs(results: list[dict], site_dir: Path) -> Path:
             },
         )
     store = context.validation_results_store
+    # The context lives as long as the process: results stored for another workspace
+    # (or an earlier call) must not become pages of this site.
+    for stale in store.list_keys():
+        store.remove_key(stale)
     for document in results:
         meta = document.get("meta", {})
         key = ValidationResultIdentifier(
