@@ -1,12 +1,12 @@
 """The ingest Lambda: S3 event in, the ingest core, a structured result out.
 
 Everything slow happens once per container (init): Great Expectations is imported and
-the suite loaded, the source configuration read, the storage areas resolved. Each
-record of the event is ingested in turn. A rejected upload is an outcome (it is in
-quarantine with its reason), not an error, and a zero-byte folder marker (a key ending
-in "/") is skipped; anything else that goes wrong raises, so Lambda retries the event
-and, after the retries, sends it to the dead-letter queue. No key can make a local path
-fail: the download's file name never comes from the key.
+the suite loaded, the source configuration read (an SSM parameter in the stack), the
+storage areas resolved. Each record of the event is ingested in turn. A rejected upload
+is an outcome (it is in quarantine with its reason), not an error, and a zero-byte
+folder marker (a key ending in "/") is skipped; anything else that goes wrong raises, so
+Lambda retries the event and, after the retries, sends it to the dead-letter queue. No
+key can make a local path fail: the download's file name never comes from the key.
 """
 
 from __future__ import annotations
@@ -76,15 +76,28 @@ def is_folder_marker(key: str, size: int) -> bool:
     return key.endswith("/") and size == 0
 
 
+def sources_from_environment() -> SourceConfig:
+    """The source configuration the stack names: an SSM parameter (SOURCES_PARAMETER,
+    where producers, who can write the raw bucket, cannot) or a file (SOURCES_URI, a
+    path or s3:// URI). Until someone writes it, every upload is read with the defaults."""
+    parameter = os.environ.get("SOURCES_PARAMETER")
+    if not parameter:
+        return SourceConfig.load(os.environ.get("SOURCES_URI"), missing_ok=True)
+    ssm = boto3.client("ssm")
+    try:
+        text = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return SourceConfig({})
+    return SourceConfig.parse(text, f"SSM parameter {parameter}")
+
+
 class IngestService:
     """What a warm container keeps between invocations."""
 
     def __init__(self) -> None:
         self.s3 = boto3.client("s3")
         self.lakehouse = lakehouse_from_environment()
-        # The stack names where the configuration lives; until someone writes it there,
-        # every upload is read with the defaults.
-        self.sources = SourceConfig.load(os.environ.get("SOURCES_URI"), missing_ok=True)
+        self.sources = sources_from_environment()
         validator()  # Great Expectations import and suite load, once per container
 
     def resolve(self, item: S3Object) -> tuple[str, int]:

@@ -246,3 +246,28 @@ def test_folder_markers_are_skipped_not_rejected(s3, capsys, shape):
     emf = [p for p in printed if "_aws" in p]
     assert emf and all("UploadsRejected" not in p for p in emf) and emf[0]["UploadsSkipped"] == [1.0]
     assert any(p.get("message") == "skipped folder marker" and p.get("key") == marker for p in printed)
+
+
+def test_source_configuration_from_the_ssm_parameter_not_the_raw_bucket(s3, monkeypatch):
+    """As deployed: the rules are an SSM parameter; a sources.json a producer puts in the
+    raw bucket changes nothing."""
+    from ingest_lambda.handler import handler
+
+    ssm = boto3.client("ssm")
+    config = {"defaults": {"timezone": "UTC"}, "sources": [{"prefix": "raw/paris/", "timezone": "Europe/Paris"}]}
+    ssm.put_parameter(Name="/energy/ingest/sources", Value=json.dumps(config), Type="String", Overwrite=True)
+    monkeypatch.setenv("SOURCES_PARAMETER", "/energy/ingest/sources")
+    monkeypatch.delenv("SOURCES_URI", raising=False)
+    producer = {"sources": [{"prefix": "raw/paris/", "timezone": "UTC"}, {"prefix": "raw/utc/", "timezone": "Europe/Paris"}]}
+    s3.put_object(Bucket=BUCKETS["raw"], Key="config/sources.json", Body=json.dumps(producer).encode())
+    body = (CORPUS / "dst_spring_gap_paris.csv").read_bytes()
+    s3.put_object(Bucket=BUCKETS["raw"], Key="raw/paris/day.csv", Body=body)
+    s3.put_object(Bucket=BUCKETS["raw"], Key="raw/utc/day.csv", Body=body)
+    try:
+        result = handler(notification("raw/paris/day.csv", "raw/utc/day.csv"), LambdaContext())
+    finally:
+        ssm.delete_parameter(Name="/energy/ingest/sources")
+    by_key = {r["source_key"]: r for r in result["results"]}
+    assert by_key["raw/paris/day.csv"]["rows_quarantined"] == 1  # 02:00 does not exist in Paris that day
+    assert by_key["raw/utc/day.csv"]["rows_quarantined"] == 0
+
