@@ -1,11 +1,14 @@
 """The AWS stack: cfn-lint and checkov clean, the properties that matter asserted on the
 template, and the stack deployed into a moto server over HTTP with `infra.deploy`.
 
-moto's CloudFormation creates buckets (with their encryption), IAM roles and their
-policies, Lambda functions, queues, rules, log groups, the event source mapping, the
-topic and the dashboard. It skips bucket policies, Glue, Athena and alarms and ignores
-some bucket properties (versioning, public access block, notifications, lifecycle):
-those are asserted on the template, which cfn-lint validates against the AWS schemas.
+moto's CloudFormation creates buckets (with their encryption), the key (with its
+policy), IAM roles and their policies, Lambda functions, queues, rules, log groups, the
+event source mapping, the topic and the dashboard. It skips bucket and queue policies,
+Glue (and the catalog's encryption), Athena and alarms, ignores some bucket properties
+(versioning, public access block, notifications, lifecycle), and evaluates no bucket
+policy: those are asserted on the template, which cfn-lint validates against the AWS
+schemas; the Deny statements of the bucket and queue policies are evaluated here for the
+requests that matter (who may write, with which key, over which transport).
 """
 
 from __future__ import annotations
@@ -477,10 +480,12 @@ def test_services_use_the_key_and_deliver_logs_for_this_stack_only():
         assert condition["StringEquals"]["aws:SourceAccount"] == ACCOUNT, statement["Sid"]
         assert condition["ArnLike"]["aws:SourceArn"].startswith(f"arn:aws:"), statement["Sid"]
         assert f":{ACCOUNT}:" in condition["ArnLike"]["aws:SourceArn"] and "energy-" in condition["ArnLike"]["aws:SourceArn"]
-        # And so, a resource of another stack or account is refused.
-        other = condition["ArnLike"]["aws:SourceArn"].replace("energy-", "other-").replace("*", "x")
-        assert not condition_holds({"ArnLike": condition["ArnLike"]}, {"aws:SourceArn": other, **{
-            k: v for k, v in ((f"kms:EncryptionContext:aws:logs:arn", other),)}})
+        # And so a resource of another stack, or of another account, is refused.
+        ours = condition["ArnLike"]["aws:SourceArn"].replace("*", "x")
+        for other in (ours.replace("energy-", "other-"), ours.replace(ACCOUNT, "210987654321")):
+            context = {key: other for key in condition["ArnLike"]}
+            assert condition_holds({"ArnLike": condition["ArnLike"]}, {key: ours for key in condition["ArnLike"]})
+            assert not condition_holds({"ArnLike": condition["ArnLike"]}, context), (statement["Sid"], other)
     logs = bucket_policy(document, "AccessLogsBucket")
     delivery = next(s for s in logs["Statement"] if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"})
     assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
