@@ -77,8 +77,8 @@ class Workload:
     analyst_bytes_per_query: int = 200 * 1000**2
     s3_puts_per_upload: int = 8  # raw, lake, quarantine, dq records, Data Docs result
     log_gb_per_month: float = 0.2
-    custom_metrics: int = 10  # Powertools metrics x services (EMF)
-    alarms: int = 6
+    custom_metrics: int = 11  # Powertools metrics x services (EMF)
+    alarms: int = 8
     image_gb: float = 1.2
 
 

@@ -2,12 +2,13 @@
 
 deploy:  checks credentials, Docker and permissions first (and says what to do when one
          is missing), creates the ECR repository, builds and pushes the Lambda image
-         (infra/Dockerfile), creates or updates the CloudFormation stack, prints its
+         (infra/Dockerfile), creates or updates the CloudFormation stack, with --sources
+         writes the ingest's source configuration to its SSM parameter, prints the
          outputs.
 destroy: deletes the stack. Buckets holding data (raw, lake, warehouse, access logs)
          are retained unless --delete-data is given, which empties and deletes them.
 
-    python -m infra.deploy deploy [--stack energy] [--image-uri URI] [--alarm-email ADDR]
+    python -m infra.deploy deploy [--stack energy] [--image-uri URI] [--alarm-email ADDR] [--sources FILE]
     python -m infra.deploy destroy [--stack energy] [--delete-data]
 """
 
@@ -20,9 +21,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
+
+from ingest_lambda.options import UsageError
+from ingest_lambda.sources import SourceConfig
 
 from .stack import INFRA, template_body
 
@@ -143,6 +148,42 @@ def destroy_stack(session: boto3.session.Session, stack: str, delete_data: bool)
     return []
 
 
+def read_sources(path: str) -> str:
+    """The source configuration file, checked as the ingest will read it, before anything
+    is deployed."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        SourceConfig.parse(text, path).options_for("raw/")  # the defaults too
+    except OSError as error:
+        raise PreflightError(f"cannot read the source configuration {path}: {error}") from None
+    except UsageError as error:
+        raise PreflightError(str(error)) from None
+    return text
+
+
+def put_sources(ssm, parameter: str, text: str) -> None:
+    """Write the source configuration where the ingest reads it: an SSM parameter, which
+    producers (who may write anything into the raw bucket) cannot change. Containers
+    read it when they start. Intelligent-Tiering: standard up to 4 KB, advanced above."""
+    ssm.put_parameter(Name=parameter, Value=text, Type="String", Tier="Intelligent-Tiering", Overwrite=True,
+                      Description="energy ingest: per-source options (README, Options per source)")
+
+
+def stale_sources_warning(session: boto3.session.Session, outputs: dict[str, str]) -> str | None:
+    """A sources.json left in the raw bucket by an earlier version of the stack is no
+    longer read; say so rather than let it look like it applies."""
+    bucket = outputs.get("RawBucket")
+    if not bucket:
+        return None
+    try:
+        session.client("s3").head_object(Bucket=bucket, Key="config/sources.json")
+    except ClientError:
+        return None
+    return (f"warning: s3://{bucket}/config/sources.json is no longer read (producers can write that bucket); "
+            f"the ingest reads the SSM parameter {outputs.get('SourcesParameter')}: "
+            "write it with make deploy ARGS=\"--sources FILE\", then delete the old object")
+
+
 def empty_bucket(session: boto3.session.Session, bucket: str) -> None:
     s3 = session.resource("s3")
     try:
@@ -160,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--project", default="energy", help="prefix of every resource name")
     up.add_argument("--image-uri", help="skip the Docker build and use this pushed image")
     up.add_argument("--alarm-email", default="", help="subscribe this address to the alarms")
+    up.add_argument("--sources", metavar="FILE", help="write this source configuration (sources.json) for the ingest")
     down = commands.add_parser("destroy", help="delete the stack (data buckets kept unless --delete-data)")
     down.add_argument("--stack", default="energy")
     down.add_argument("--delete-data", action="store_true", help="also empty and delete raw, lake and warehouse")
@@ -172,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             kept = destroy_stack(session, args.stack, args.delete_data)
             print(f"stack {args.stack} deleted" + (f"; data kept in {', '.join(kept)}" if kept else "; data deleted"))
             return 0
+        sources = read_sources(args.sources) if args.sources else None
         if not args.image_uri:
             check_docker()
         check_permissions(session)
@@ -179,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         image = args.image_uri or push_image(session, account, f"{args.project}-lambda", time.strftime("%Y%m%d%H%M%S"))
         result = deploy_stack(session.client("cloudformation"), args.stack,
                               {"ProjectName": args.project, "ImageUri": image, "AlarmEmail": args.alarm_email})
+        if sources is not None:
+            put_sources(session.client("ssm"), result["SourcesParameter"], sources)
+        warning = stale_sources_warning(session, result)
     except PreflightError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -189,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in sorted(result.items()):
         print(f"{key:<{width}}  {value}")
     print(f"upload files with: aws s3 cp FILE s3://{result.get('RawBucket', '<raw bucket>')}/raw/<source>/")
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
 
 

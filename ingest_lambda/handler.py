@@ -1,10 +1,12 @@
 """The ingest Lambda: S3 event in, the ingest core, a structured result out.
 
 Everything slow happens once per container (init): Great Expectations is imported and
-the suite loaded, the source configuration read, the storage areas resolved. Each
-record of the event is ingested in turn. A rejected upload is an outcome (it is in
-quarantine with its reason), not an error; anything else that goes wrong raises, so
-Lambda retries the event and, after the retries, sends it to the dead-letter queue.
+the suite loaded, the source configuration read (an SSM parameter in the stack), the
+storage areas resolved. Each record of the event is ingested in turn. A rejected upload
+is an outcome (it is in quarantine with its reason), not an error, and a zero-byte
+folder marker (a key ending in "/") is skipped; anything else that goes wrong raises, so
+Lambda retries the event and, after the retries, sends it to the dead-letter queue. No
+key can make a local path fail: the download's file name never comes from the key.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ from __future__ import annotations
 import os
 import tempfile
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeNotificationEvent
+from botocore.exceptions import ClientError
 
 from .pipeline import ingest_file
 from .sources import SourceConfig
@@ -35,18 +41,54 @@ def lakehouse_from_environment() -> Lakehouse:
     )
 
 
-def s3_objects(event: dict) -> list[tuple[str, str]]:
-    """(bucket, key) of every object in an S3 notification or EventBridge event."""
-    if event.get("detail-type") == "Object Created":  # EventBridge
-        detail = event["detail"]
-        return [(detail["bucket"]["name"], detail["object"]["key"])]
+@dataclass(frozen=True)
+class S3Object:
+    """One object an event reports: its bucket and the forms of its key to try, in order."""
+
+    bucket: str
+    keys: tuple[str, ...]
+
+
+def s3_objects(event: dict) -> list[S3Object]:
+    """Every object of an S3 bucket notification or an EventBridge "Object Created" event.
+
+    Notification keys are URL-encoded (spaces as '+'; the S3 notification message
+    structure says so), so they are decoded. The EventBridge message structure does not
+    say its keys are encoded and shows them plain, while the Powertools class decodes
+    them: the key is tried as delivered first and decoded second, so either way the
+    object is found, and a '+' or '%' in a real key is kept.
+    """
+    if event.get("detail-type") == "Object Created":
+        detail = S3EventBridgeNotificationEvent(event).detail
+        delivered = detail.object["key"]
+        keys = tuple(dict.fromkeys((delivered, detail.object.key)))
+        return [S3Object(detail.bucket.name, keys)]
     objects = []
-    for record in event.get("Records", []):
+    for record in S3Event(event).records:
         if "s3" not in record:
             raise ValueError(f"not an S3 event record: {sorted(record)}")
-        # Keys arrive URL-encoded, with spaces as '+'.
-        objects.append((record["s3"]["bucket"]["name"], urllib.parse.unquote_plus(record["s3"]["object"]["key"])))
+        objects.append(S3Object(record.s3.bucket.name, (urllib.parse.unquote_plus(record.s3.get_object.key),)))
     return objects
+
+
+def is_folder_marker(key: str, size: int) -> bool:
+    """The zero-byte object the console (and some tools) create for a "folder"."""
+    return key.endswith("/") and size == 0
+
+
+def sources_from_environment() -> SourceConfig:
+    """The source configuration the stack names: an SSM parameter (SOURCES_PARAMETER,
+    where producers, who can write the raw bucket, cannot) or a file (SOURCES_URI, a
+    path or s3:// URI). Until someone writes it, every upload is read with the defaults."""
+    parameter = os.environ.get("SOURCES_PARAMETER")
+    if not parameter:
+        return SourceConfig.load(os.environ.get("SOURCES_URI"), missing_ok=True)
+    ssm = boto3.client("ssm")
+    try:
+        text = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return SourceConfig({})
+    return SourceConfig.parse(text, f"SSM parameter {parameter}")
 
 
 class IngestService:
@@ -55,16 +97,35 @@ class IngestService:
     def __init__(self) -> None:
         self.s3 = boto3.client("s3")
         self.lakehouse = lakehouse_from_environment()
-        # The stack names where the configuration lives; until someone writes it there,
-        # every upload is read with the defaults.
-        self.sources = SourceConfig.load(os.environ.get("SOURCES_URI"), missing_ok=True)
+        self.sources = sources_from_environment()
         validator()  # Great Expectations import and suite load, once per container
 
-    def ingest_object(self, bucket: str, key: str) -> dict:
+    def resolve(self, item: S3Object) -> tuple[str, int]:
+        """The key that exists (the first of the event's key forms) and its size; when
+        none does, the last one's error is raised, so Lambda retries."""
+        for key in item.keys[:-1]:
+            try:
+                return key, self.s3.head_object(Bucket=item.bucket, Key=key)["ContentLength"]
+            except ClientError as error:
+                # A missing key is 404, or 403 without s3:ListBucket on the raw bucket
+                # (the ingest role has none there); the next form is tried.
+                if error.response.get("Error", {}).get("Code") not in ("404", "403", "NoSuchKey", "NotFound", "AccessDenied"):
+                    raise
+        key = item.keys[-1]
+        return key, self.s3.head_object(Bucket=item.bucket, Key=key)["ContentLength"]
+
+    def ingest_object(self, item: S3Object) -> dict:
+        key, size = self.resolve(item)
+        if is_folder_marker(key, size):
+            metrics.add_metric(name="UploadsSkipped", unit=MetricUnit.Count, value=1)
+            logger.info("skipped folder marker", extra={"bucket": item.bucket, "key": key, "outcome": "skipped"})
+            return {"source_key": key, "outcome": "skipped", "message": "a zero-byte folder marker, not an upload"}
         options = self.sources.options_for(key)
         with tempfile.TemporaryDirectory(prefix="upload-") as folder:
-            local = Path(folder) / (Path(key).name or "upload")
-            self.s3.download_file(bucket, key, str(local))
+            # Never named after the key: its last segment may be "..", empty, or longer
+            # than a file name may be (S3 keys run to 1,024 bytes).
+            local = Path(folder) / "upload"
+            self.s3.download_file(item.bucket, key, str(local))
             report = ingest_file(local, key, self.lakehouse, options)
         metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=report.rows_in)
         metrics.add_metric(name="RowsLanded", unit=MetricUnit.Count, value=report.rows_landed)
@@ -73,7 +134,7 @@ class IngestService:
         logger.info(
             "ingested upload",
             extra={
-                "bucket": bucket,
+                "bucket": item.bucket,
                 "key": key,
                 "ingest_id": report.ingest_id,
                 "outcome": report.outcome,
@@ -104,12 +165,11 @@ if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # Lambda init: pay the start-up 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict, context) -> dict:
-    results = []
-    for bucket, key in s3_objects(event):
-        results.append(service().ingest_object(bucket, key))
+    results = [service().ingest_object(item) for item in s3_objects(event)]
     return {
         "uploads": len(results),
         "accepted": sum(r["outcome"] in ("accepted", "already_ingested") for r in results),
         "rejected": sum(r["outcome"] == "rejected" for r in results),
+        "skipped": sum(r["outcome"] == "skipped" for r in results),
         "results": results,
     }

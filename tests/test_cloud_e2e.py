@@ -2,7 +2,8 @@
 `infra.deploy`, a CSV put into raw/, the ingest handler invoked with the event the
 bucket's EventBridge rule delivers (and configured from the deployed function), the lake
 objects in S3, then the dbt runner handler invoked with a burst of run requests, building
-the dbt project on Trino straight from the S3 lake (Trino's native S3 against moto)."""
+the dbt project on Trino straight from the S3 lake (Trino's native S3 against moto). A
+sources.json a producer puts in the raw bucket is not read."""
 
 from __future__ import annotations
 
@@ -70,6 +71,11 @@ def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, t
     event = object_created_event(raw_bucket, key, sample.data_path.stat().st_size)
     assert matches_rule("energy-raw-object-created", event)
     assert not matches_rule("energy-raw-object-created", object_created_event(raw_bucket, "config/sources.json", 10))
+    # A producer can write anything into the raw bucket, a sources.json too: the ingest
+    # reads its rules from the SSM parameter the stack names (none written here: the
+    # defaults), so this one, which would reject every upload, changes nothing.
+    s3.put_object(Bucket=raw_bucket, Key="config/sources.json",
+                  Body=json.dumps({"defaults": {"column_map": {"meter_id": "no_such_column"}}}).encode())
 
     # 2. The ingest Lambda, configured as deployed, handles the event.
     for name, value in function_environment(outputs["IngestFunction"]).items():

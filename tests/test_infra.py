@@ -1,11 +1,14 @@
 """The AWS stack: cfn-lint and checkov clean, the properties that matter asserted on the
 template, and the stack deployed into a moto server over HTTP with `infra.deploy`.
 
-moto's CloudFormation creates buckets (with their encryption), IAM roles and their
-policies, Lambda functions, queues, rules, log groups, the event source mapping, the
-topic and the dashboard. It skips bucket policies, Glue, Athena and alarms and ignores
-some bucket properties (versioning, public access block, notifications, lifecycle):
-those are asserted on the template, which cfn-lint validates against the AWS schemas.
+moto's CloudFormation creates buckets (with their encryption), the key (with its
+policy), IAM roles and their policies, Lambda functions, queues, rules, log groups, the
+event source mapping, the topic and the dashboard. It skips bucket and queue policies,
+Glue (and the catalog's encryption), Athena and alarms, ignores some bucket properties
+(versioning, public access block, notifications, lifecycle), and evaluates no bucket
+policy: those are asserted on the template, which cfn-lint validates against the AWS
+schemas; the Deny statements of the bucket and queue policies are evaluated here for the
+requests that matter (who may write, with which key, over which transport).
 """
 
 from __future__ import annotations
@@ -282,3 +285,313 @@ def test_destroy_keeps_the_data_unless_asked(moto_endpoint):
             assert {outputs["RawBucket"], outputs["LakeBucket"], outputs["WarehouseBucket"]} <= set(kept) <= buckets
             body = session.client("s3").get_object(Bucket=outputs["RawBucket"], Key="raw/site/readings.csv")["Body"]
             assert body.read() == b"m,t,v\n"
+
+
+# ---------------------------------------------------------------- who may write, read and decrypt
+ACCOUNT = "123456789012"
+ROLE = {"IngestRole": f"arn:aws:iam::{ACCOUNT}:role/energy-ingest",
+        "DbtRunnerRole": f"arn:aws:iam::{ACCOUNT}:role/energy-dbt-runner"}
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/stack-key"
+PRODUCER = f"arn:aws:iam::{ACCOUNT}:role/producer-with-s3-put-star"
+
+
+def resolve(value, document: dict):
+    """The template's intrinsics made concrete for account 123456789012, us-east-1, project
+    "energy" (what a policy evaluation needs: ARNs and names)."""
+    def arn_of(name: str) -> str:
+        kind = document["Resources"][name]["Type"]
+        if kind == "AWS::S3::Bucket":
+            return "arn:aws:s3:::" + resolve(document["Resources"][name]["Properties"]["BucketName"], document)
+        if kind == "AWS::IAM::Role":
+            return ROLE[name]
+        if kind == "AWS::KMS::Key":
+            return KEY_ARN
+        if kind == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:us-east-1:{ACCOUNT}:" + resolve(document["Resources"][name]["Properties"]["QueueName"], document)
+        if kind == "AWS::Events::Rule":
+            return f"arn:aws:events:us-east-1:{ACCOUNT}:rule/" + resolve(document["Resources"][name]["Properties"]["Name"], document)
+        return f"arn:aws:{kind}:{name}"  # not needed concrete here
+
+    def ref(name: str) -> str:
+        fixed = {"AWS::AccountId": ACCOUNT, "AWS::Region": "us-east-1", "AWS::Partition": "aws", "ProjectName": "energy"}
+        if name in fixed:
+            return fixed[name]
+        resource = document["Resources"][name]
+        if resource["Type"] == "AWS::S3::Bucket":
+            return resolve(resource["Properties"]["BucketName"], document)
+        if resource["Type"] == "AWS::Glue::Database":
+            return resolve(resource["Properties"]["DatabaseInput"]["Name"], document)
+        return name
+
+    if isinstance(value, list):
+        return [resolve(v, document) for v in value]
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return ref(value["Ref"])
+        if "Fn::GetAtt" in value:
+            name, attribute = value["Fn::GetAtt"]
+            assert attribute == "Arn", attribute
+            return arn_of(name)
+        if "Fn::Sub" in value:
+            import re
+
+            def substitute(match):
+                name = match.group(1)
+                return arn_of(name[:-4]) if name.endswith(".Arn") else ref(name)
+
+            return re.sub(r"\$\{([^}!]+)\}", substitute, value["Fn::Sub"])
+        return {k: resolve(v, document) for k, v in value.items()}
+    return value
+
+
+def condition_holds(condition: dict, context: dict) -> bool:
+    """The IAM condition operators these policies use, with IAM's rule for a key missing
+    from the request (a negated operator then holds)."""
+    import fnmatch
+
+    for operator, tests in condition.items():
+        for key, expected in tests.items():
+            expected = expected if isinstance(expected, list) else [expected]
+            present = key in context
+            value = context.get(key)
+            if operator == "Null":
+                holds = (not present) == (expected[0] == "true")
+            elif operator in ("ArnNotEquals", "StringNotEquals"):
+                holds = not present or value not in expected
+            elif operator in ("ArnEquals", "StringEquals"):
+                holds = present and value in expected
+            elif operator in ("ArnLike", "StringLike"):
+                holds = present and any(fnmatch.fnmatchcase(value, pattern) for pattern in expected)
+            elif operator == "Bool":
+                holds = present and str(value).lower() == expected[0]
+            else:
+                raise AssertionError(f"operator {operator} not modelled")
+            if not holds:
+                return False
+    return True
+
+
+def denied_by(policy: dict, action: str, resource: str, context: dict) -> list[str]:
+    """Sids of the Deny statements that apply to the request."""
+    import fnmatch
+
+    sids = []
+    for statement in policy["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if (statement["Effect"] == "Deny" and statement.get("Principal") == "*"
+                and any(fnmatch.fnmatchcase(action, a) for a in actions(statement))
+                and any(fnmatch.fnmatchcase(resource, r) for r in resources)
+                and condition_holds(statement.get("Condition", {}), context)):
+            sids.append(statement["Sid"])
+    return sids
+
+
+def bucket_policy(document: dict, bucket: str) -> dict:
+    for resource in document["Resources"].values():
+        if resource["Type"] == "AWS::S3::BucketPolicy" and resource["Properties"]["Bucket"] == {"Ref": bucket}:
+            return resolve(resource["Properties"]["PolicyDocument"], document)
+    raise KeyError(bucket)
+
+
+@pytest.mark.parametrize("bucket, writer", [("LakeBucket", "IngestRole"), ("WarehouseBucket", "DbtRunnerRole")])
+def test_only_its_role_writes_the_lake_or_the_warehouse(bucket, writer):
+    document = template()
+    policy = bucket_policy(document, bucket)
+    name = resolve(document["Resources"][bucket]["Properties"]["BucketName"], document)
+    tls = {"aws:SecureTransport": "true"}
+    others = [PRODUCER, *(arn for role, arn in ROLE.items() if role != writer), f"arn:aws:iam::{ACCOUNT}:root"]
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+        resource = f"arn:aws:s3:::{name}/lake/readings/ingest_date=2026-01-05/x.parquet"
+        assert not denied_by(policy, action, resource, {**tls, "aws:PrincipalArn": ROLE[writer]}), action
+        for principal in others:
+            assert denied_by(policy, action, resource, {**tls, "aws:PrincipalArn": principal}), (action, principal)
+    # Athena writes the warehouse's Iceberg files with the runner's credentials.
+    if bucket == "WarehouseBucket":
+        via_athena = {**tls, "aws:PrincipalArn": ROLE[writer], "aws:CalledVia": ["athena.amazonaws.com"]}
+        assert not denied_by(policy, "s3:PutObject", f"arn:aws:s3:::{name}/tables/fct/data/a.parquet", via_athena)
+    # Reading stays with the identity policies.
+    assert not denied_by(policy, "s3:GetObject", f"arn:aws:s3:::{name}/x", {**tls, "aws:PrincipalArn": PRODUCER})
+    assert not [s for s in policy["Statement"] if s["Effect"] == "Allow"], "nothing is granted by the bucket"
+
+
+@pytest.mark.parametrize("bucket", DATA_BUCKETS)
+def test_puts_naming_another_key_or_encryption_are_refused(bucket):
+    document = template()
+    policy = bucket_policy(document, bucket)
+    writer = ROLE["DbtRunnerRole"] if bucket in ("WarehouseBucket", "AthenaResultsBucket") else ROLE["IngestRole"]
+    name = resolve(document["Resources"][bucket]["Properties"]["BucketName"], document)
+    resource = f"arn:aws:s3:::{name}/raw/a.csv"
+    base = {"aws:SecureTransport": "true", "aws:PrincipalArn": writer}
+    header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    assert not denied_by(policy, "s3:PutObject", resource, base)  # the bucket default applies
+    assert not denied_by(policy, "s3:PutObject", resource, {**base, "s3:x-amz-server-side-encryption": "aws:kms",
+                                                            header: KEY_ARN})
+    other_key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/someone-elses"
+    assert denied_by(policy, "s3:PutObject", resource, {**base, "s3:x-amz-server-side-encryption": "aws:kms",
+                                                        header: other_key})
+    assert denied_by(policy, "s3:PutObject", resource, {**base, "s3:x-amz-server-side-encryption": "AES256"})
+
+
+def test_the_source_configuration_is_out_of_producers_reach():
+    document = template()
+    resources = document["Resources"]
+    variables = resources["IngestFunction"]["Properties"]["Environment"]["Variables"]
+    assert "SOURCES_URI" not in variables
+    parameter = resolve(variables["SOURCES_PARAMETER"], document)
+    assert parameter == "/energy/ingest/sources"
+    statements = resolve(resources["IngestRole"]["Properties"]["Policies"][0]["PolicyDocument"], document)["Statement"]
+    reads = [s for s in statements if "ssm:GetParameter" in actions(s)]
+    assert [(actions(s), s["Resource"]) for s in reads] == \
+        [(["ssm:GetParameter"], f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter{parameter}")]
+    raw = resolve({"Fn::GetAtt": ["RawBucket", "Arn"]}, document)
+    raw_objects = [r for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+                   if r.startswith(raw + "/")]
+    assert raw_objects == [f"{raw}/raw/*"]  # uploads only
+    assert resolve(document["Outputs"]["SourcesParameter"]["Value"], document) == parameter
+
+
+def test_the_runner_only_reads_the_lake_catalog():
+    document = template()
+    statements = resolve(resources_of(document, "AWS::IAM::Role")["DbtRunnerRole"]["Properties"]["Policies"][0]
+                         ["PolicyDocument"], document)["Statement"]
+    lake = f"arn:aws:glue:us-east-1:{ACCOUNT}:database/energy_lake"
+    lake_tables = f"arn:aws:glue:us-east-1:{ACCOUNT}:table/energy_lake/*"
+    warehouse_tables = f"arn:aws:glue:us-east-1:{ACCOUNT}:table/energy/*"
+    writes = {"glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable", "glue:BatchDeleteTableVersion",
+              "glue:CreateDatabase", "glue:UpdateDatabase", "glue:DeleteDatabase", "glue:CreatePartition",
+              "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:DeletePartition"}
+    granted: dict[str, set[str]] = {}
+    for statement in statements:
+        for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
+            granted.setdefault(resource, set()).update(a for a in actions(statement) if a.startswith("glue:"))
+    assert not granted[lake] & writes and not granted[lake_tables] & writes
+    assert {"glue:GetTable", "glue:GetPartitions"} <= granted[lake_tables]
+    assert {"glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"} <= granted[warehouse_tables]
+
+
+def test_services_use_the_key_and_deliver_logs_for_this_stack_only():
+    document = template()
+    key_policy = resolve(document["Resources"]["DataKey"]["Properties"]["KeyPolicy"], document)
+    services = [s for s in key_policy["Statement"] if "Service" in s.get("Principal", {})]
+    assert {json.dumps(s["Principal"]["Service"]) for s in services} == \
+        {'"logs.us-east-1.amazonaws.com"', '"events.amazonaws.com"', '"cloudwatch.amazonaws.com"'}
+    for statement in services:
+        condition = statement["Condition"]
+        assert condition["StringEquals"]["aws:SourceAccount"] == ACCOUNT, statement["Sid"]
+        assert condition["ArnLike"]["aws:SourceArn"].startswith(f"arn:aws:"), statement["Sid"]
+        assert f":{ACCOUNT}:" in condition["ArnLike"]["aws:SourceArn"] and "energy-" in condition["ArnLike"]["aws:SourceArn"]
+        # And so a resource of another stack, or of another account, is refused.
+        ours = condition["ArnLike"]["aws:SourceArn"].replace("*", "x")
+        for other in (ours.replace("energy-", "other-"), ours.replace(ACCOUNT, "210987654321")):
+            context = {key: other for key in condition["ArnLike"]}
+            assert condition_holds({"ArnLike": condition["ArnLike"]}, {key: ours for key in condition["ArnLike"]})
+            assert not condition_holds({"ArnLike": condition["ArnLike"]}, context), (statement["Sid"], other)
+    logs = bucket_policy(document, "AccessLogsBucket")
+    delivery = next(s for s in logs["Statement"] if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"})
+    assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+    assert sorted(delivery["Condition"]["ArnLike"]["aws:SourceArn"]) == sorted(
+        resolve({"Fn::GetAtt": [b, "Arn"]}, document) for b in DATA_BUCKETS)
+
+
+def test_queues_are_tls_only_and_run_requests_have_a_dead_letter_queue():
+    document = template()
+    resources = document["Resources"]
+    queues = resources_of(document, "AWS::SQS::Queue")
+    [queue_policy] = resources_of(document, "AWS::SQS::QueuePolicy").values()
+    assert sorted(q["Ref"] for q in queue_policy["Properties"]["Queues"]) == sorted(queues)
+    policy = resolve(queue_policy["Properties"]["PolicyDocument"], document)
+    for name in queues:
+        arn = resolve({"Fn::GetAtt": [name, "Arn"]}, document)
+        assert denied_by(policy, "sqs:SendMessage", arn, {"aws:SecureTransport": "false"}) == ["TlsOnly"], name
+        assert not denied_by(policy, "sqs:SendMessage", arn, {"aws:SecureTransport": "true"}), name
+    [target] = resources["LakeObjectLandedRule"]["Properties"]["Targets"]
+    dead_letters = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    assert not queues[dead_letters]["Properties"].get("FifoQueue")  # EventBridge takes standard queues only
+    allowed = [s for s in policy["Statement"] if s["Effect"] == "Allow"
+               and s["Resource"] == resolve({"Fn::GetAtt": [dead_letters, "Arn"]}, document)]
+    assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in allowed] == \
+        [resolve({"Fn::GetAtt": ["LakeObjectLandedRule", "Arn"]}, document)]
+    alarmed = [a["Properties"]["Dimensions"][0]["Value"] for a in resources_of(document, "AWS::CloudWatch::Alarm").values()]
+    assert {"Fn::GetAtt": [dead_letters, "QueueName"]} in alarmed
+
+
+def test_catalog_encrypted_and_daily_scans_alarmed():
+    document = template()
+    [settings] = resources_of(document, "AWS::Glue::DataCatalogEncryptionSettings").values()
+    encryption = settings["Properties"]["DataCatalogEncryptionSettings"]
+    assert encryption["EncryptionAtRest"] == {"CatalogEncryptionMode": "SSE-KMS",
+                                              "SseAwsKmsKeyId": {"Fn::GetAtt": ["DataKey", "Arn"]}}
+    assert encryption["ConnectionPasswordEncryption"]["ReturnConnectionPasswordEncrypted"] is True
+    runner = json.dumps(resources_of(document, "AWS::IAM::Role")["DbtRunnerRole"])
+    assert "kms:Encrypt" in runner  # writing table metadata to the encrypted catalog
+    daily = [a["Properties"] for a in resources_of(document, "AWS::CloudWatch::Alarm").values()
+             if a["Properties"]["Namespace"] == "AWS/Athena"]
+    assert [(a["MetricName"], a["Statistic"], a["Period"], a["Dimensions"]) for a in daily] == \
+        [("ProcessedBytes", "Sum", 86400, [{"Name": "WorkGroup", "Value": {"Ref": "AthenaWorkGroup"}}])]
+    assert daily[0]["Threshold"] == {"Ref": "AthenaDailyBytesScannedLimit"} and daily[0]["AlarmActions"]
+
+
+def test_deployed_key_policy_pins_the_services(deployed):
+    kms = boto3.client("kms")
+    key_id = next(a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/energy-data")
+    policy = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+    if isinstance(policy, str):  # moto may hand back the Python repr of what CloudFormation gave it
+        policy = ast.literal_eval(policy) if policy.startswith("{'") else json.loads(policy)
+    services = [s for s in policy["Statement"] if "Service" in s.get("Principal", {})]
+    assert len(services) == 3
+    for statement in services:
+        assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT, statement
+        assert f":{ACCOUNT}:" in statement["Condition"]["ArnLike"]["aws:SourceArn"], statement
+
+
+def test_deployed_runner_ingest_and_rules(deployed):
+    iam = boto3.client("iam")
+
+    def statements(role: str) -> list[dict]:
+        found = []
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+            if isinstance(document, str):
+                document = ast.literal_eval(document) if document.startswith("{'") else json.loads(document)
+            found += document["Statement"]
+        return found
+
+    for statement in statements("energy-dbt-runner"):
+        if {"glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"} & set(actions(statement)):
+            assert not [r for r in statement["Resource"] if "energy_lake" in r], statement
+    ssm = [s for s in statements("energy-ingest") if "ssm:GetParameter" in actions(s)]
+    assert [s["Resource"] for s in ssm] == [f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/energy/ingest/sources"]
+    variables = boto3.client("lambda").get_function_configuration(FunctionName=deployed["IngestFunction"])["Environment"]["Variables"]
+    assert variables["SOURCES_PARAMETER"] == deployed["SourcesParameter"] == "/energy/ingest/sources"
+    assert "SOURCES_URI" not in variables
+    [target] = boto3.client("events").list_targets_by_rule(Rule="energy-lake-object-landed")["Targets"]
+    assert target["DeadLetterConfig"]["Arn"].endswith(":energy-run-requests-dlq")
+    sqs = boto3.client("sqs")
+    dead_letters = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="energy-run-requests-dlq")["QueueUrl"],
+                                            AttributeNames=["All"])["Attributes"]
+    assert dead_letters["KmsMasterKeyId"] and dead_letters.get("FifoQueue", "false") == "false"
+
+
+def test_deploy_writes_the_source_configuration(moto_endpoint, tmp_path, capsys):
+    sources = tmp_path / "sources.json"
+    sources.write_text(json.dumps({"defaults": {"timezone": "Europe/Paris"}}))
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"defaults": {"timezone": "Mars/Olympus"}}))
+    args = ["deploy", "--stack", "energy-sources", "--project", "srcs", "--image-uri", IMAGE]
+
+    assert deploy_main([*args, "--sources", str(broken)]) == 2  # refused before anything is deployed
+    assert "unknown timezone" in capsys.readouterr().err
+    ssm = boto3.client("ssm")
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name="/srcs/ingest/sources")
+
+    assert deploy_main([*args, "--sources", str(sources)]) == 0
+    assert ssm.get_parameter(Name="/srcs/ingest/sources")["Parameter"]["Value"] == sources.read_text()
+
+    # A sources.json an earlier stack read from the raw bucket is reported, not read.
+    raw = boto3.client("cloudformation").describe_stacks(StackName="energy-sources")["Stacks"][0]["Outputs"]
+    raw = next(o["OutputValue"] for o in raw if o["OutputKey"] == "RawBucket")
+    boto3.client("s3").put_object(Bucket=raw, Key="config/sources.json", Body=b"{}")
+    capsys.readouterr()
+    assert deploy_main(args) == 0
+    assert "config/sources.json is no longer read" in capsys.readouterr().err

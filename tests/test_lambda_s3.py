@@ -170,3 +170,104 @@ def test_eventbridge_object_created_event(s3):
     event = {"detail-type": "Object Created", "source": "aws.s3",
              "detail": {"bucket": {"name": BUCKETS["raw"]}, "object": {"key": "raw/eb.csv"}}}
     assert handler(event, LambdaContext())["accepted"] == 1
+
+
+def object_created(key: str, bucket: str = BUCKETS["raw"], size: int = 1) -> dict:
+    """The event S3 sends to EventBridge for a new object, key as given."""
+    return {"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": "Object Created",
+            "source": "aws.s3", "account": "123456789012", "time": "2026-01-05T00:00:00Z", "region": "us-east-1",
+            "resources": [f"arn:aws:s3:::{bucket}"],
+            "detail": {"version": "0", "bucket": {"name": bucket},
+                       "object": {"key": key, "size": size, "etag": "b1946ac92492d2347c6235b4d2611184",
+                                  "sequencer": "617f08299329d189"},
+                       "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012", "reason": "PutObject"}}
+
+
+def test_eventbridge_keys_are_found_plain_or_url_encoded(s3):
+    """The EventBridge message structure shows keys plain (and does not say they are
+    encoded); the Powertools class decodes them. Either form finds the object, and a
+    literal '+' or '%' in a key survives."""
+    from ingest_lambda.handler import handler
+
+    plain, encoded = "raw/site b/jan+feb 100%.csv", "raw/site b/mar+apr 100%.csv"
+    s3.put_object(Bucket=BUCKETS["raw"], Key=plain, Body=(CORPUS / "mixed_offsets.csv").read_bytes())
+    s3.put_object(Bucket=BUCKETS["raw"], Key=encoded, Body=(CORPUS / "gzip_upload.csv.gz").read_bytes())
+
+    as_delivered = handler(object_created(plain), LambdaContext())
+    url_encoded = handler(object_created(urllib.parse.quote_plus(encoded, safe="/")), LambdaContext())
+
+    assert [r["source_key"] for r in as_delivered["results"] + url_encoded["results"]] == [plain, encoded]
+    assert as_delivered["accepted"] == url_encoded["accepted"] == 1
+    landed = {k: read_parquet(s3, BUCKETS["lake"], k) for k in keys(s3, BUCKETS["lake"])}
+    assert {key for table in landed.values() for key in table["source_key"].to_pylist()} == {plain, encoded}
+
+
+LONG_SEGMENT = "é" * 200 + ".csv"  # 404 bytes: S3 takes it, no file system takes it as a name
+
+
+@pytest.mark.parametrize("shape", ["notification", "eventbridge"])
+@pytest.mark.parametrize("key", ["raw/site-c/..", f"raw/site-c/{LONG_SEGMENT}"], ids=["dot-dot", "long-segment"])
+def test_keys_that_are_no_file_name_are_ingested(s3, shape, key):
+    from ingest_lambda.handler import handler
+
+    assert len(key.encode()) <= 1024
+    s3.put_object(Bucket=BUCKETS["raw"], Key=key, Body=(CORPUS / "mixed_offsets.csv").read_bytes())
+    event = notification(key) if shape == "notification" else object_created(key)
+
+    result = handler(event, LambdaContext())
+
+    assert result["accepted"] == 1 and result["results"][0]["source_key"] == key
+    [lake_key] = keys(s3, BUCKETS["lake"])
+    assert set(read_parquet(s3, BUCKETS["lake"], lake_key)["source_key"].to_pylist()) == {key}
+
+
+@pytest.mark.parametrize("shape", ["notification", "eventbridge"])
+def test_folder_markers_are_skipped_not_rejected(s3, capsys, shape):
+    import sys
+
+    from ingest_lambda.handler import handler, logger
+
+    logger._logger.handlers[0].stream = sys.stdout  # this test's (an earlier test's may be closed)
+    marker = "raw/site-d/"  # what "Create folder" in the console puts
+    s3.put_object(Bucket=BUCKETS["raw"], Key=marker, Body=b"")
+    s3.put_object(Bucket=BUCKETS["raw"], Key="raw/site-d/day.csv", Body=(CORPUS / "mixed_offsets.csv").read_bytes())
+    if shape == "notification":
+        event = notification(marker, "raw/site-d/day.csv")
+        result = handler(event, LambdaContext())
+    else:
+        result = handler(object_created(marker, size=0), LambdaContext())
+        result["results"] += handler(object_created("raw/site-d/day.csv"), LambdaContext())["results"]
+
+    assert [(r["source_key"], r["outcome"]) for r in result["results"]] == [(marker, "skipped"), ("raw/site-d/day.csv", "accepted")]
+    assert result["skipped"] == 1 and result["rejected"] == 0
+    assert keys(s3, BUCKETS["quarantine"]) == []  # nothing rejected
+    assert len([k for k in keys(s3, BUCKETS["dq"]) if k.startswith("dq/ingests/")]) == 2  # the CSV's intent and record
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    emf = [p for p in printed if "_aws" in p]
+    assert emf and all("UploadsRejected" not in p for p in emf) and emf[0]["UploadsSkipped"] == [1.0]
+    assert any(p.get("message") == "skipped folder marker" and p.get("key") == marker for p in printed)
+
+
+def test_source_configuration_from_the_ssm_parameter_not_the_raw_bucket(s3, monkeypatch):
+    """As deployed: the rules are an SSM parameter; a sources.json a producer puts in the
+    raw bucket changes nothing."""
+    from ingest_lambda.handler import handler
+
+    ssm = boto3.client("ssm")
+    config = {"defaults": {"timezone": "UTC"}, "sources": [{"prefix": "raw/paris/", "timezone": "Europe/Paris"}]}
+    ssm.put_parameter(Name="/energy/ingest/sources", Value=json.dumps(config), Type="String", Overwrite=True)
+    monkeypatch.setenv("SOURCES_PARAMETER", "/energy/ingest/sources")
+    monkeypatch.delenv("SOURCES_URI", raising=False)
+    producer = {"sources": [{"prefix": "raw/paris/", "timezone": "UTC"}, {"prefix": "raw/utc/", "timezone": "Europe/Paris"}]}
+    s3.put_object(Bucket=BUCKETS["raw"], Key="config/sources.json", Body=json.dumps(producer).encode())
+    body = (CORPUS / "dst_spring_gap_paris.csv").read_bytes()
+    s3.put_object(Bucket=BUCKETS["raw"], Key="raw/paris/day.csv", Body=body)
+    s3.put_object(Bucket=BUCKETS["raw"], Key="raw/utc/day.csv", Body=body)
+    try:
+        result = handler(notification("raw/paris/day.csv", "raw/utc/day.csv"), LambdaContext())
+    finally:
+        ssm.delete_parameter(Name="/energy/ingest/sources")
+    by_key = {r["source_key"]: r for r in result["results"]}
+    assert by_key["raw/paris/day.csv"]["rows_quarantined"] == 1  # 02:00 does not exist in Paris that day
+    assert by_key["raw/utc/day.csv"]["rows_quarantined"] == 0
+
