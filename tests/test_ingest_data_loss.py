@@ -19,7 +19,7 @@ from energy.warehouse import build, query
 from ingest_lambda import parse, pipeline
 from ingest_lambda.options import IngestOptions
 from ingest_lambda.parse import Upload
-from ingest_lambda.pipeline import ingest_bytes, ingest_id_for
+from ingest_lambda.pipeline import ingest_bytes, ingest_file, ingest_id_for
 from ingest_lambda.storage import Area
 from ingest_lambda.validate import validator
 
@@ -241,9 +241,11 @@ def temp_dir(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-def test_a_truncated_gzip_is_rejected_and_leaves_no_temporary_file(workspace, lakehouse, temp_dir):
+def test_a_truncated_gzip_is_rejected_and_leaves_no_temporary_file(workspace, lakehouse, temp_dir, tmp_path):
     whole = gzip.compress(("meter_id,timestamp,value\n" + "m1,2024-03-01T00:00:00Z,1.5\n" * 200_000).encode())
-    report = ingest_bytes(whole[: len(whole) // 2], "raw/t.csv.gz", lakehouse, now=NOW)
+    upload = tmp_path / "t.csv.gz"
+    upload.write_bytes(whole[: len(whole) // 2])
+    report = ingest_file(upload, "raw/t.csv.gz", lakehouse, now=NOW)
     assert report.outcome == "rejected" and report.rejection_code == "corrupt_gzip"
     assert list(temp_dir.iterdir()) == []
 
