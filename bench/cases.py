@@ -106,6 +106,48 @@ def large_floor(csv_path: str) -> dict:
     return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb())}
 
 
+def unterminated_quote(work_dir: str, megabytes: str = "10", runs: str = "3") -> dict:
+    """Reading (parse to text batches) a file with one quote never closed, beside the same
+    file without it: the row boundaries are found in one pass, so both read alike."""
+    from ingest_lambda.parse import Upload, read_upload
+    from sampledata.generator import generate_long_format
+
+    work = Path(tempfile.mkdtemp(prefix="bench-quote-", dir=work_dir))
+    try:
+        days = max(1, round(int(megabytes) * 2**20 / (50 * 96 * 47)))  # about 47 bytes a row
+        clean = generate_long_format(work / "clean.csv", meters=50, days=days, interval_minutes=15).data_path
+        lines = clean.read_bytes().split(b"\n")
+        lines[10] = lines[10].replace(b",", b',"', 1)  # one stray quote near the start
+        stray = work / "stray.csv"
+        stray.write_bytes(b"\n".join(lines))
+
+        def read(path: Path) -> tuple[float, int, int]:
+            started = time.perf_counter()
+            rows = malformed = 0
+            for batch in read_upload(Upload(path=path)).batches:
+                rows += batch.rows_in
+                malformed += len(batch.malformed_rows)
+            return time.perf_counter() - started, rows, malformed
+
+        timings: dict[str, list[float]] = {"clean": [], "stray": []}
+        for _ in range(int(runs)):  # interleaved, so a noisy moment hits both alike
+            for name, path in (("clean", clean), ("stray", stray)):
+                seconds, rows, malformed = read(path)
+                timings[name].append(seconds)
+                if name == "stray":
+                    assert malformed == 1, malformed  # the stray row, set aside with its number
+        medians = {k: statistics.median(v) for k, v in timings.items()}
+        return {
+            "megabytes": round(stray.stat().st_size / 2**20, 1),
+            "rows": rows,
+            "clean_s": round(medians["clean"], 3),
+            "stray_s": round(medians["stray"], 3),
+            "speed_ratio": round(medians["clean"] / medians["stray"], 2),
+        }
+    finally:
+        shutil.rmtree(work)
+
+
 def upload_time(days_ago: int) -> dt.datetime:
     """When a bench upload is ingested. The lake is partitioned by ingest day and an
     incremental build reads the partitions from two days before the newest ingest it has

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import os
 import shutil
 import sys
+import tempfile
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -105,16 +109,75 @@ def _dialect_table(record: dict, title: str) -> Table:
     return table
 
 
-def _stage_in_raw(workspace: Workspace, file: Path) -> str:
-    """Copy an upload into raw/ (as an S3 upload would put it) and return its key."""
+@dataclass(frozen=True)
+class _Staged:
+    file: Path  # as given on the command line
+    key: str  # where it is in the workspace, as an S3 upload would be: raw/...
+    copy: Path  # the private copy that is hashed and read
+    sha256: str
+
+
+def _stage_in_raw(workspace: Workspace, file: Path, private: Path) -> _Staged:
+    """Copy an upload into ``private`` while hashing it (one read, so the ingest id and
+    the rows come from the same bytes) and give it a key in raw/ that never replaces a
+    different file: its own path when it is already in the workspace, else raw/<name>,
+    or raw/<stem>-<hash><suffix> when raw/<name> holds other bytes. The raw/ file is a
+    hard link to the copy, made only where no file is (so concurrent commands cannot
+    overwrite each other)."""
     source = file.resolve()
+    handle, name = tempfile.mkstemp(dir=private, prefix="upload-")
+    digest = hashlib.sha256()
+    with os.fdopen(handle, "wb") as out, source.open("rb") as stream:
+        while chunk := stream.read(8 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    copy, sha = Path(name), digest.hexdigest()
     try:
-        return str(source.relative_to(workspace.home))
+        return _Staged(file, str(source.relative_to(workspace.home)), copy, sha)
     except ValueError:
-        target = workspace.raw / source.name
-        if not target.exists() or target.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, target)
-        return f"raw/{source.name}"
+        pass
+    base, gz = (source.name[:-3], ".gz") if source.name.endswith(".gz") else (source.name, "")
+    for target in (workspace.raw / source.name, workspace.raw / f"{Path(base).stem}-{sha[:12]}{Path(base).suffix}{gz}"):
+        try:
+            _link_new(copy, target)
+        except FileExistsError:
+            if _sha256_of(target) != sha:
+                continue
+        return _Staged(file, f"raw/{target.name}", copy, sha)
+    from ingest_lambda.options import UsageError
+
+    raise UsageError(f"{file}: raw/ already holds other files under its names; move them away and try again")
+
+
+def _link_new(copy: Path, target: Path) -> None:
+    """``target`` as a new name of ``copy``; FileExistsError when something is there."""
+    try:
+        os.link(copy, target)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: an exclusive create, then a copy
+        with copy.open("rb") as source, target.open("xb") as out:
+            shutil.copyfileobj(source, out, 8 << 20)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _refuse_repeats(staged: list[_Staged]) -> None:
+    from ingest_lambda.options import UsageError
+
+    first: dict[str, _Staged] = {}
+    for item in staged:
+        if item.key in first:
+            raise UsageError(
+                f"{first[item.key].file} and {item.file} are the same upload (both are {item.key}): give each file once"
+            )
+        first[item.key] = item
 
 
 @app.command()
@@ -142,7 +205,8 @@ def ingest(
     accepted, 1 when any was rejected (nothing of it landed), 2 for a usage error.
     """
     from ingest_lambda.options import UsageError, parse_column_map
-    from ingest_lambda.pipeline import ingest_file
+    from ingest_lambda.parse import Upload
+    from ingest_lambda.pipeline import ingest_upload
     from ingest_lambda.sources import SourceConfig
     from ingest_lambda.storage import Lakehouse
 
@@ -153,15 +217,19 @@ def ingest(
         interval_convention=interval_convention, flow=flow, date_order=date_order, decimal_mark=decimal_mark,
         delimiter={"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter), max_kw=max_kw,
     )
+    # private copies of the uploads, deleted when the command ends
+    incoming = tempfile.TemporaryDirectory(prefix=".incoming-", dir=workspace.raw, ignore_cleanup_errors=True)
     try:
         if column:
             overrides["column_map"] = parse_column_map(column)
         default_sources = workspace.home / "sources.json"
         config = SourceConfig.load(str(sources or default_sources) if (sources or default_sources.exists()) else None)
         config.options_for("", overrides)  # refuse bad options before copying anything
-        staged = [(file, _stage_in_raw(workspace, file)) for file in files]
-        plans = [(key, config.options_for(key, overrides)) for _, key in staged]
+        staged = [_stage_in_raw(workspace, file, Path(incoming.name)) for file in files]
+        _refuse_repeats(staged)
+        plans = [(item, config.options_for(item.key, overrides)) for item in staged]
     except UsageError as exc:
+        incoming.cleanup()
         _fail(str(exc), 2)
     lakehouse = Lakehouse.local(str(workspace.home))
     reports = []
@@ -169,14 +237,17 @@ def ingest(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
         console=out, transient=True,
     ) as progress:
-        for number, (key, options) in enumerate(plans, 1):
+        for number, (item, options) in enumerate(plans, 1):
+            key = item.key
             task = progress.add_task(f"{number}/{len(plans)} {key}", total=None)
 
             def advance(done: int, total: int, task=task) -> None:
                 progress.update(task, completed=done, total=total)
 
-            reports.append(ingest_file(workspace.home / key, key, lakehouse, options, progress=advance))
+            upload = Upload(path=item.copy, digest=item.sha256)
+            reports.append(ingest_upload(upload, key, lakehouse, options, progress=advance))
             progress.update(task, completed=progress.tasks[-1].total or 0)
+    incoming.cleanup()
     out.print(_report_table(reports))
     for report in reports:
         if report.dialect and report.outcome != "already_ingested":

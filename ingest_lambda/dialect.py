@@ -21,11 +21,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .errors import FileRejected
+from .parse import MAX_COLUMNS
 
 UTF8_BOM = b"\xef\xbb\xbf"
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_LINES = 2000
-MAX_COLUMNS = 2000  # a wide export has one column per meter or per interval (at most ~100)
 # A date in a cell: ISO (2024-01-15), day or month first with . / - (15.01.2024,
 # 1/15/24), or compact ISO with a time (20240115T0000).
 DATE_IN_CELL = re.compile(

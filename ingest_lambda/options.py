@@ -25,6 +25,9 @@ ENERGY_UNITS = {"wh": 0.001, "kwh": 1.0, "mwh": 1000.0}
 POWER_UNITS = {"kw": 1.0, "w": 0.001, "mw": 1000.0}
 
 
+DEFAULT_MAX_BAD_ROW_SHARE = 0.25
+
+
 class UsageError(ValueError):
     """Options that cannot work, whatever the file holds."""
 
@@ -38,7 +41,7 @@ class IngestOptions:
     register: bool = False
     column_map: dict[str, str] = field(default_factory=dict)
     timestamp_format: str | None = None
-    max_bad_row_share: float = 0.25
+    max_bad_row_share: float = DEFAULT_MAX_BAD_ROW_SHARE
     interval_convention: str = "auto"  # do timestamps mark the interval's beginning or its end?
     flow: str = "import"  # import, export, or net (signed: positive import, negative export)
     date_order: str | None = None  # dmy, mdy or ymd when the dates cannot tell
@@ -80,13 +83,18 @@ class IngestOptions:
             raise UsageError("the bad-row limit must be a share between 0 and 1")
 
     def fingerprint(self) -> str:
-        """Stable digest of the options: the same bytes read differently are a different ingest.
-        Options left at their defaults are left out, so adding an option keeps earlier ids."""
+        """Stable digest of the options that decide the landed rows: the same bytes read
+        differently are a different ingest. The bad-row limit decides only whether the rows
+        land, never which, so it is left out (kept at its default, so ingest ids stay what
+        they were): the same bytes with another limit are the same ingest, and a file
+        rejected for too many bad rows can be ingested again with a looser one. Options
+        added later are left out at their default, so earlier ingest ids stay valid too."""
         defaults = IngestOptions.__dataclass_fields__
         chosen = {
             k: v for k, v in asdict(self).items()
             if k not in _ADDED_OPTIONS or v != defaults[k].default
         }
+        chosen["max_bad_row_share"] = DEFAULT_MAX_BAD_ROW_SHARE
         return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()
 
 

@@ -5,14 +5,17 @@ read in batches; each batch is typed, validated and written to a staged Parquet 
 so memory stays bounded whatever the file size. Write order is what makes an ingest
 safe to crash and to repeat:
 
-1. an intent record naming the lake key (so a retry on another day reuses it);
+1. an intent record naming the lake key and the ingest time;
 2. quarantined rows, validation records and the Great Expectations result;
 3. the upload's readings as ONE Parquet object in the lake: the commit point;
-4. the run record in ``dq/ingests/``: its presence means these bytes are done, and
-   the same bytes with the same options are not landed again.
+4. the run record in ``dq/ingests/``: an accepted one means these bytes are done, and
+   the same bytes with the same options are not landed again (a rejected one is read
+   again).
 
-A crash before 3 leaves nothing visible to readers; a retry after a crash between 3
-and 4 rewrites the same lake key and so never duplicates it.
+A crash before 3 leaves nothing visible to readers, and a retry lands under the day it
+runs (whatever the delay, so incremental builds see it). A retry after a crash between
+3 and 4 finds the intent's object committed and rewrites it with the same key and
+ingest time, so never duplicates it.
 """
 
 from __future__ import annotations
@@ -116,10 +119,7 @@ class IngestReport:
 
 
 def ingest_id_for(upload: Upload, options: IngestOptions) -> str:
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    return hashlib.sha256(f"{digest.hexdigest()}:{options.fingerprint()}".encode()).hexdigest()[:24]
+    return hashlib.sha256(f"{upload.sha256()}:{options.fingerprint()}".encode()).hexdigest()[:24]
 
 
 def ingest_bytes(
@@ -163,26 +163,59 @@ def ingest_upload(
     record_key = f"ingests/{ingest_id}.json"
 
     previous = lakehouse.dq.read_json(record_key)
-    if previous is not None:
+    if previous is not None and previous["outcome"] == "accepted":
         report = IngestReport(**previous)
-        if report.outcome == "accepted":
-            report.outcome = "already_ingested"
-            report.message = f"these bytes were ingested before (ingest {ingest_id}); nothing changed"
+        report.outcome = "already_ingested"
+        report.message = f"these bytes were ingested before (ingest {ingest_id}); nothing changed"
         return report
+    # A rejected upload is read again: with a looser bad-row limit (which is not part of
+    # the ingest id), or once what stopped it is fixed.
 
     intent_key = f"ingests/{ingest_id}.intent.json"
-    intent = lakehouse.dq.read_json(intent_key) or {
-        "lake_key": f"readings/ingest_date={now.date().isoformat()}/{ingest_id}.parquet",
-        "day": now.date().isoformat(),
-    }
-    lakehouse.dq.write_json(intent_key, intent)
+    intent = lakehouse.dq.read_json(intent_key)
+    if intent is not None and lakehouse.lake.exists(intent["lake_key"]):
+        # An earlier attempt committed its readings and stopped before its run record:
+        # the same key and the same ingest time again, so the object is rewritten as it was.
+        now = _committed_at(lakehouse, intent)
+    else:
+        # Land under the day of this attempt, whenever an earlier one started: incremental
+        # builds read only the partitions of the last days before the newest ingest they
+        # have seen, and ingested_at (this attempt's time) must fall in its partition.
+        day = now.date().isoformat()
+        if intent is not None and intent["day"] != day:
+            _forget_attempt(lakehouse, ingest_id, intent["day"])
+        intent = {
+            "lake_key": f"readings/ingest_date={day}/{ingest_id}.parquet",
+            "day": day,
+            "ingested_at": now.isoformat(),
+        }
+        lakehouse.dq.write_json(intent_key, intent)
     run = _Run(upload, source_key, lakehouse, options, now, ingest_id, intent["day"], block_bytes, progress)
     try:
         report = run.execute(intent["lake_key"])
     finally:
         run.cleanup()
+    if previous is not None and report.outcome == "accepted":
+        lakehouse.quarantine.delete(f"files/{ingest_id}")  # the copy kept when it was rejected
     lakehouse.dq.write_json(record_key, report.to_dict())
     return report
+
+
+def _committed_at(lakehouse: Lakehouse, intent: dict) -> dt.datetime:
+    """When the committed attempt ingested: from its intent, or (intents written before
+    they recorded it) from the object's own ingested_at."""
+    if "ingested_at" in intent:
+        return dt.datetime.fromisoformat(intent["ingested_at"])
+    with lakehouse.lake.fs.open_input_file(lakehouse.lake.path(intent["lake_key"])) as handle:
+        stamp = pq.ParquetFile(handle).read_row_group(0, columns=["ingested_at"])["ingested_at"][0].as_py()
+    return stamp.replace(tzinfo=dt.UTC)
+
+
+def _forget_attempt(lakehouse: Lakehouse, ingest_id: str, day: str) -> None:
+    """Remove what an earlier, uncommitted attempt wrote under its own day, so the retry's
+    quarantined rows and validation records are not counted twice."""
+    lakehouse.quarantine.delete(f"rows/ingest_date={day}/{ingest_id}.parquet")
+    lakehouse.dq.delete(f"validations/ingest_date={day}/{ingest_id}.parquet")
 
 
 class _Run:
@@ -229,6 +262,18 @@ class _Run:
             report.dialect["readings_per_meter"] = dict(self.per_meter.most_common())
         except FileRejected as rejected:
             return self._reject(rejected, rows_written=False)
+        except OSError:
+            raise  # storage or disk: nothing is committed, a retry starts again
+        except Exception as error:  # a fault this file ran into: recorded, never a traceback
+            first_line = (str(error).splitlines() or [""])[0][:120]
+            return self._reject(
+                FileRejected(
+                    f"the ingest stopped on an unexpected error ({type(error).__name__}: {first_line}); the file "
+                    "is kept in quarantine and is read again when it is uploaded again; report it if it recurs",
+                    "internal_error",
+                ),
+                rows_written=False,
+            )
 
         report.rows_quarantined = sum(self.reasons.values())
         report.rows_landed = report.rows_in - report.rows_quarantined

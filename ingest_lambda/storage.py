@@ -62,6 +62,17 @@ class Area:
                 out.write(data)
         return self.uri(key)
 
+    def exists(self, key: str) -> bool:
+        return self.fs.get_file_info(self.path(key)).type != pafs.FileType.NotFound
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (a file, or a folder with everything under it) if it is there."""
+        info = self.fs.get_file_info(self.path(key))
+        if info.type == pafs.FileType.Directory:
+            self.fs.delete_dir(self.path(key))
+        elif info.type != pafs.FileType.NotFound:
+            self.fs.delete_file(self.path(key))
+
     def scratch_dir(self) -> str:
         """Where to build files before they are committed: beside the area when it is
         local (so the commit is a rename on one file system), else the system temp."""
