@@ -1,5 +1,7 @@
 {#- The headline numbers, per meter and for all meters: consumption over the period,
     anomaly counts and the next days' forecast (selected method) with its bounds.
+    total_kwh and the forecast are import (energy from the grid); export_kwh and
+    net_kwh (import - export) are beside them; anomaly counts take in both flows.
     The all-meters bounds add the meters' bounds, which assumes their errors move
     together: a conservative (wide) band. -#}
 with daily as (
@@ -35,6 +37,7 @@ forecast as (
         sum(upper_kwh) as forecast_7d_upper_kwh
     from {{ ref('fct_forecast') }}
     where is_selected
+        and flow = 'import'
     group by meter_id
 
 ),
@@ -46,7 +49,8 @@ per_meter as (
         min(daily.reading_date) as period_start,
         max(daily.reading_date) as period_end,
         count(*) as days,
-        sum(daily.total_kwh) as total_kwh
+        sum(daily.total_kwh) as total_kwh,
+        sum(daily.export_kwh) as export_kwh
     from daily
     group by daily.meter_id
 
@@ -66,7 +70,9 @@ meters as (
         coalesce(daily_anomalies.daily_anomalies, 0) as daily_anomalies,
         forecast.forecast_7d_kwh,
         forecast.forecast_7d_lower_kwh,
-        forecast.forecast_7d_upper_kwh
+        forecast.forecast_7d_upper_kwh,
+        per_meter.export_kwh,
+        per_meter.total_kwh - per_meter.export_kwh as net_kwh
     from per_meter
     left join reading_anomalies on per_meter.meter_id = reading_anomalies.meter_id
     left join daily_anomalies on per_meter.meter_id = daily_anomalies.meter_id
@@ -94,7 +100,9 @@ all_meters as (
         sum(meters.daily_anomalies) as daily_anomalies,
         sum(meters.forecast_7d_kwh) as forecast_7d_kwh,
         sum(meters.forecast_7d_lower_kwh) as forecast_7d_lower_kwh,
-        sum(meters.forecast_7d_upper_kwh) as forecast_7d_upper_kwh
+        sum(meters.forecast_7d_upper_kwh) as forecast_7d_upper_kwh,
+        sum(meters.export_kwh) as export_kwh,
+        sum(meters.total_kwh) - sum(meters.export_kwh) as net_kwh
     from meters
     cross join calendar
 
