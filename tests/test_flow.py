@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import statistics
 from pathlib import Path
 
@@ -221,3 +222,23 @@ def test_public_tables_with_a_meter_grain_carry_the_flow(flow_workspace):
         columns = [r["column_name"] for r in rows(flow_workspace, f"select column_name from information_schema.columns "
                                                                   f"where table_name = '{table}'")]
         assert ("flow" in columns) == ("flow" in key), table
+
+
+def test_the_report_charts_export_below_the_axis_and_marks_estimates(flow_workspace):
+    from energy.report import write_report
+
+    with energy_home(flow_workspace.home):
+        html = write_report(flow_workspace).read_text()
+    # the solar meter's chart: export below the axis, the net line; the house's: its
+    # days of estimates marked
+    charts = html.split('class="chart"')
+    solar = next(chart for chart in charts if 'id="meter-solar-home"' in chart)
+    house = next(chart for chart in charts if 'id="meter-house"' in chart)
+    assert "export (fed in)" in solar and "net (import − export)" in solar
+    assert "export (fed in)" not in house and "estimated reads" in house
+    frame = net_meter_frame()
+    june_12 = -math.fsum(frame.loc[(frame["timestamp"].dt.date == dt.date(2024, 6, 12)) & (frame["kwh"] < 0), "kwh"])
+    bars = re.search(r'"name":"export \(fed in\)".*?"y":\[([^\]]*)\]', solar) or re.search(
+        r'"y":\[([^\]]*)\][^{}]*"name":"export \(fed in\)"', solar)
+    drawn = [float(v) for v in bars.group(1).split(",")]
+    assert all(v <= 0 for v in drawn) and any(math.isclose(v, -june_12, rel_tol=REL) for v in drawn)
