@@ -79,7 +79,7 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
     for row in solar[30:36]:
         row["quality"] = "estimated"
     solar[40] |= {"kwh": None, "quality": "missing"}
-    write_lake_upload(workspace.home, "solar", solar, dt.datetime(2024, 6, 20))
+    write_lake_upload(workspace.home, "solar", solar, dt.datetime(2024, 4, 16, 12))
 
     assert build(workspace).success
     trino_build = build(workspace, target="trino")
