@@ -23,7 +23,8 @@ from .status import run_records, upload_totals
 from .warehouse import query
 from .workspace import Workspace
 
-COLOURS = {"actual": "#1f4e79", "anomaly": "#c0392b", "forecast": "#e67e22", "band": "rgba(230,126,34,0.18)"}
+COLOURS = {"actual": "#1f4e79", "anomaly": "#c0392b", "forecast": "#e67e22", "band": "rgba(230,126,34,0.18)",
+           "export": "#2e8b57", "net": "#6c3483", "estimated": "#7f8c8d"}
 
 
 @dataclass
@@ -37,13 +38,35 @@ def _rows(workspace: Workspace, sql: str) -> list[dict]:
 
 
 def _chart(days: list[dict], forecast: list[dict], title: str) -> str:
-    """Daily consumption with anomalies marked, then the forecast and its band."""
+    """Daily consumption (import) with anomalies marked, export below the axis and the
+    net line when the meters feed in, days with estimated reads marked, then the
+    forecast and its band."""
     figure = go.Figure()
     figure.add_trace(go.Scatter(
         x=[d["reading_date"] for d in days], y=[d["total_kwh"] for d in days],
-        mode="lines", name="daily kWh", line={"color": COLOURS["actual"], "width": 2},
+        mode="lines", name="daily kWh (import)", line={"color": COLOURS["actual"], "width": 2},
         hovertemplate="%{x|%a %d %b %Y}<br>%{y:,.1f} kWh<extra></extra>",
     ))
+    if any(d.get("export_kwh") for d in days):
+        figure.add_trace(go.Bar(
+            x=[d["reading_date"] for d in days], y=[-(d.get("export_kwh") or 0.0) for d in days],
+            name="export (fed in)", marker={"color": COLOURS["export"]}, opacity=0.6,
+            customdata=[d.get("export_kwh") or 0.0 for d in days],
+            hovertemplate="%{x|%a %d %b %Y}<br>%{customdata:,.1f} kWh fed in<extra>export</extra>",
+        ))
+        figure.add_trace(go.Scatter(
+            x=[d["reading_date"] for d in days], y=[d.get("net_kwh") for d in days],
+            mode="lines", name="net (import − export)", line={"color": COLOURS["net"], "width": 1.5, "dash": "dot"},
+            hovertemplate="%{x|%a %d %b %Y}<br>net %{y:,.1f} kWh<extra></extra>",
+        ))
+    estimated = [d for d in days if d.get("estimated_reading_count")]
+    if estimated:
+        figure.add_trace(go.Scatter(
+            x=[d["reading_date"] for d in estimated], y=[d["total_kwh"] for d in estimated],
+            mode="markers", name="estimated reads", marker={"color": COLOURS["estimated"], "size": 8, "symbol": "x"},
+            customdata=[d["estimated_reading_count"] for d in estimated],
+            hovertemplate="%{x|%a %d %b %Y}<br>%{customdata} estimated reading(s)<extra>estimated</extra>",
+        ))
     flagged = [d for d in days if d["is_anomaly"]]
     if flagged:
         figure.add_trace(go.Scatter(
@@ -68,7 +91,7 @@ def _chart(days: list[dict], forecast: list[dict], title: str) -> str:
     figure.update_layout(
         title={"text": title, "font": {"size": 15}}, height=340, margin={"l": 60, "r": 20, "t": 50, "b": 40},
         template="plotly_white", hovermode="closest", legend={"orientation": "h", "y": -0.18},
-        yaxis={"title": "kWh per day", "rangemode": "tozero"},
+        yaxis={"title": "kWh per day", "rangemode": "tozero", "zeroline": True}, barmode="relative",
     )
     return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
 
@@ -112,21 +135,24 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
     reasons = {row["meter_id"]: row.get("no_forecast_reason") for row in meters}
 
     daily = _rows(workspace, """
-        select c.meter_id, c.reading_date, c.total_kwh, c.is_complete,
-               coalesce(a.is_anomaly, false) as is_anomaly, a.z_score, a.baseline_mean, a.direction
+        select c.meter_id, c.reading_date, c.total_kwh, c.export_kwh, c.net_kwh, c.estimated_reading_count,
+               c.is_complete, coalesce(a.is_anomaly, false) as is_anomaly, a.z_score, a.baseline_mean, a.direction
         from fct_daily_consumption c
-        left join fct_daily_anomalies a using (meter_id, reading_date)
+        left join fct_daily_anomalies a
+            on a.meter_id = c.meter_id and a.reading_date = c.reading_date and a.flow = 'import'
         order by c.meter_id, c.reading_date""")
     forecast = _rows(workspace, """
         select meter_id, method, forecast_date, horizon_days, forecast_kwh, lower_kwh, upper_kwh
-        from fct_forecast where is_selected order by meter_id, forecast_date""")
+        from fct_forecast where is_selected and flow = 'import' order by meter_id, forecast_date""")
 
     charts = []
     by_day: dict = {}
     for day in daily:
         total = by_day.setdefault(day["reading_date"], {"reading_date": day["reading_date"], "total_kwh": 0.0,
+                                                        "export_kwh": 0.0, "net_kwh": 0.0, "estimated_reading_count": 0,
                                                         "is_anomaly": False, "flagged": []})
-        total["total_kwh"] += day["total_kwh"]
+        for key in ("total_kwh", "export_kwh", "net_kwh", "estimated_reading_count"):
+            total[key] += day[key]
         if day["is_anomaly"]:
             total["is_anomaly"] = True
             total["flagged"].append(day["meter_id"])

@@ -8,12 +8,12 @@ import math
 
 # Every table analysts query, with the key that orders it.
 PUBLIC_TABLES = {
-    "stg_readings": ["meter_id", "reading_start"],
+    "stg_readings": ["meter_id", "flow", "reading_start"],
     "fct_daily_consumption": ["meter_id", "reading_date"],
-    "fct_reading_anomalies": ["meter_id", "reading_start"],
-    "fct_daily_anomalies": ["meter_id", "reading_date"],
-    "fct_forecast": ["meter_id", "method", "forecast_date"],
-    "fct_forecast_accuracy": ["meter_id", "method", "horizon_days"],
+    "fct_reading_anomalies": ["meter_id", "flow", "reading_start"],
+    "fct_daily_anomalies": ["meter_id", "flow", "reading_date"],
+    "fct_forecast": ["meter_id", "flow", "method", "forecast_date"],
+    "fct_forecast_accuracy": ["meter_id", "flow", "method", "horizon_days"],
     "fct_data_quality": ["ingest_id", "expectation"],
     "rpt_summary": ["scope", "meter_id"],
 }

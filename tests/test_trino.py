@@ -20,6 +20,7 @@ from ingest_lambda.pipeline import ingest_bytes, ingest_file
 from sampledata.generator import generate_long_format, generate_seed_format
 
 from .conftest import REPO
+from .test_flow import net_meter_frame, net_meter_rows, write_lake_upload
 from .tables import PUBLIC_TABLES, assert_same_rows, ordered_select, same_value
 
 QUERIES = REPO / "queries"
@@ -72,14 +73,28 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
                                   start=dt.datetime(2024, 3, 1))
     ingest_file(berlin.data_path, "raw/berlin.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"),
                 now=dt.datetime(2024, 4, 16, tzinfo=dt.UTC))
+    # A net meter (import and export), with estimated and missing reads beside it:
+    # written to the lake directly until the ingest splits signed values (--flow net).
+    solar = net_meter_rows(net_meter_frame())
+    for row in solar[30:36]:
+        row["quality"] = "estimated"
+    solar[40] |= {"kwh": None, "quality": "missing"}
+    write_lake_upload(workspace.home, "solar", solar, dt.datetime(2024, 4, 16, 12))
 
     assert build(workspace).success
     trino_build = build(workspace, target="trino")
     assert trino_build.success, trino_build.failures
     assert trino_build.counts.get("pass", 0) >= 70  # the data tests ran on Trino too
     counts = assert_engines_agree(workspace, trino_target)
-    # 45 UTC days are 46 local days in Berlin (the first and last are partial)
-    assert counts["fct_daily_consumption"] == 4 * 30 + 3 * 46
+    # 45 UTC days are 46 local days in Berlin (the first and last are partial); the net
+    # meter has 14 days
+    assert counts["fct_daily_consumption"] == 4 * 30 + 3 * 46 + 14
+    # the comparison covered the export series, the estimates and the gap
+    for table, condition in [("stg_readings", "quality = 'missing'"), ("stg_readings", "quality = 'estimated'"),
+                             ("fct_daily_anomalies", "flow = 'export'"), ("fct_forecast", "flow = 'export'"),
+                             ("fct_daily_consumption", "export_kwh > 0")]:
+        found = query(workspace, f"select count(*) as n from {table} where {condition}").column("n")[0].as_py()
+        assert found > 0, (table, condition)
     dst_days = query(workspace, "select count(*) as n from fct_daily_consumption where day_minutes = 1380")
     assert dst_days.column("n")[0].as_py() == 3
 
@@ -114,7 +129,7 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
                    "where meter_id = 'meter-0002' and reading_start = timestamp '2024-04-10 08:00:00'")
     assert cursor.fetchall() == [[99.5, "raw/fix.csv"]]
     # The lake's files are untouched by the external tables being re-created.
-    assert len(list((workspace.home / "lake" / "readings").glob("*/*.parquet"))) == 4
+    assert len(list((workspace.home / "lake" / "readings").glob("*/*.parquet"))) == 5
 
 
 def test_trino_incremental_build_equals_its_full_refresh(workspace, lakehouse, tmp_path, trino_target):

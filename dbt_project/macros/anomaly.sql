@@ -53,10 +53,14 @@
   ),
   {%- if anomaly_window_includes_point() %}
   without_point as (
+    {#- a row whose value is null (kept out of baselines) is not in its own frame -#}
     select
         window_stats.*,
-        frame_n - 1 as baseline_n_,
-        case when frame_n > 1 then (frame_n * frame_mean - value) / (frame_n - 1) end as mean_
+        frame_n - case when value is null then 0 else 1 end as baseline_n_,
+        case
+            when value is null then frame_mean
+            when frame_n > 1 then (frame_n * frame_mean - value) / (frame_n - 1)
+        end as mean_
     from window_stats
   ),
   baselines as (
@@ -64,7 +68,9 @@
         {{ key_columns }},
         value,
         mean_ as baseline_mean,
-        case when baseline_n_ > 1 then sqrt(greatest(
+        case
+            when value is null then sqrt(frame_variance)
+            when baseline_n_ > 1 then sqrt(greatest(
             (coalesce(frame_variance, 0) * (frame_n - 1) - (value - frame_mean) * (value - mean_)) / (baseline_n_ - 1),
             0))
         end as baseline_stddev,
@@ -168,6 +174,18 @@
     {{ energy.robust_baseline(scored or relation, relation, partition_columns, key_columns, length) }}
   {%- else -%}
     {{ exceptions.raise_compiler_error("var anomaly_method must be zscore or robust, not " ~ var('anomaly_method')) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- The value a point brings to the baselines and is scored with: null (in no
+    baseline, never flagged) for an estimated one, unless var anomaly_include_estimated.
+    `is_estimated` is the SQL condition that tells it. A missing reading's kwh is null
+    already. -#}
+{% macro baseline_value(value, is_estimated) -%}
+  {%- if var('anomaly_include_estimated') -%}
+    {{ value }}
+  {%- else -%}
+    case when not ({{ is_estimated }}) then {{ value }} end
   {%- endif -%}
 {%- endmacro %}
 

@@ -4,7 +4,7 @@
     incremental build leaves them alone. -#}
 
 {#- For an incremental int_forecast_bands or fct_forecast_accuracy, the meters to
-    compute again, because
+    compute again (every flow of them), because for one of their flows
     - its calibration day moved (a new block began), or
     - a daily total before its stored calibration day is new or changed since the
       table last took rows in (a late or corrected upload), or
@@ -17,25 +17,27 @@
   {%- if not (is_incremental() and execute) -%}
     {{ return('all') }}
   {%- endif -%}
-  {%- if not energy.has_column(this, 'calibrated_before') -%}
+  {%- if not (energy.has_column(this, 'calibrated_before') and energy.has_column(this, 'flow')) -%}
     {{ return('all') }}
   {%- endif -%}
   {%- set meters -%}
-    select calibration.meter_id
+    select distinct calibration.meter_id
     from {{ calibration }} as calibration
     left join (
-        select meter_id, max(calibrated_before) as calibrated_before
+        select meter_id, flow, max(calibrated_before) as calibrated_before
         from {{ this }}
-        group by meter_id
+        group by meter_id, flow
     ) as stored
         on stored.meter_id = calibration.meter_id
+        and stored.flow = calibration.flow
     left join (
-        select meter_id, min(reading_date) as first_changed_date
+        select meter_id, flow, min(reading_date) as first_changed_date
         from {{ daily_series }}
         where {{ energy.loaded_since_this() }}
-        group by meter_id
+        group by meter_id, flow
     ) as changed
         on changed.meter_id = calibration.meter_id
+        and changed.flow = calibration.flow
     where stored.calibrated_before <> calibration.calibrated_before
         or changed.first_changed_date < stored.calibrated_before
         or (stored.meter_id is null and changed.meter_id is not null)

@@ -21,7 +21,7 @@
   {%- endif -%}
   {%- set query -%}
     select min(last_origin_day)
-    from (select max(origin_day) as last_origin_day from {{ origins }} group by meter_id) as last_origins
+    from (select max(origin_day) as last_origin_day from {{ origins }} group by meter_id, flow) as last_origins
   {%- endset -%}
   {{ return(energy.query_value(query)) }}
 {%- endmacro %}

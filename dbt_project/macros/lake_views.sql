@@ -14,8 +14,17 @@
 {% macro duckdb__register_lake_views() -%}
   {%- set home = env_var('ENERGY_HOME', 'workspace') -%}
   create schema if not exists lake;
+  {#- union_by_name gives files without a column nulls in it; the empty relation beside
+      them keeps the contract's later columns (flow, quality, quality_code) in the view
+      when every file predates them. -#}
   create or replace view lake.readings as
-    select * from read_parquet('{{ home }}/lake/readings/*/*.parquet', hive_partitioning = true, union_by_name = true);
+    select * from read_parquet('{{ home }}/lake/readings/*/*.parquet', hive_partitioning = true, union_by_name = true)
+    union all by name
+    select
+        cast(null as varchar) as flow,
+        cast(null as varchar) as quality,
+        cast(null as varchar) as quality_code
+    where false;
   create schema if not exists dq;
   create or replace view dq.validations as
     select * from read_parquet('{{ home }}/dq/validations/*/*.parquet', hive_partitioning = true, union_by_name = true);
@@ -33,7 +42,8 @@
     {%- set tables = [
         ('readings', root ~ '/lake/readings', [
             'meter_id varchar', 'reading_start timestamp(3)', 'interval_minutes integer',
-            'kwh double', 'timezone varchar', 'source_key varchar', 'source_row bigint',
+            'kwh double', 'timezone varchar', 'flow varchar', 'quality varchar', 'quality_code varchar',
+            'source_key varchar', 'source_row bigint',
             'ingest_id varchar', 'ingested_at timestamp(3)']),
         ('validations', root ~ '/dq/validations', [
             'ingest_id varchar', 'source_key varchar', 'expectation varchar', 'level varchar',

@@ -24,6 +24,7 @@ calibration_errors as (
     from errors
     inner join calibration
         on calibration.meter_id = errors.meter_id
+        and calibration.flow = errors.flow
         and errors.origin_day + errors.horizon_days < calibration.calibrated_before_day
 
 ),
@@ -31,9 +32,9 @@ calibration_errors as (
 -- each meter's backtest span, by aggregate: a window over every error would sort them all
 spans as (
 
-    select meter_id, min(origin_day) as first_origin_day, max(origin_day) as last_origin_day
+    select meter_id, flow, min(origin_day) as first_origin_day, max(origin_day) as last_origin_day
     from calibration_errors
-    group by meter_id
+    group by meter_id, flow
 
 ),
 
@@ -41,12 +42,15 @@ with_spans as (
 
     select calibration_errors.*, spans.first_origin_day, spans.last_origin_day
     from calibration_errors
-    inner join spans on spans.meter_id = calibration_errors.meter_id
+    inner join spans
+        on spans.meter_id = calibration_errors.meter_id
+        and spans.flow = calibration_errors.flow
 
 )
 
 select
     meter_id,
+    flow,
     method,
     horizon_days,
     origin_date,

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=energy.recalibration_key(['meter_id', 'method', 'horizon_days', 'error_set', 'period']),
+        unique_key=energy.recalibration_key(['meter_id', 'flow', 'method', 'horizon_days', 'error_set', 'period']),
         on_schema_change='fail',
     )
 }}
@@ -24,23 +24,24 @@ with errors as (
 
 both_sets as (
 
-    select meter_id, method, horizon_days, calibrated_before, error_kwh, 'live' as error_set, -1 as period
+    select meter_id, flow, method, horizon_days, calibrated_before, error_kwh, 'live' as error_set, -1 as period
     from errors
     where in_live_window
     union all
-    select meter_id, method, horizon_days, calibrated_before, error_kwh, 'period' as error_set, period
+    select meter_id, flow, method, horizon_days, calibrated_before, error_kwh, 'period' as error_set, period
     from errors
 
 ),
 
 ranked as (
 
-    {{ energy.rank_for_quantiles('both_sets', 'meter_id, method, horizon_days, error_set, period', 'error_kwh') }}
+    {{ energy.rank_for_quantiles('both_sets', 'meter_id, flow, method, horizon_days, error_set, period', 'error_kwh') }}
 
 )
 
 select
     meter_id,
+    flow,
     method,
     horizon_days,
     error_set,
@@ -48,8 +49,8 @@ select
     count(*) as errors,
     {{ energy.exact_quantile('error_kwh', low) }} as error_low_kwh,
     {{ energy.exact_quantile('error_kwh', high) }} as error_high_kwh,
-    -- one per meter
+    -- one per meter and flow
     max(calibrated_before) as calibrated_before,
     {{ energy.build_started_at() }} as dbt_loaded_at
 from ranked
-group by meter_id, method, horizon_days, error_set, period
+group by meter_id, flow, method, horizon_days, error_set, period

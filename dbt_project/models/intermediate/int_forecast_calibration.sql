@@ -1,5 +1,5 @@
 {{ config(materialized='view') }}
-{#- Per meter: the day its forecast bands and accuracy are calibrated up to. Only the
+{#- Per meter and flow: the day its forecast bands and accuracy are calibrated up to. Only the
     backtest errors of forecast days before calibrated_before count. It is the first
     day of the var forecast_calibration_days block (Monday-aligned weeks at 7) that
     holds the day after the meter's last complete day, so it moves once a block: the
@@ -18,22 +18,23 @@ with origins as (
 
 next_days as (
 
-    select meter_id, max(origin_day) + 1 as next_day
+    select meter_id, flow, max(origin_day) + 1 as next_day
     from origins
-    group by meter_id
+    group by meter_id, flow
 
 ),
 
 blocks as (
 
     -- day 4 (1970-01-05) is a Monday; the day numbers of every real reading are above it
-    select meter_id, next_day - ((next_day - 4) % {{ block }}) as calibrated_before_day
+    select meter_id, flow, next_day - ((next_day - 4) % {{ block }}) as calibrated_before_day
     from next_days
 
 )
 
 select
     meter_id,
+    flow,
     calibrated_before_day,
     {{ energy.add_days("date '1970-01-01'", 'calibrated_before_day') }} as calibrated_before
 from blocks

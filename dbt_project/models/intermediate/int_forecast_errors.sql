@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['meter_id', 'method', 'horizon_days', 'origin_date'],
+        unique_key=['meter_id', 'flow', 'method', 'horizon_days', 'origin_date'],
         on_schema_change='fail',
     )
 }}
@@ -25,7 +25,7 @@ with points as (
 
 actuals as (
 
-    select meter_id, reading_date, total_kwh
+    select meter_id, flow, reading_date, total_kwh
     from {{ ref('int_daily_series') }}
     {%- if is_incremental() %}
     where day_number > {{ first_origin }}
@@ -35,6 +35,7 @@ actuals as (
 
 select
     points.meter_id,
+    points.flow,
     points.method,
     points.horizon_days,
     points.origin_date,
@@ -48,4 +49,5 @@ select
 from points
 inner join actuals
     on actuals.meter_id = points.meter_id
+    and actuals.flow = points.flow
     and actuals.reading_date = points.forecast_date

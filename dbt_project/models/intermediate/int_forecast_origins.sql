@@ -1,11 +1,11 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['meter_id', 'origin_date'],
+        unique_key=['meter_id', 'flow', 'origin_date'],
         on_schema_change='fail',
     )
 }}
-{#- For every meter and every complete day T (a forecast origin), what each method
+{#- For every meter and flow and every complete day T (a forecast origin), what each method
     knows at the end of T: only days up to T are used. The live forecast starts at the
     last complete day; the backtest starts at every earlier one.
 
@@ -26,6 +26,7 @@ lookback as (
 
     select
         origin.meter_id,
+        origin.flow,
         origin.reading_date as origin_date,
         origin.day_number as origin_day,
         history.day_of_week,
@@ -34,6 +35,7 @@ lookback as (
     from series as origin
     inner join series as history
         on history.meter_id = origin.meter_id
+        and history.flow = origin.flow
         and history.day_number between origin.day_number - {{ lookback - 1 }} and origin.day_number
     {%- if is_incremental() %}
     where origin.day_number >= {{ energy.day_bound(first_new_day) }}
@@ -52,6 +54,7 @@ weighted as (
 
 select
     meter_id,
+    flow,
     origin_date,
     origin_day,
     count(*) as lookback_days,
@@ -73,4 +76,4 @@ select
     {%- endfor %}
     {{ energy.build_started_at() }} as dbt_loaded_at
 from weighted
-group by meter_id, origin_date, origin_day
+group by meter_id, flow, origin_date, origin_day

@@ -64,6 +64,7 @@ methods as (
     {%- for method, expression in methods.items() %}
     select
         meter_id,
+        flow,
         origin_date,
         origin_day,
         lookback_days,

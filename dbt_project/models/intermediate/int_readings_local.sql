@@ -24,9 +24,11 @@ zoned as (
 
     select
         readings.meter_id,
+        readings.flow,
         readings.reading_start,
         readings.interval_minutes,
         readings.kwh,
+        readings.quality,
         -- the meters seed overrides the zone the ingest recorded
         coalesce(meters.timezone, readings.timezone) as timezone,
         readings.source_key,
@@ -48,9 +50,11 @@ localised as (
 
 select
     meter_id,
+    flow,
     reading_start,
     interval_minutes,
     kwh,
+    quality,
     timezone,
     source_key,
     ingested_at,

@@ -1,18 +1,24 @@
-{#- Each complete day's total scored against the same meter's complete days in its
-    baseline window (optionally only the same weekday: var anomaly_daily_same_weekday,
-    then over the last var anomaly_same_weekday_weeks weeks). Incomplete days are listed but
-    neither scored nor used as baseline: a half day is not a low day. -#}
+{#- Each complete day's total, per meter and flow (import, and export for meters that
+    feed in), scored against the same meter and flow's complete days in its baseline
+    window (optionally only the same weekday: var anomaly_daily_same_weekday, then over
+    the last var anomaly_same_weekday_weeks weeks). Incomplete days are listed but
+    neither scored nor used as baseline: a half day is not a low day. A day with an
+    estimated reading is not scored and not in any baseline either, unless var
+    anomaly_include_estimated: an estimate is not a measurement of what happened. -#}
 {%- set same_weekday = var('anomaly_daily_same_weekday') -%}
 with days as (
 
     select
         meter_id,
+        flow,
         reading_date,
         total_kwh,
         is_complete,
+        estimated_reading_count > 0 as is_estimated,
+        {{ energy.baseline_value('total_kwh', 'estimated_reading_count > 0') }} as scored_kwh,
         {{ energy.iso_day_of_week('reading_date') }} as day_of_week,
         {{ energy.day_number('reading_date') }} as day_number
-    from {{ ref('fct_daily_consumption') }}
+    from {{ ref('int_daily_flows') }}
 
 ),
 
@@ -20,6 +26,7 @@ complete_days as (
 
     select
         meter_id,
+        flow,
         reading_date,
         day_of_week,
         {%- if same_weekday %}
@@ -28,47 +35,53 @@ complete_days as (
         {%- else %}
         day_number as day_key,
         {%- endif %}
-        total_kwh as value
+        scored_kwh as value
     from days
     where is_complete
 
 ),
 
 {% if same_weekday -%}
-{{ energy.baseline_ctes('complete_days', ['meter_id', 'day_of_week'], 'meter_id, reading_date', var('anomaly_same_weekday_weeks')) }},
+{{ energy.baseline_ctes('complete_days', ['meter_id', 'flow', 'day_of_week'], 'meter_id, flow, reading_date', var('anomaly_same_weekday_weeks')) }},
 {%- else -%}
-{{ energy.baseline_ctes('complete_days', ['meter_id'], 'meter_id, reading_date', var('anomaly_baseline_days')) }},
+{{ energy.baseline_ctes('complete_days', ['meter_id', 'flow'], 'meter_id, flow, reading_date', var('anomaly_baseline_days')) }},
 {%- endif %}
 
 scored as (
 
     select
         days.meter_id,
+        days.flow,
         days.reading_date,
         days.total_kwh,
         days.is_complete,
+        days.is_estimated,
+        days.scored_kwh,
         baselines.baseline_mean,
         baselines.baseline_stddev,
         coalesce(baselines.baseline_n, 0) as baseline_n
     from days
     left join baselines
         on days.meter_id = baselines.meter_id
+        and days.flow = baselines.flow
         and days.reading_date = baselines.reading_date
 
 ),
 
 with_z as (
 
-    select *, {{ energy.z_score('total_kwh') }} as z_score
+    select *, {{ energy.z_score('scored_kwh') }} as z_score
     from scored
 
 )
 
 select
     meter_id,
+    flow,
     reading_date,
     total_kwh,
     is_complete,
+    is_estimated,
     baseline_mean,
     baseline_stddev,
     cast(baseline_n as integer) as baseline_n,

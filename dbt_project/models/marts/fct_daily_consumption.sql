@@ -6,9 +6,12 @@
     )
 }}
 {#- Energy per meter and local day, with how complete the day's readings are.
+    total_kwh, the counts and the peak are about import (energy from the grid, as they
+    always were); export_kwh and net_kwh (import - export) are beside them.
     Incremental: only the days that received readings since the last build are
     recomputed (from all of their readings). -#}
 {%- set first_new_day = energy.first_new_day(ref('int_readings_local')) -%}
+{%- set day_readings = 'touched_readings' if is_incremental() else 'readings' -%}
 with readings as (
 
     select * from {{ ref('int_readings_local') }}
@@ -40,21 +43,60 @@ touched_readings as (
 
 daily as (
 
+    -- one pass over the day's readings of both flows: import (total_kwh, counts,
+    -- peak: what these columns have always meant), export and estimated reads beside it
     select
         meter_id,
         reading_date,
         max(timezone) as timezone,
-        sum(kwh) as total_kwh,
-        count(*) as reading_count,
+        coalesce(sum(kwh) filter (where flow = 'import'), 0) as total_kwh,
+        coalesce(sum(kwh) filter (where flow = 'export'), 0) as export_kwh,
+        -- count(kwh): a missing reading (kwh null) is a gap, not a reading
+        count(kwh) filter (where flow = 'import') as reading_count,
+        count(kwh) filter (where flow = 'export') as export_reading_count,
+        count(kwh) filter (where flow = 'import' and quality = 'estimated') as estimated_reading_count,
+        count(kwh) filter (where flow = 'export' and quality = 'estimated') as export_estimated_reading_count,
         min(interval_minutes) as interval_minutes,
-        sum(interval_minutes) as covered_minutes,
-        max(kwh) as peak_kwh,
+        sum(interval_minutes) filter (where flow = 'import' and kwh is not null) as import_minutes,
+        max(kwh) filter (where flow = 'import') as peak_kwh,
         -- the earliest interval of the day's largest reading (a sort per day would cost
         -- a window over every reading)
-        min_by(reading_start, row(-kwh, reading_start)) as peak_interval_start,
+        min_by(reading_start, row(-kwh, reading_start)) filter (where flow = 'import' and kwh is not null) as peak_interval_start,
         max(ingested_at) as last_ingested_at,
         max(dbt_loaded_at) as dbt_loaded_at
-    from {{ 'touched_readings' if is_incremental() else 'readings' }}
+    from {{ day_readings }}
+    group by meter_id, reading_date
+
+),
+
+-- The day's coverage is of the meter's intervals: an interval counts when it has a
+-- reading of either flow. A net meter (signed values split by the ingest) has one row
+-- per interval, import or export, and an exported interval is one in which it took
+-- nothing from the grid. Only days with export readings need the intervals told apart;
+-- on every other day the import minutes are the coverage, from the pass above.
+export_days as (
+
+    select meter_id, reading_date
+    from daily
+    where export_reading_count > 0
+
+),
+
+export_day_intervals as (
+
+    select distinct day_readings.meter_id, day_readings.reading_date, day_readings.reading_start, day_readings.interval_minutes
+    from {{ day_readings }} as day_readings
+    inner join export_days
+        on export_days.meter_id = day_readings.meter_id
+        and export_days.reading_date = day_readings.reading_date
+    where day_readings.kwh is not null
+
+),
+
+export_day_coverage as (
+
+    select meter_id, reading_date, sum(interval_minutes) as covered_minutes
+    from export_day_intervals
     group by meter_id, reading_date
 
 ),
@@ -62,9 +104,13 @@ daily as (
 with_day_length as (
 
     select
-        *,
-        {{ energy.local_day_minutes('reading_date', 'timezone') }} as day_minutes
+        daily.*,
+        coalesce(export_day_coverage.covered_minutes, daily.import_minutes, 0) as covered_minutes,
+        {{ energy.local_day_minutes('daily.reading_date', 'daily.timezone') }} as day_minutes
     from daily
+    left join export_day_coverage
+        on export_day_coverage.meter_id = daily.meter_id
+        and export_day_coverage.reading_date = daily.reading_date
 
 )
 
@@ -73,7 +119,13 @@ select
     reading_date,
     timezone,
     total_kwh,
+    export_kwh,
+    total_kwh - export_kwh as net_kwh,
     reading_count,
+    export_reading_count,
+    estimated_reading_count,
+    {{ energy.fdiv('estimated_reading_count', 'reading_count') }} as estimated_share,
+    export_estimated_reading_count,
     cast(day_minutes / interval_minutes as integer) as expected_reading_count,
     least({{ energy.fdiv('covered_minutes', 'day_minutes') }}, 1.0) as completeness,
     {{ energy.fdiv('covered_minutes', 'day_minutes') }} >= {{ var('complete_day_share') }} as is_complete,

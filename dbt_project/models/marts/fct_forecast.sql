@@ -1,5 +1,5 @@
-{#- The next var forecast_horizon_days days after each meter's last complete day, for
-    every method, with a band, and is_selected on the method that backtests best.
+{#- The next var forecast_horizon_days days after each meter's last complete day, per
+    flow (import, and export for meters that feed in), for every method, with a band, and is_selected on the method that backtests best.
 
     moving_average is the seed's: the mean of the last var forecast_history_days daily
     totals, band +/- var forecast_interval_stddevs sample standard deviations. The other
@@ -25,9 +25,9 @@ with points as (
 
 last_origin as (
 
-    select meter_id, max(origin_date) as last_complete_date
+    select meter_id, flow, max(origin_date) as last_complete_date
     from {{ ref('int_forecast_origins') }}
-    group by meter_id
+    group by meter_id, flow
 
 ),
 
@@ -37,6 +37,7 @@ live as (
     from points
     inner join last_origin
         on last_origin.meter_id = points.meter_id
+        and last_origin.flow = points.flow
         and last_origin.last_complete_date = points.origin_date
     where points.ma_days >= {{ var('forecast_min_days') }}
 
@@ -59,6 +60,7 @@ method_scores as (
 
     select
         meter_id,
+        flow,
         method,
         avg(mae) as mean_mae,
         min(n) as fewest_errors,
@@ -68,7 +70,7 @@ method_scores as (
             {%- endfor %}
         end as preference
     from accuracy
-    group by meter_id, method
+    group by meter_id, flow, method
 
 ),
 
@@ -76,7 +78,7 @@ ranked_methods as (
 
     select
         *,
-        row_number() over (partition by meter_id order by mean_mae, preference) as method_rank
+        row_number() over (partition by meter_id, flow order by mean_mae, preference) as method_rank
     from method_scores
     where fewest_errors >= {{ var('forecast_min_backtest') }}
         and mean_mae is not null
@@ -85,7 +87,7 @@ ranked_methods as (
 
 selected as (
 
-    select meter_id, method from ranked_methods where method_rank = 1
+    select meter_id, flow, method from ranked_methods where method_rank = 1
 
 ),
 
@@ -93,6 +95,7 @@ banded as (
 
     select
         live.meter_id,
+        live.flow,
         live.method,
         live.forecast_date,
         live.horizon_days,
@@ -105,6 +108,7 @@ banded as (
     from live
     left join bands
         on bands.meter_id = live.meter_id
+        and bands.flow = live.flow
         and bands.method = live.method
         and bands.horizon_days = live.horizon_days
 
@@ -112,6 +116,7 @@ banded as (
 
 select
     banded.meter_id,
+    banded.flow,
     banded.method,
     banded.forecast_date,
     cast(banded.horizon_days as integer) as horizon_days,
@@ -123,4 +128,6 @@ select
     banded.last_complete_date,
     banded.history_days
 from banded
-left join selected on selected.meter_id = banded.meter_id
+left join selected
+    on selected.meter_id = banded.meter_id
+    and selected.flow = banded.flow

@@ -1,11 +1,11 @@
 {{
     config(
         materialized='incremental',
-        unique_key=energy.recalibration_key(['meter_id', 'method', 'horizon_days']),
+        unique_key=energy.recalibration_key(['meter_id', 'flow', 'method', 'horizon_days']),
         on_schema_change='fail',
     )
 }}
-{#- How well each method forecast each meter, per horizon, over the rolling-origin
+{#- How well each method forecast each meter and flow, per horizon, over the rolling-origin
     backtest: MAE, MAPE, MASE (MAE against the in-sample error of a same-weekday-last-week
     forecast), bias, RMSE, and the share of actuals inside the band (bands calibrated on
     the older half of the origins, scored on the newer half). All of it from the days
@@ -42,6 +42,7 @@ series as (
     from {{ ref('int_daily_series') }} as series
     inner join calibration
         on calibration.meter_id = series.meter_id
+        and calibration.flow = series.flow
         and series.reading_date < calibration.calibrated_before
     where {{ energy.meter_filter('series.meter_id', recalibrating) }}
 
@@ -51,12 +52,14 @@ naive_scale as (
 
     select
         today.meter_id,
+        today.flow,
         avg(abs(today.total_kwh - last_week.total_kwh)) as naive_mae
     from series as today
     inner join series as last_week
         on last_week.meter_id = today.meter_id
+        and last_week.flow = today.flow
         and last_week.day_number = today.day_number - 7
-    group by today.meter_id
+    group by today.meter_id, today.flow
 
 ),
 
@@ -71,6 +74,7 @@ banded as (
     -- the bands of the period before: only errors known before these origins
     left join period_bands
         on period_bands.meter_id = errors.meter_id
+        and period_bands.flow = errors.flow
         and period_bands.method = errors.method
         and period_bands.horizon_days = errors.horizon_days
         and period_bands.period = errors.period - 1
@@ -79,6 +83,7 @@ banded as (
 
 select
     banded.meter_id,
+    banded.flow,
     banded.method,
     banded.horizon_days,
     cast(count(*) as integer) as n,
@@ -95,9 +100,11 @@ select
         end
     ) as interval_coverage,
     cast(count(case when banded.scored_for_coverage and banded.lower_kwh is not null then 1 end) as integer) as coverage_n,
-    -- one per meter
+    -- one per meter and flow
     max(banded.calibrated_before) as calibrated_before,
     {{ energy.build_started_at() }} as dbt_loaded_at
 from banded
-left join naive_scale on naive_scale.meter_id = banded.meter_id
-group by banded.meter_id, banded.method, banded.horizon_days
+left join naive_scale
+    on naive_scale.meter_id = banded.meter_id
+    and naive_scale.flow = banded.flow
+group by banded.meter_id, banded.flow, banded.method, banded.horizon_days

@@ -1,13 +1,15 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['meter_id', 'reading_start'],
+        unique_key=['meter_id', 'flow', 'reading_start'],
         on_schema_change='fail',
         partitioned_by=energy.reading_partitions(),
     )
 }}
-{#- Every reading scored against its meter's own history in the same local time-of-day
-    slot (see macros/anomaly.sql for the window and method vars). With the default
+{#- Every reading scored against its meter's own history of the same flow (import,
+    export) in the same local time-of-day slot (see macros/anomaly.sql for the window
+    and method vars). An estimated reading is in no baseline and never flagged (var
+    anomaly_include_estimated); a missing one (kwh null) neither, it is listed only. With the default
     trailing window the baseline ends the day before the reading: neither the reading
     itself nor anything later is in it, so a flag never changes once raised.
 
@@ -34,13 +36,16 @@ readings as (
 
     select
         all_readings.meter_id,
+        all_readings.flow,
         all_readings.reading_start,
+        all_readings.quality,
+        all_readings.kwh,
         all_readings.reading_date,
         all_readings.slot_minute,
         all_readings.ingested_at,
         all_readings.dbt_loaded_at,
         all_readings.day_number as day_key,
-        all_readings.kwh as value
+        {{ energy.baseline_value('all_readings.kwh', "all_readings.quality = 'estimated'") }} as value
     from {{ ref('int_readings_local') }} as all_readings
     {%- if is_incremental() %}
     -- one window of history before each meter's first new day; the literal bound lets
@@ -68,8 +73,8 @@ new_readings as (
 
 {% endif -%}
 {{ energy.baseline_ctes(
-    'readings', ['meter_id', 'slot_minute'],
-    'meter_id, reading_start, reading_date, slot_minute, ingested_at, dbt_loaded_at, day_key', window,
+    'readings', ['meter_id', 'flow', 'slot_minute'],
+    'meter_id, flow, reading_start, quality, kwh, reading_date, slot_minute, ingested_at, dbt_loaded_at, day_key', window,
     scored='new_readings' if is_incremental() else none, identity='reading_start') }},
 
 scored as (
@@ -83,10 +88,12 @@ scored as (
 
 select
     meter_id,
+    flow,
     reading_start,
     reading_date,
     slot_minute,
-    value as kwh,
+    kwh,
+    quality,
     baseline_mean,
     baseline_stddev,
     baseline_n,

@@ -1,5 +1,7 @@
 {#- The headline numbers, per meter and for all meters: consumption over the period,
     anomaly counts and the next days' forecast (selected method) with its bounds.
+    total_kwh and the forecast are import (energy from the grid); export_kwh and
+    net_kwh (import - export) are beside them; anomaly counts take in both flows.
     The all-meters bounds add the meters' bounds, which assumes their errors move
     together: a conservative (wide) band. no_forecast_reason says why a meter has no
     forecast (too few complete local days: fct_forecast's var forecast_min_days rule),
@@ -37,6 +39,7 @@ forecast as (
         sum(upper_kwh) as forecast_7d_upper_kwh
     from {{ ref('fct_forecast') }}
     where is_selected
+        and flow = 'import'
     group by meter_id
 
 ),
@@ -99,7 +102,8 @@ per_meter as (
         min(daily.reading_date) as period_start,
         max(daily.reading_date) as period_end,
         count(*) as days,
-        sum(daily.total_kwh) as total_kwh
+        sum(daily.total_kwh) as total_kwh,
+        sum(daily.export_kwh) as export_kwh
     from daily
     group by daily.meter_id
 
@@ -120,7 +124,9 @@ meters as (
         forecast.forecast_7d_kwh,
         forecast.forecast_7d_lower_kwh,
         forecast.forecast_7d_upper_kwh,
-        no_forecast.reason as no_forecast_reason
+        no_forecast.reason as no_forecast_reason,
+        per_meter.export_kwh,
+        per_meter.total_kwh - per_meter.export_kwh as net_kwh
     from per_meter
     left join reading_anomalies on per_meter.meter_id = reading_anomalies.meter_id
     left join daily_anomalies on per_meter.meter_id = daily_anomalies.meter_id
@@ -155,7 +161,9 @@ all_meters as (
             when count(meters.no_forecast_reason) > 0
                 then cast(count(meters.no_forecast_reason) as varchar) || ' of ' || cast(count(*) as varchar)
                     || ' meters have no forecast (see their rows): the forecast covers the others'
-        end as no_forecast_reason
+        end as no_forecast_reason,
+        sum(meters.export_kwh) as export_kwh,
+        sum(meters.total_kwh) - sum(meters.export_kwh) as net_kwh
     from meters
     cross join calendar
 

@@ -1,13 +1,23 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['meter_id', 'reading_start'],
+        unique_key=['meter_id', 'flow', 'reading_start'],
         on_schema_change='fail',
         partitioned_by=energy.reading_partitions(),
     )
 }}
-{#- One row per meter and interval: when several uploads carry the same meter and
-    interval, the latest upload wins (a corrected re-upload supersedes).
+{#- One row per meter, flow and interval: when several uploads carry the same meter,
+    flow and interval, the latest upload wins (a corrected re-upload supersedes).
+
+    flow is import (from the grid: what kwh has always meant) or export (fed in);
+    quality is measured, estimated or missing. Lake files written before those columns
+    existed read them as null here: they mean import and measured.
+
+    A missing reading (quality missing, kwh null) is kept, with its null kwh: it is the
+    latest word on its interval, so a later upload that reports a gap supersedes an
+    earlier value as any correction does (and an incremental build replaces the row as
+    a full refresh would). The models downstream leave it out of every sum, count and
+    baseline: it is a gap, not a reading.
 
     Incremental: a run reads only the rows of uploads this table has not seen (by
     ingest id, so an upload that started early and landed late is not missed), and
@@ -39,8 +49,8 @@ with lake_readings as {{ energy.inline_cte() }} (
 
 ),
 
--- An ingest quarantines repeated keys within an upload, so a meter and interval can
--- repeat only across uploads, and only where two uploads of the meter overlap in time.
+-- An ingest quarantines repeated keys within an upload, so a meter, flow and interval
+-- can repeat only across uploads, and only where two uploads of the meter overlap in time.
 -- Only those rows are ranked: a window over every reading took a third of this model's
 -- time. (Should a file break that rule, the uniqueness test on this table fails.)
 upload_spans as (
@@ -66,7 +76,17 @@ overlapping_uploads as (
 flagged as (
 
     select
-        lake_readings.*,
+        lake_readings.meter_id,
+        coalesce(lake_readings.flow, 'import') as flow,
+        lake_readings.reading_start,
+        lake_readings.interval_minutes,
+        lake_readings.kwh,
+        lake_readings.timezone,
+        coalesce(lake_readings.quality, 'measured') as quality,
+        lake_readings.quality_code,
+        lake_readings.source_key,
+        lake_readings.ingest_id,
+        lake_readings.ingested_at,
         overlapping_uploads.ingest_id is not null as may_repeat
     from lake_readings
     left join overlapping_uploads
@@ -80,7 +100,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by meter_id, reading_start
+            partition by meter_id, flow, reading_start
             order by ingested_at desc, ingest_id desc
         ) as version_rank
     from flagged
@@ -88,7 +108,7 @@ ranked as (
 
 ),
 
-{%- set columns = 'meter_id, reading_start, interval_minutes, kwh, timezone, source_key, ingest_id, ingested_at' %}
+{%- set columns = 'meter_id, flow, reading_start, interval_minutes, kwh, timezone, quality, quality_code, source_key, ingest_id, ingested_at' %}
 
 latest_versions as (
 
@@ -102,10 +122,13 @@ latest as (
 
     select
         meter_id,
+        flow,
         cast(reading_start as {{ energy.stored_timestamp() }}) as reading_start,
         cast(interval_minutes as integer) as interval_minutes,
         cast(kwh as double) as kwh,
         timezone,
+        quality,
+        quality_code,
         source_key,
         ingest_id,
         cast(ingested_at as {{ energy.stored_timestamp() }}) as ingested_at,
@@ -118,7 +141,7 @@ latest as (
 , existing as (
 
     -- only the stretch of time the newcomers cover (zone maps skip the rest)
-    select meter_id, reading_start, ingested_at, ingest_id
+    select meter_id, flow, reading_start, ingested_at, ingest_id
     from {{ this }}
     where reading_start between (select min(reading_start) from latest) and (select max(reading_start) from latest)
 
@@ -130,6 +153,7 @@ from latest
 {% if is_incremental() -%}
 left join existing
     on existing.meter_id = latest.meter_id
+    and existing.flow = latest.flow
     and existing.reading_start = latest.reading_start
 where existing.meter_id is null
     or latest.ingested_at > existing.ingested_at
