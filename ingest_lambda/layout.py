@@ -368,7 +368,11 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
             )
 
     for name, ambiguous in undecided_dates.items():
-        raise ambiguous  # not a day-per-row table: the order stays undecided
+        # Readings through the day (a time or hour column beside the date) are a series
+        # of successive days too; daily or monthly rows alone decide nothing.
+        if "time" not in roles and "hour" not in roles:
+            raise ambiguous
+        evidence.append(f"date order {formats[name].order}: the readings' days run on unbroken only in that order")
     if "timestamp" not in roles and "date" not in roles and table.header:
         # A column named as the timestamp whose cells cannot be read: keep it, so the row
         # rules quote the cells that cannot be read (rather than "no time column").
