@@ -39,9 +39,13 @@ def small_ingest(csv_path: str, runs: str) -> dict:
     from ingest_lambda.storage import Lakehouse
     from ingest_lambda.validate import validator
 
+    from ingest_lambda.detect import detect_dialect
+    from ingest_lambda.options import IngestOptions
+    from ingest_lambda.parse import Upload
+
     validator()
     path = Path(csv_path)
-    timings: dict[str, list[float]] = {"ingest": [], "floor": [], "seed_pandas": []}
+    timings: dict[str, list[float]] = {"ingest": [], "floor": [], "seed_pandas": [], "detect": []}
     for attempt in range(int(runs) + 2):  # the first two rounds warm caches and are dropped
         work = Path(tempfile.mkdtemp(prefix="bench-"))
         try:
@@ -55,12 +59,16 @@ def small_ingest(csv_path: str, runs: str) -> dict:
             started = time.perf_counter()
             process(path, work / "seed")
             seed_s = time.perf_counter() - started
+            started = time.perf_counter()
+            detect_dialect(Upload(path=path), IngestOptions(), "raw/sample.csv")  # the detection stage alone
+            detect_s = time.perf_counter() - started
         finally:
             shutil.rmtree(work)
         if attempt >= 2:
             timings["ingest"].append(ingest_s)
             timings["floor"].append(floor_s)
             timings["seed_pandas"].append(seed_s)
+            timings["detect"].append(detect_s)
     medians = {k: statistics.median(v) for k, v in timings.items()}
     return {
         "runs": int(runs),
@@ -93,6 +101,27 @@ def large_ingest(csv_path: str) -> dict:
         "peak_rss_mb": round(peak_rss_mb()),
         "rss_before_mb": round(baseline),
     }
+
+
+def write_wide_by_day(path: str, meters: str, days: str, seed: str = "11") -> dict:
+    """A wide-by-day export (a row per meter and day, 96 quarter-hour columns named
+    00:00-00:15 …, ';' and decimal commas, as Italian and Spanish portals write), of
+    meters × days × 96 readings with a daily shape and noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(int(seed))
+    labels = [f"{s // 4:02d}:{s % 4 * 15:02d}-{(s + 1) // 4:02d}:{(s + 1) % 4 * 15:02d}" for s in range(96)]
+    shape = 0.2 + 0.15 * np.sin(np.linspace(0, 2 * np.pi, 96, endpoint=False) - 1.8)
+    start = dt.date(2024, 1, 1)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("POD;Giorno;" + ";".join(labels) + "\n")
+        for meter in range(int(meters)):
+            level = rng.uniform(0.5, 2.0)
+            values = np.round(level * shape[None, :] * rng.uniform(0.8, 1.2, (int(days), 96)), 3)
+            for day in range(int(days)):
+                cells = ";".join(f"{v:.3f}".replace(".", ",") for v in values[day])
+                out.write(f"IT001E{meter:08d};{(start + dt.timedelta(days=day)).strftime('%d/%m/%Y')};{cells}\n")
+    return {"readings": int(meters) * int(days) * 96}
 
 
 def large_floor(csv_path: str) -> dict:
