@@ -26,6 +26,7 @@ from .parse import MAX_COLUMNS
 UTF8_BOM = b"\xef\xbb\xbf"
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_LINES = 2000
+SHAPE_LINES = 300  # lines that decide delimiter, preamble and header
 # A date in a cell: ISO (2024-01-15), day or month first with . / - (15.01.2024,
 # 1/15/24), or compact ISO with a time (20240115T0000).
 DATE_IN_CELL = re.compile(
@@ -59,6 +60,8 @@ class TableStart:
 
 
 def _split(line: str, delimiter: str) -> list[str]:
+    if '"' not in line:
+        return line.split(delimiter)  # the common case, without the csv module's cost
     try:
         return next(csv.reader([line], delimiter=delimiter))
     except (csv.Error, StopIteration):
@@ -82,15 +85,15 @@ def _lines(head: bytes) -> tuple[list[str], list[int]]:
     return lines, offsets
 
 
-def _block(rows: list[list[str] | None]) -> tuple[int, int, int] | None:
+def _block(rows: list[list[str] | None], dated: list[bool]) -> tuple[int, int, int] | None:
     """(first data line index, field count, lines in the block) of the data block:
     the first line holding a date whose count is the table's, followed by lines of
     the same count. The count is the most common among lines that hold a date."""
-    counts = Counter(len(r) for r in rows if r is not None and _has_date(r))
+    counts = Counter(len(r) for r, has_date in zip(rows, dated) if r is not None and has_date)
     if not counts:
         return None
     width = max(counts, key=lambda n: (counts[n], n))
-    matching = [i for i, r in enumerate(rows) if r is not None and len(r) == width and _has_date(r)]
+    matching = [i for i, (r, has_date) in enumerate(zip(rows, dated)) if has_date and r is not None and len(r) == width]
     return matching[0], width, len(matching)
 
 
@@ -108,10 +111,16 @@ def detect_table(head: bytes, delimiter: str | None = None, whole: bool = True) 
         delimiter = delimiter or match.group(1)
         lines[first] = ""  # an Excel hint, not part of the table
     candidates = (delimiter,) if delimiter else CANDIDATE_DELIMITERS
+    # The table's shape shows in its first lines; the rest of the sample only feeds the
+    # layout's look at values (split once, with the chosen delimiter).
+    shape_lines = lines[:SHAPE_LINES]
+    dated = [bool(line.strip()) and DATE_IN_CELL.search(line) is not None for line in shape_lines]
     best = None
     for candidate in candidates:
-        rows = [_split(line, candidate) if line.strip() else None for line in lines]
-        found = _block(rows)
+        if not any(candidate in line for line in shape_lines):
+            continue
+        rows = [_split(line, candidate) if line.strip() else None for line in shape_lines]
+        found = _block(rows, dated)
         if found is None:
             continue
         start, width, size = found
@@ -125,6 +134,7 @@ def detect_table(head: bytes, delimiter: str | None = None, whole: bool = True) 
     if best is None:
         return _first_line_header(lines, offsets, bom, delimiter, whole)
     _, delimiter, rows, start, width, header_at = best
+    rows = rows + [_split(line, delimiter) if line.strip() else None for line in lines[SHAPE_LINES:]]
     if width > MAX_COLUMNS:
         raise FileRejected(
             f"the table has {width:,} columns, more than {MAX_COLUMNS:,}: this is not a meter export", "too_many_columns"

@@ -24,7 +24,7 @@ import pyarrow as pa
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from .dialect import TableStart
+from .dialect import DATE_IN_CELL, TableStart
 from .errors import DialectAmbiguous, FileRejected
 from .numbers import NumberFormat, NumberFormatAmbiguous, PLACEHOLDERS, detect_number_format
 from .options import IngestOptions, normalise_unit
@@ -77,6 +77,8 @@ START_WORDS = {"start", "from", "von", "begin", "beginn", "start_time", "interva
 UNIT_IN_HEADER = re.compile(r"[\[(]\s*(k?wh|mwh|k?w|mw)\b[^\])]*[\])]", re.IGNORECASE)
 UNIT_WORD = re.compile(r"(?:^|[\s_/-])(k?wh|mwh|kw|mw)(?:$|[\s_/-])", re.IGNORECASE)
 SAMPLE_CELLS = 2000
+NONZERO_DIGITS = re.compile(r"[1-9]")
+TIME_SAMPLE_CELLS = 600  # dates and times: the first and last cells of the sample show the format and the day run
 # Wide-by-day interval columns: "00:00-00:15", "00:15", "H01", "1" … "24", "Q96".
 SLOT_RANGE = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*[-–/]\s*(\d{1,2})[:.h](\d{2})\s*$", re.IGNORECASE)
 SLOT_TIME = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*$", re.IGNORECASE)
@@ -246,9 +248,11 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
     undecided_dates: dict[str, DialectAmbiguous] = {}
 
     def time_format(name: str, kind: str | None = None) -> TimeFormat | None:
+        if not _may_hold_times(samples[name]):
+            return None  # cheap refusal first: a wide file has a hundred value columns
         try:
             found = detect_time_format(
-                samples[name], kind_hint=kind, date_order=options.date_order,
+                _spread(samples[name], TIME_SAMPLE_CELLS), kind_hint=kind, date_order=options.date_order,
                 timestamp_format=options.timestamp_format if kind in (None, "datetime") else None, column=name,
             )
         except TimeFormatAmbiguous as exc:
@@ -463,6 +467,37 @@ def _day_per_row_order(cells: list[str], column: str) -> TimeFormat | None:
     return fitting[0] if len(fitting) == 1 else None
 
 
+def _spread(cells: list[str], count: int) -> list[str]:
+    """The first and last cells of a sample, ``count`` in all."""
+    return cells if len(cells) <= count else cells[: count // 2] + cells[-(count // 2):]
+
+
+def _by_shape(cells: list[str], per_shape: int = 2) -> list[str]:
+    """A few cells of each shape (digits 1-9 as 'd', zeros, signs and separators kept):
+    what decides a number format is where separators and zeros stand, so these decide as
+    much as all the cells, at a fraction of the cost."""
+    kept: dict[str, int] = {}
+    out = []
+    for cell in dict.fromkeys(cells):
+        shape = NONZERO_DIGITS.sub("d", cell)
+        if kept.get(shape, 0) < per_shape:
+            kept[shape] = kept.get(shape, 0) + 1
+            out.append(cell)
+    return out
+
+
+def _may_hold_times(cells: list[str]) -> bool:
+    """Whether a column could hold dates, times or hour numbers (a date, a colon, an
+    'H01'-style label or whole numbers up to 25 in its first cells)."""
+    filled = [c for c in cells[:50] if c]
+    if not filled:
+        return False
+    for cell in filled:
+        if DATE_IN_CELL.search(cell) or ":" in cell or re.fullmatch(r"[hH]\d{1,2}[ABab]?|\d{1,2}[ABab]", cell):
+            return True
+    return all(c.isdigit() and int(c) <= 25 for c in filled)
+
+
 def _first_cell(samples: dict[str, list[str]], name: str) -> str:
     cell = next((c for c in samples.get(name, []) if c), "")
     return repr(cell[:40])
@@ -470,7 +505,7 @@ def _first_cell(samples: dict[str, list[str]], name: str) -> str:
 
 def _number_format(cells: list[str], options: IngestOptions, column: str) -> NumberFormat:
     try:
-        return detect_number_format(cells, decimal_mark=options.decimal_mark, column=column)
+        return detect_number_format(_by_shape(cells), decimal_mark=options.decimal_mark, column=column)
     except NumberFormatAmbiguous as exc:
         raise DialectAmbiguous(exc.message, exc.option) from None
 

@@ -424,8 +424,10 @@ def normalise(
     else:
         quality_code = pa.nulls(rows, pa.string())
         quality = pa.repeat(pa.scalar("measured"), rows)
-    missing = pc.or_(placeholder, pc.equal(quality, "missing"))
-    quality = pc.if_else(missing, pa.scalar("missing"), quality)
+    missing = pc.or_(placeholder, pc.equal(quality, "missing")) if "quality" in layout.roles else placeholder
+    any_missing = pc.any(missing).as_py()
+    if any_missing:
+        quality = pc.if_else(missing, pa.scalar("missing"), quality)
 
     # Times: UTC instants; the interval convention is applied once intervals are known.
     epoch, time_error = _to_utc(times, meter, options.timezone, state)
@@ -482,21 +484,26 @@ def normalise(
         negative = pc.fill_null(pc.less(kwh, 0), False)
         flow = pc.if_else(negative, pa.scalar("export"), flow)
         kwh = pc.abs(kwh)
+    if any_missing:  # a reading the file marks as missing has no energy, whatever the cell says
+        kwh = pc.if_else(missing, pa.scalar(None, pa.float64()), kwh)
     kwh_np = pc.fill_null(kwh, np.nan).to_numpy(zero_copy_only=False)
 
     parse_error = pc.coalesce(
         _oversized_fields(table),
-        meter_error, time_error, pc.if_else(missing, pa.scalar(None, pa.string()), value_error),
-        unit_error, flow_error, quality_error, register_error, interval_error, interval_missing,
+        meter_error, time_error, value_error, unit_error, flow_error, quality_error,
+        register_error, interval_error, interval_missing,
     ) if blocks == 1 else pc.coalesce(
         _tile(_oversized_fields(table), blocks),
-        meter_error, time_error, pc.if_else(missing, pa.scalar(None, pa.string()), value_error),
-        unit_error, flow_error, quality_error, register_error, interval_error, interval_missing,
+        meter_error, time_error, value_error, unit_error, flow_error, quality_error,
+        register_error, interval_error, interval_missing,
     )
 
     ok = pc.is_null(parse_error).to_numpy(zero_copy_only=False)
-    flow_codes = pc.fill_null(pc.equal(flow, "export"), False).to_numpy(zero_copy_only=False).astype(np.int64)
-    key_codes = meter_codes.astype(np.int64) * 2 + flow_codes
+    if "flow" in layout.roles or is_net or any(c.flow for _, c in value_columns):
+        flow_codes = pc.fill_null(pc.equal(flow, "export"), False).to_numpy(zero_copy_only=False).astype(np.int64)
+        key_codes = meter_codes.astype(np.int64) * 2 + flow_codes
+    else:  # one direction for the whole file: the meter is the key
+        key_codes = meter_codes
     is_repeat, key_conflict = _duplicate_facts(key_codes, epoch_ms, kwh_np, ok & has_time)
 
     reading_ts = pc.cast(reading_start, READING_TS)
