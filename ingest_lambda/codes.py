@@ -35,7 +35,7 @@ QUALITY_BY_CODE = {**{c: "measured" for c in MEASURED}, **{c: "estimated" for c 
 
 IMPORT_WORDS = ("offtake", "consumption", "delivered", "import", "bezug", "netzbezug", "verbrauch",
                 "prelevement", "consumo", "afname", "levering", "prelievo", "from grid", "purchased")
-EXPORT_WORDS = ("injection", "feed-in", "feed in", "feedin", "received", "export", "einspeisung",
+EXPORT_WORDS = ("injection", "injectie", "feed-in", "feed in", "feedin", "received", "export", "einspeisung",
                 "produccion", "immissione", "teruglevering", "to grid", "generation", "surplus")
 
 

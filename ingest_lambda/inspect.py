@@ -41,7 +41,7 @@ def inspect_file(path: Path, options: IngestOptions, source_key: str | None = No
         readings = normalise(first, dialect, options, dt.datetime.now(dt.UTC), StreamState(descending=dialect.descending))
     finally:
         plain.release()
-    head = readings.slice(0, rows)
+    head = readings.filter(pc.invert(readings["part_of_sum"])).slice(0, rows)  # as the lake would hold them
     local = pc.local_timestamp(pc.cast(pc.cast(head["reading_start"], pa.timestamp("ms", "UTC")), pa.timestamp("ms", options.timezone)))
     columns = {
         "row": head["row_number"],

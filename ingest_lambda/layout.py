@@ -78,7 +78,7 @@ UNIT_IN_HEADER = re.compile(r"[\[(]\s*(k?wh|mwh|k?w|mw)\b[^\])]*[\])]", re.IGNOR
 UNIT_WORD = re.compile(r"(?:^|[\s_/-])(k?wh|mwh|kw|mw)(?:$|[\s_/-])", re.IGNORECASE)
 SAMPLE_CELLS = 2000
 NONZERO_DIGITS = re.compile(r"[1-9]")
-TIME_SAMPLE_CELLS = 600  # dates and times: the first and last cells of the sample show the format and the day run
+TIME_SAMPLE_CELLS = 600  # dates and times: the first cells of the sample show the format and the run of days
 # Wide-by-day interval columns: "00:00-00:15", "00:15", "H01", "1" … "24", "Q96".
 SLOT_RANGE = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*[-–/]\s*(\d{1,2})[:.h](\d{2})\s*$", re.IGNORECASE)
 SLOT_TIME = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*$", re.IGNORECASE)
@@ -468,8 +468,8 @@ def _day_per_row_order(cells: list[str], column: str) -> TimeFormat | None:
 
 
 def _spread(cells: list[str], count: int) -> list[str]:
-    """The first and last cells of a sample, ``count`` in all."""
-    return cells if len(cells) <= count else cells[: count // 2] + cells[-(count // 2):]
+    """The first ``count`` cells of a sample: consecutive, so a run of days shows."""
+    return cells[:count]
 
 
 def _by_shape(cells: list[str], per_shape: int = 2) -> list[str]:

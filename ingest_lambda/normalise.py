@@ -229,6 +229,32 @@ def _oversized_fields(table: pa.Table) -> pa.Array:
     return _error_where(too_long, f"a field is longer than {MAX_FIELD_CHARS} characters: not a meter reading")
 
 
+def _add_up_registers(meter_codes, flow, epoch_ms, registers, kwh, usable) -> tuple[pa.Array, np.ndarray]:
+    """Rows of one meter, direction and interval from different registers (``Offtake
+    day``, ``Offtake night``) become one reading: the first row carries the sum, the
+    others are marked ``part_of_sum``. Rows repeating one register are left to the
+    duplicate rules, and nothing is summed across batches."""
+    n = len(meter_codes)
+    part = np.zeros(n, dtype=bool)
+    index = np.flatnonzero(usable)
+    if index.size < 2:
+        return kwh, part
+    frame = pa.table({
+        "m": pa.array(meter_codes[index]), "f": pc.take(flow, pa.array(index)), "t": pa.array(np.asarray(epoch_ms)[index]),
+        "r": pc.take(registers, pa.array(index)), "i": pa.array(index), "k": pc.take(kwh, pa.array(index)),
+    })
+    groups = frame.group_by(["m", "f", "t"]).aggregate([("r", "count_distinct"), ("i", "count"), ("i", "min"), ("k", "sum")])
+    summed = groups.filter(pc.and_(pc.greater(groups["r_count_distinct"], 1), pc.equal(groups["r_count_distinct"], groups["i_count"])))
+    if not summed.num_rows:
+        return kwh, part
+    members = frame.join(summed.select(["m", "f", "t", "i_min", "k_sum"]), ["m", "f", "t"])
+    first = members.filter(pc.equal(members["i"], members["i_min"]))
+    part[members.filter(pc.not_equal(members["i"], members["i_min"]))["i"].to_numpy()] = True
+    values = pc.fill_null(kwh, np.nan).to_numpy(zero_copy_only=False).copy()
+    values[first["i"].to_numpy()] = first["k_sum"].to_numpy(zero_copy_only=False)
+    return pa.array(values, pa.float64(), from_pandas=True), part
+
+
 def _column(table: pa.Table, name: str) -> pa.Array:
     return table[name].combine_chunks()
 
@@ -499,12 +525,19 @@ def normalise(
     )
 
     ok = pc.is_null(parse_error).to_numpy(zero_copy_only=False)
+    part_of_sum = np.zeros(rows, dtype=bool)
+    if "flow" in layout.roles:
+        # Tariff registers of one direction (day/night, peak/off-peak) on rows of their
+        # own add up into that direction's reading of the interval.
+        registers = _blank_to_null(_tile(_column(table, layout.roles["flow"]), blocks))
+        kwh, part_of_sum = _add_up_registers(meter_codes, flow, epoch_ms, registers, kwh, ok & has_time)
     if "flow" in layout.roles or is_net or any(c.flow for _, c in value_columns):
         flow_codes = pc.fill_null(pc.equal(flow, "export"), False).to_numpy(zero_copy_only=False).astype(np.int64)
         key_codes = meter_codes.astype(np.int64) * 2 + flow_codes
     else:  # one direction for the whole file: the meter is the key
         key_codes = meter_codes
-    is_repeat, key_conflict = _duplicate_facts(key_codes, epoch_ms, kwh_np, ok & has_time)
+    kwh_np = pc.fill_null(kwh, np.nan).to_numpy(zero_copy_only=False)
+    is_repeat, key_conflict = _duplicate_facts(key_codes, epoch_ms, kwh_np, ok & has_time & ~part_of_sum)
 
     reading_ts = pc.cast(reading_start, READING_TS)
     tz_utc = pc.cast(reading_ts, pa.timestamp("ms", "UTC"))
@@ -530,6 +563,7 @@ def normalise(
             "quality": quality,
             "quality_code": quality_code,
             "is_net": pa.repeat(pa.scalar(is_net), rows),
+            "part_of_sum": pa.array(part_of_sum),  # a tariff register added into another row's reading
             "parse_error": parse_error,
             "kwh_per_hour": pc.divide(pc.multiply(kwh, 60.0), pc.cast(interval, pa.float64())),
             "grid_offset_minutes": on_grid_offset,

@@ -347,7 +347,7 @@ class _Run:
                 self.report.readings_missing += pc.sum(pc.equal(readings["quality"], "missing")).as_py() or 0
                 self.per_meter.update(dict(zip(*[c.to_pylist() for c in pc.value_counts(readings["meter_id"]).flatten()])))
                 overlapping = _track_ranges(readings, seen_ranges) or overlapping
-                readings = _with_net_complements(readings)
+                readings = _with_net_complements(readings.filter(pc.invert(readings["part_of_sum"])))
                 count = readings.num_rows
                 self.report.lake_rows += count
                 good_writer.write(

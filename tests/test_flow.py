@@ -11,12 +11,11 @@ import statistics
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from energy.warehouse import build, query, run_dbt
-from ingest_lambda.pipeline import LAKE_SCHEMA, ingest_bytes
+from ingest_lambda.options import IngestOptions
+from ingest_lambda.pipeline import ingest_bytes
 from ingest_lambda.storage import Lakehouse
 
 from .conftest import energy_home
@@ -38,36 +37,31 @@ def house_kwh(day: int, hour: int) -> float:
     return round(1.0 + 0.5 * math.sin(hour / 24 * 2 * math.pi) + 0.1 * ((day * 7 + hour * 3) % 5), 3)
 
 
-def write_lake_upload(home: Path, ingest_id: str, rows: list[dict], ingested_at: dt.datetime) -> None:
-    """One upload's readings written to the lake as the ingest writes them (LAKE_SCHEMA,
-    one Parquet object under its ingest day). The ingest cannot produce export, estimated
-    or missing rows yet (`--flow net` and quality codes are being added to it); once it
-    can, these uploads should go through ingest_bytes like the house meter's history."""
-    records = [
-        {"interval_minutes": 60, "timezone": "UTC", "quality_code": None, "source_key": f"raw/{ingest_id}.csv",
-         "source_row": number, "ingest_id": ingest_id, "ingested_at": ingested_at, **row}
-        for number, row in enumerate(rows, start=2)
-    ]
-    table = pa.Table.from_pylist(records, schema=LAKE_SCHEMA)
-    folder = home / "lake" / "readings" / f"ingest_date={ingested_at.date().isoformat()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, folder / f"{ingest_id}.parquet")
-
-
 def net_meter_frame() -> pd.DataFrame:
     frame = pd.concat([pd.read_csv(path) for path in sorted(NET_METER.glob("*.csv"))])
     frame["timestamp"] = pd.to_datetime(frame["timestamp"])
     return frame
 
 
-def net_meter_rows(frame: pd.DataFrame) -> list[dict]:
-    """The signed values split as `--flow net` will: a negative value is an export
-    reading of its magnitude, anything else an import reading."""
-    return [
-        {"meter_id": meter, "reading_start": ts.to_pydatetime(), "kwh": abs(value),
-         "flow": "export" if value < 0 else "import", "quality": "measured"}
-        for meter, ts, value in frame[["meter_id", "timestamp", "kwh"]].itertuples(index=False)
-    ]
+def register_rows() -> list[tuple[str, str, str, float]]:
+    """Three days of quarter hours of meter 'ean-1', a row per register: the day
+    registers count from 07:00 to 22:00, the night ones otherwise (the other is 0)."""
+    out = []
+    for q in range(3 * 96):
+        start = dt.datetime(2024, 6, 3) + dt.timedelta(minutes=15 * q)
+        day_tariff = 7 <= start.hour < 22
+        used = round(0.05 + 0.01 * (q % 7), 3)
+        fed = round(max(0.0, 0.2 * math.sin((start.hour - 6) / 12 * math.pi)), 3)
+        for register, value, applies in (("Offtake day", used, day_tariff), ("Offtake night", used, not day_tariff),
+                                         ("Injection day", fed, day_tariff), ("Injection night", fed, not day_tariff)):
+            out.append((start.strftime("%d/%m/%Y %H:%M"), register, "kWh", value if applies else 0.0))
+    return out
+
+
+def register_file() -> str:
+    return "EAN;Datum;Register;Eenheid;Volume\n" + "".join(
+        f"ean-1;{ts};{register};{unit};{str(value).replace('.', ',')}\n" for ts, register, unit, value in register_rows()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +77,23 @@ def flow_workspace(tmp_path_factory):
             for d in range(HOUSE_DAYS) for h in range(24)
         )
         ingest_bytes(history.encode(), "raw/house.csv", lakehouse, now=dt.datetime(2024, 4, 11, tzinfo=dt.UTC))
-        # A later upload of estimates and a gap supersedes the measured values.
-        flat = [{"meter_id": "house", "reading_start": dt.datetime.combine(FLAT_DAY, dt.time(h)), "kwh": 0.0,
-                 "flow": "import", "quality": "estimated"} for h in range(24)]
-        part = [{"meter_id": "house", "reading_start": dt.datetime.combine(PART_ESTIMATED_DAY, dt.time(h)),
-                 "kwh": house_kwh((PART_ESTIMATED_DAY - dt.date(2024, 3, 1)).days, h),
-                 "flow": "import", "quality": "estimated"} for h in range(6)]
-        gap = [{"meter_id": "house", "reading_start": MISSING_AT, "kwh": None, "flow": "import", "quality": "missing"}]
-        write_lake_upload(home, "estimates", flat + part + gap, dt.datetime(2024, 4, 12))
-        write_lake_upload(home, "solar", net_meter_rows(net_meter_frame()), dt.datetime(2024, 6, 20))
+        # A later upload of estimates (quality code E) and a gap (no value, code
+        # "missing") supersedes the measured values.
+        estimates = "meter_id,timestamp,value,quality\n" + "".join(
+            f"house,{dt.datetime.combine(FLAT_DAY, dt.time(h)).isoformat()}Z,0.0,E\n" for h in range(24)
+        ) + "".join(
+            f"house,{dt.datetime.combine(PART_ESTIMATED_DAY, dt.time(h)).isoformat()}Z,"
+            f"{house_kwh((PART_ESTIMATED_DAY - dt.date(2024, 3, 1)).days, h)},E\n" for h in range(6)
+        ) + f"house,{MISSING_AT.isoformat()}Z,,missing\n"
+        report = ingest_bytes(estimates.encode(), "raw/estimates.csv", lakehouse, now=dt.datetime(2024, 4, 12, tzinfo=dt.UTC))
+        assert report.rows_landed == 31 and report.readings_missing == 1, report.message
+        # The net meter's signed files, as the ingest reads them with --flow net.
+        for path in sorted(NET_METER.glob("*.csv")):
+            report = ingest_bytes(path.read_bytes(), f"raw/{path.name}", lakehouse, IngestOptions(flow="net"),
+                                  now=dt.datetime(2024, 6, 20, tzinfo=dt.UTC))
+            assert report.outcome == "accepted" and report.rows_quarantined == 0, report.message
+        # A portal export with a row per register: offtake and injection, day and night.
+        ingest_bytes(register_file().encode(), "raw/registers.csv", lakehouse, now=dt.datetime(2024, 6, 20, tzinfo=dt.UTC))
         result = build(workspace, full_refresh=True)
         assert result.success, result.failures
         yield workspace
@@ -116,8 +118,8 @@ def test_a_net_meter_lands_import_and_export_per_day(flow_workspace):
         assert math.isclose(row["total_kwh"], want["imported"], rel_tol=REL)
         assert math.isclose(row["export_kwh"], want["exported"], rel_tol=REL)
         assert math.isclose(row["net_kwh"], want["imported"] - want["exported"], rel_tol=REL, abs_tol=1e-12)
-        # every hour is a reading of one flow: the day is whole
-        assert row["reading_count"] + row["export_reading_count"] == want["hours"] == 24
+        # every hour lands in both directions, one of them zero: the day is whole in each
+        assert row["reading_count"] == row["export_reading_count"] == want["hours"] == 24
         assert row["completeness"] == 1.0 and row["is_complete"]
     # the figures the field note gives for these files
     assert math.isclose(got[dt.date(2024, 6, 12)]["total_kwh"], 6.362, rel_tol=1e-9)
@@ -139,17 +141,19 @@ def test_export_is_never_summed_into_total_kwh(flow_workspace):
     assert math.isclose(peak, frame.loc[frame["kwh"] > 0, "kwh"].max(), rel_tol=REL)
     assert frame["kwh"].abs().max() > peak  # an export hour is larger: it would have won
     everything = summary[None]
-    house = rows(flow_workspace, "select sum(kwh) as s from stg_readings where meter_id = 'house'")[0]["s"]
-    assert math.isclose(everything["total_kwh"], imported + house, rel_tol=REL)
-    assert math.isclose(everything["export_kwh"], exported, rel_tol=REL)
-    assert math.isclose(everything["net_kwh"], imported + house - exported, rel_tol=REL)
+    others = {r["flow"]: r["s"] for r in rows(
+        flow_workspace, "select flow, sum(kwh) as s from stg_readings where meter_id <> 'solar-home' group by flow")}
+    assert math.isclose(everything["total_kwh"], imported + others["import"], rel_tol=REL)
+    assert math.isclose(everything["export_kwh"], exported + others["export"], rel_tol=REL)
+    assert math.isclose(everything["net_kwh"], imported + others["import"] - exported - others["export"], rel_tol=REL)
     # the export has its own series: scored and forecast as flow = export, for the
     # meter that feeds in only
     flows = rows(flow_workspace, "select distinct meter_id, flow from fct_daily_anomalies order by 1, 2")
-    assert flows == [{"meter_id": "house", "flow": "import"}, {"meter_id": "solar-home", "flow": "export"},
+    assert flows == [{"meter_id": "ean-1", "flow": "export"}, {"meter_id": "ean-1", "flow": "import"},
+                     {"meter_id": "house", "flow": "import"}, {"meter_id": "solar-home", "flow": "export"},
                      {"meter_id": "solar-home", "flow": "import"}]
     export_days = {r["reading_date"]: r["total_kwh"] for r in rows(
-        flow_workspace, "select reading_date, total_kwh from fct_daily_anomalies where flow = 'export'")}
+        flow_workspace, "select reading_date, total_kwh from fct_daily_anomalies where flow = 'export' and meter_id = 'solar-home'")}
     assert math.isclose(math.fsum(export_days.values()), exported, rel_tol=REL)
     forecast_flows = rows(flow_workspace, "select distinct meter_id, flow from fct_forecast order by 1, 2")
     assert {"meter_id": "house", "flow": "export"} not in forecast_flows
@@ -242,3 +246,22 @@ def test_the_report_charts_export_below_the_axis_and_marks_estimates(flow_worksp
         r'"y":\[([^\]]*)\][^{}]*"name":"export \(fed in\)"', solar)
     drawn = [float(v) for v in bars.group(1).split(",")]
     assert all(v <= 0 for v in drawn) and any(math.isclose(v, -june_12, rel_tol=REL) for v in drawn)
+
+
+def test_registers_per_row_land_import_and_export_per_day(flow_workspace):
+    frame = pd.DataFrame(register_rows(), columns=["ts", "register", "unit", "value"])
+    frame["day"] = pd.to_datetime(frame["ts"], format="%d/%m/%Y %H:%M").dt.date
+    frame["direction"] = frame["register"].str.split().str[0]
+    expected = frame.pivot_table(index="day", columns="direction", values="value", aggfunc="sum")
+    got = {r["reading_date"]: r for r in rows(flow_workspace, """
+        select reading_date, total_kwh, export_kwh, reading_count, export_reading_count
+        from fct_daily_consumption where meter_id = 'ean-1'""")}
+    assert set(got) == set(expected.index)
+    for day, want in expected.iterrows():
+        assert math.isclose(got[day]["total_kwh"], want["Offtake"], rel_tol=REL)
+        assert math.isclose(got[day]["export_kwh"], want["Injection"], rel_tol=REL)
+        # the day and night registers add up into one reading per quarter hour and direction
+        assert got[day]["reading_count"] == got[day]["export_reading_count"] == 96
+    # injection is never in total_kwh: the import total is the offtake alone
+    all_import = rows(flow_workspace, "select sum(total_kwh) as t from fct_daily_consumption where meter_id = 'ean-1'")[0]["t"]
+    assert math.isclose(all_import, frame.loc[frame["direction"] == "Offtake", "value"].sum(), rel_tol=REL)
