@@ -155,32 +155,18 @@ def _convention(layout: Layout, options: IngestOptions, meters, stamps, evidence
 
     zone = zoneinfo.ZoneInfo(options.timezone)
 
-    def minute_of_day(ms: int) -> int:
+    def local_minute(ms: int) -> int:
         local = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).astimezone(zone)
         return local.hour * 60 + local.minute
 
-    begin, end, at_midnight = [], [], False
-    for meter in dict.fromkeys(meters.tolist()):
-        own = np.sort(stamps[meters == meter])
-        gaps = np.diff(own) // 60_000
-        gaps = gaps[gaps > 0]
-        interval = options.interval_minutes or (int(Counter(gaps.tolist()).most_common(1)[0][0]) if len(gaps) else None)
-        # The ends of the meter's regular run: a stray reading far from the rest (a
-        # future date, a typo) says nothing about the convention.
-        steps = np.diff(own) // 60_000
-        regular = np.flatnonzero(steps == interval) if interval else np.array([], dtype=int)
-        first_at = int(regular[0]) if len(regular) else 0
-        last_at = int(regular[-1]) + 1 if len(regular) else len(own) - 1
-        first, last = minute_of_day(int(own[first_at])), minute_of_day(int(own[last_at]))
-        at_midnight = at_midnight or any(minute_of_day(int(t)) == 0 for t in own)
-        if first == 0:
-            begin.append(f"{meter!s}: first reading at midnight")
-        if interval and last_at > first_at and (last + interval) % 1440 == 0:
-            begin.append(f"{meter!s}: last reading one interval before midnight")
-        if interval and first == interval % 1440 and interval < 1440:
-            end.append(f"{meter!s}: first reading one interval after midnight")
-        if last_at > first_at and last == 0:
-            end.append(f"{meter!s}: last reading at midnight")
+    begin, end, at_midnight = _votes(meters, stamps, options.interval_minutes, local_minute)
+    stamped_with_offsets = any(fmt.has_offset for fmt in layout.formats.values())
+    if not begin and not end and stamped_with_offsets:
+        # Stamps given with an offset (UTC, say) may be day-aligned in that frame: the
+        # exporter's days, not the meter's local ones. That is evidence too.
+        begin, end, _ = _votes(meters, stamps, options.interval_minutes, lambda ms: (ms // 60_000) % 1440)
+        begin = [f"{b} (UTC)" for b in begin]
+        end = [f"{e} (UTC)" for e in end]
     if begin and not end:
         evidence.append("timestamps mark interval beginnings: " + "; ".join(begin[:2]))
         return "beginning"
@@ -199,6 +185,33 @@ def _convention(layout: Layout, options: IngestOptions, meters, stamps, evidence
         "(source configuration: \"interval_convention\")",
         "--interval-convention",
     )
+
+
+def _votes(meters, stamps, interval_option, minute_of_day):
+    """Per meter, the evidence at the ends of its regular run of readings: (beginning
+    votes, ending votes, whether any reading falls at midnight)."""
+    begin, end, at_midnight = [], [], False
+    for meter in dict.fromkeys(meters.tolist()):
+        own = np.sort(stamps[meters == meter])
+        steps = np.diff(own) // 60_000
+        positive = steps[steps > 0]
+        interval = interval_option or (int(Counter(positive.tolist()).most_common(1)[0][0]) if len(positive) else None)
+        # The ends of the meter's regular run: a stray reading far from the rest (a
+        # future date, a typo) says nothing about the convention.
+        regular = np.flatnonzero(steps == interval) if interval else np.array([], dtype=int)
+        first_at = int(regular[0]) if len(regular) else 0
+        last_at = int(regular[-1]) + 1 if len(regular) else len(own) - 1
+        first, last = minute_of_day(int(own[first_at])), minute_of_day(int(own[last_at]))
+        at_midnight = at_midnight or any(minute_of_day(int(t)) == 0 for t in own)
+        if first == 0:
+            begin.append(f"{meter!s}: first reading at midnight")
+        if interval and last_at > first_at and (last + interval) % 1440 == 0:
+            begin.append(f"{meter!s}: last reading one interval before midnight")
+        if interval and first == interval % 1440 and interval < 1440:
+            end.append(f"{meter!s}: first reading one interval after midnight")
+        if last_at > first_at and last == 0:
+            end.append(f"{meter!s}: last reading at midnight")
+    return begin, end, at_midnight
 
 
 def dialect_summary(record: dict) -> list[tuple[str, str]]:

@@ -204,9 +204,9 @@ def test_the_unique_key_test_finds_every_repeated_key(demo_workspace, tmp_path):
             select * from (select * from stg_readings order by meter_id, reading_start desc limit 1)
         """)
         plain = connection.execute("""
-            select meter_id, reading_start, count(*) from stg_readings
+            select meter_id, flow, reading_start, count(*) from stg_readings
             group by all having count(*) > 1 order by all
         """).fetchall()
         found = sorted(connection.execute(test_sql).fetchall())
-    assert len(plain) >= 2 and {row[2] for row in plain} == {2, 3}
+    assert len(plain) >= 2 and {row[3] for row in plain} == {2, 3}
     assert found == plain

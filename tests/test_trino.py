@@ -20,7 +20,7 @@ from ingest_lambda.pipeline import ingest_bytes, ingest_file
 from sampledata.generator import generate_long_format, generate_seed_format
 
 from .conftest import REPO
-from .test_flow import net_meter_frame, net_meter_rows, write_lake_upload
+from .test_flow import NET_METER, net_meter_frame
 from .tables import PUBLIC_TABLES, assert_same_rows, ordered_select, same_value
 
 QUERIES = REPO / "queries"
@@ -73,13 +73,21 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
                                   start=dt.datetime(2024, 3, 1))
     ingest_file(berlin.data_path, "raw/berlin.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"),
                 now=dt.datetime(2024, 4, 16, tzinfo=dt.UTC))
-    # A net meter (import and export), with estimated and missing reads beside it:
-    # written to the lake directly until the ingest splits signed values (--flow net).
-    solar = net_meter_rows(net_meter_frame())
-    for row in solar[30:36]:
-        row["quality"] = "estimated"
-    solar[40] |= {"kwh": None, "quality": "missing"}
-    write_lake_upload(workspace.home, "solar", solar, dt.datetime(2024, 4, 16, 12))
+    # A net meter (import and export, --flow net), then a correction of six hours as
+    # estimates (quality code E) and of one as missing.
+    # (January's file only: June's readings would be in the future of this upload's day,
+    # which must come before the later uploads below.)
+    january = NET_METER / "net_meter_january.csv"
+    ingest_file(january, f"raw/{january.name}", lakehouse, IngestOptions(flow="net"),
+                now=dt.datetime(2024, 4, 16, 12, tzinfo=dt.UTC))
+    frame = net_meter_frame()
+    corrected = "meter_id,timestamp,kwh,quality\n" + "".join(
+        f"{m},{t:%Y-%m-%d %H:%M},{v},E\n" for m, t, v in frame.iloc[30:36][["meter_id", "timestamp", "kwh"]].itertuples(index=False)
+    ) + "".join(f"{m},{t:%Y-%m-%d %H:%M},,missing\n" for m, t in frame.iloc[40:41][["meter_id", "timestamp"]].itertuples(index=False))
+    report = ingest_bytes(corrected.encode(), "raw/solar-corrections.csv", lakehouse,
+                          IngestOptions(flow="net", interval_minutes=60, interval_convention="beginning"),
+                          now=dt.datetime(2024, 4, 16, 13, tzinfo=dt.UTC))
+    assert report.rows_landed == 7 and report.readings_missing == 1, report.message
 
     assert build(workspace).success
     trino_build = build(workspace, target="trino")
@@ -87,8 +95,8 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
     assert trino_build.counts.get("pass", 0) >= 70  # the data tests ran on Trino too
     counts = assert_engines_agree(workspace, trino_target)
     # 45 UTC days are 46 local days in Berlin (the first and last are partial); the net
-    # meter has 14 days
-    assert counts["fct_daily_consumption"] == 4 * 30 + 3 * 46 + 14
+    # meter has 7 days
+    assert counts["fct_daily_consumption"] == 4 * 30 + 3 * 46 + 7
     # the comparison covered the export series, the estimates and the gap
     for table, condition in [("stg_readings", "quality = 'missing'"), ("stg_readings", "quality = 'estimated'"),
                              ("fct_daily_anomalies", "flow = 'export'"), ("fct_forecast", "flow = 'export'"),
