@@ -203,9 +203,15 @@ def _header_index(rows: list[list[str] | None], start: int, width: int) -> int |
     if previous < 0:
         return None
     candidate = rows[previous]
-    if len(candidate) not in (width, width - 1) or _has_date(candidate):
+    if _has_date(candidate):
         return None
-    return previous
+    if len(candidate) == width:
+        return previous
+    # One cell short: only when the data rows end with a delimiter the header lacks.
+    data = [r for r in rows[start:start + 50] if r is not None and len(r) == width]
+    if len(candidate) == width - 1 and data and all(not r[-1].strip() for r in data):
+        return previous
+    return None
 
 
 def _names(header: list[str], width: int, data_rows: list[list[str]]) -> tuple[list[str], list[str]]:

@@ -176,3 +176,19 @@ def test_short_meters_land(tmp_path):
         report, rows = land(tmp_path / name, "19_no_complete_day", name)
         assert report.outcome == "accepted", report.message
         assert sorted(r["kwh"] for r in rows) == expected
+
+
+def test_dst_labels_decide_the_repeated_hour_in_a_shuffled_file(tmp_path):
+    """CEST/CET labels, rows in random order: each reading i (kWh 1 + i/100) lands at the
+    i-th hour after 2024-10-26 22:00 UTC (midnight in Berlin), 25 hours that day."""
+    corpus = Path(__file__).with_name("corpus")
+    data = (corpus / "dst_labels_shuffled.csv").read_bytes()
+    report = ingest_bytes(data, "raw/dst.csv", Lakehouse.local(str(tmp_path / "home")),
+                          IngestOptions(timezone="Europe/Berlin"), now=NOW)
+    assert report.outcome == "accepted", report.message
+    files = sorted((tmp_path / "home" / "lake" / "readings").glob("*/*.parquet"))
+    rows = pq.ParquetDataset(files).read().to_pylist()
+    start = dt.datetime(2024, 10, 26, 22)
+    assert {r["reading_start"]: r["kwh"] for r in rows} == {
+        start + dt.timedelta(hours=i): round(1 + i / 100, 2) for i in range(25)
+    }
