@@ -29,6 +29,7 @@ from .errors import DialectAmbiguous
 from .layout import Layout, detect_layout
 from .options import IngestOptions
 from .parse import TextBatch, Upload, check_text
+from .registers import reads_are_irregular
 
 TAIL_BYTES = 64 << 10
 UNIT_NAMES = {"wh": "Wh (from the header)", "kwh": "kWh", "mwh": "MWh (from the header)",
@@ -42,6 +43,7 @@ class Dialect:
     convention: str  # "beginning" or "ending": what a timestamp marks
     descending: bool  # the file lists readings newest first
     evidence: tuple[str, ...] = ()
+    register_grid: int | None = None  # register reads at irregular times, resampled to this grid (minutes)
 
     def record(self, options: IngestOptions) -> dict:
         """What was detected, for the run record and the console: no cell values."""
@@ -66,6 +68,7 @@ class Dialect:
             "flow": options.flow if "flow" not in layout.roles else "from the flow column",
             "meter": layout.meter_default or ("one per value column" if layout.kind == "wide_meter" else "from the meter column"),
             "trailing_delimiter": table.trailing_delimiter,
+            "register_grid_minutes": self.register_grid,
             "ignored_blank_columns": len(table.blank_columns),
             "evidence": list(self.evidence),
         }
@@ -89,7 +92,12 @@ def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> D
     if descending:
         evidence.append("readings are listed newest first")
     convention = _convention(layout, options, meters, stamps, evidence)
-    return Dialect(table, layout, convention, descending, tuple(evidence))
+    grid = None
+    if options.register and reads_are_irregular(meters, stamps):
+        grid = options.interval_minutes or 60
+        evidence.append(f"register reads at irregular times: apportioned to a {grid}-minute grid "
+                        f"(--interval-minutes sets it; rises over gaps above {options.register_max_gap_minutes} minutes are left out)")
+    return Dialect(table, layout, convention, descending, tuple(evidence), grid)
 
 
 def _tail_rows(upload: Upload, table: TableStart, head_size: int) -> list[list[str]]:

@@ -22,7 +22,7 @@ from .layout import Layout
 from .numbers import parse_numbers
 from .options import ENERGY_UNITS, POWER_UNITS, IngestOptions, normalise_unit
 from .parse import TextBatch
-from .registers import register_to_interval_energy
+from .registers import register_to_interval_energy, resample_register_reads
 from .timestamps import combine, minutes_of_day, parse_times
 
 READING_TS = pa.timestamp("ms")
@@ -465,7 +465,45 @@ def normalise(
     register_error = pa.nulls(rows, pa.string())
     numeric = pc.fill_null(value, np.nan).to_numpy(zero_copy_only=False)
     interval_from_reads = None
-    if options.register:
+    oversized = _oversized_fields(table) if blocks == 1 else _tile(_oversized_fields(table), blocks)
+    part_of_sum = np.zeros(rows, dtype=bool)
+    grid = getattr(dialect, "register_grid", None)
+    if options.register and grid:
+        # Reads at irregular times: one row per grid interval a read completes, per read
+        # that lands nothing (with why), and per read whose energy lands in a later interval.
+        usable = has_time & ~np.isnan(numeric) & (meter_codes >= 0)
+        intervals, problems, absorbed = resample_register_reads(
+            meter.to_pylist(), epoch_ms, numeric, usable, state, grid, options.register_max_gap_minutes)
+        by_read: dict[int, list[tuple[int, float]]] = {}
+        for pos, start, energy in intervals:
+            by_read.setdefault(pos, []).append((start, energy))
+        src, starts, energies, messages, parts = [], [], [], [], []
+        for pos in range(rows):
+            if pos in by_read:
+                for start, energy in by_read[pos]:
+                    src.append(pos); starts.append(start); energies.append(energy); messages.append(None); parts.append(False)
+                continue
+            src.append(pos)
+            starts.append(int(epoch_ms[pos]) - int(epoch_ms[pos]) % (grid * 60_000))
+            energies.append(np.nan)
+            messages.append(problems.get(pos))
+            parts.append(pos in absorbed)
+        at = pa.array(src, pa.int64())
+        meter, row_numbers, batch_row = pc.take(meter, at), pc.take(row_numbers, at), pc.take(batch_row, at)
+        meter_error, value_error, unit_error, time_error = (pc.take(a, at) for a in (meter_error, value_error, unit_error, time_error))
+        energy_mult, power_mult, flow, flow_error = (pc.take(a, at) for a in (energy_mult, power_mult, flow, flow_error))
+        quality, quality_code, quality_error, missing = (pc.take(a, at) for a in (quality, quality_code, quality_error, missing))
+        oversized = pc.take(oversized, at)
+        meter_codes = np.asarray(meter_codes)[src]
+        rows = len(src)
+        has_time = np.asarray(has_time)[src]
+        epoch_ms = np.where(has_time, np.asarray(starts, dtype=np.int64), 0)
+        reading_start = pa.array(epoch_ms, pa.int64(), mask=~has_time)
+        value = pa.array(energies, pa.float64(), from_pandas=True)
+        register_error = pa.array(messages, pa.string())
+        part_of_sum = np.asarray(parts, dtype=bool)
+        interval_from_reads = np.full(rows, grid, dtype=np.int32)
+    elif options.register:
         usable = has_time & ~np.isnan(numeric) & (meter_codes >= 0)
         energy, start_ms, problems = register_to_interval_energy(meter.to_pylist(), epoch_ms, numeric, usable, state)
         messages = np.full(rows, None, dtype=object)
@@ -479,7 +517,8 @@ def normalise(
 
     # Interval: column, option, wide slots, hour numbers, gap between reads, or inferred.
     interval, interval_error = _parse_intervals(
-        _tile(_column(table, layout.roles["interval_minutes"]), blocks) if "interval_minutes" in layout.roles else None, rows
+        _tile(_column(table, layout.roles["interval_minutes"]), blocks)
+        if "interval_minutes" in layout.roles and not (options.register and grid) else None, rows
     )
     if options.interval_minutes:
         interval = pc.fill_null(interval, options.interval_minutes)
@@ -515,22 +554,17 @@ def normalise(
     kwh_np = pc.fill_null(kwh, np.nan).to_numpy(zero_copy_only=False)
 
     parse_error = pc.coalesce(
-        _oversized_fields(table),
-        meter_error, time_error, value_error, unit_error, flow_error, quality_error,
-        register_error, interval_error, interval_missing,
-    ) if blocks == 1 else pc.coalesce(
-        _tile(_oversized_fields(table), blocks),
-        meter_error, time_error, value_error, unit_error, flow_error, quality_error,
+        oversized, meter_error, time_error, value_error, unit_error, flow_error, quality_error,
         register_error, interval_error, interval_missing,
     )
 
     ok = pc.is_null(parse_error).to_numpy(zero_copy_only=False)
-    part_of_sum = np.zeros(rows, dtype=bool)
-    if "flow" in layout.roles:
+    if "flow" in layout.roles and not grid:
         # Tariff registers of one direction (day/night, peak/off-peak) on rows of their
         # own add up into that direction's reading of the interval.
         registers = _blank_to_null(_tile(_column(table, layout.roles["flow"]), blocks))
-        kwh, part_of_sum = _add_up_registers(meter_codes, flow, epoch_ms, registers, kwh, ok & has_time)
+        kwh, summed = _add_up_registers(meter_codes, flow, epoch_ms, registers, kwh, ok & has_time & ~part_of_sum)
+        part_of_sum = part_of_sum | summed
     if "flow" in layout.roles or is_net or any(c.flow for _, c in value_columns):
         flow_codes = pc.fill_null(pc.equal(flow, "export"), False).to_numpy(zero_copy_only=False).astype(np.int64)
         key_codes = meter_codes.astype(np.int64) * 2 + flow_codes

@@ -48,6 +48,7 @@ class IngestOptions:
     decimal_mark: str | None = None  # "." or "," when the numbers cannot tell
     delimiter: str | None = None  # the CSV delimiter when detection cannot find it
     max_kw: float = DEFAULT_MAX_KW  # plausibility cap: average power over an interval, in kW
+    register_max_gap_minutes: int = 360  # register reads at irregular times: a rise over a longer gap is left out
 
     def __post_init__(self) -> None:
         try:
@@ -77,6 +78,8 @@ class IngestOptions:
                 raise UsageError(f"{name} must be one of {', '.join(a for a in allowed if a)}, not {value!r}")
         if self.delimiter is not None and len(self.delimiter) != 1:
             raise UsageError("--delimiter must be one character, e.g. ';' or '\\t'")
+        if self.register_max_gap_minutes <= 0:
+            raise UsageError("the register gap limit must be a positive number of minutes")
         if not self.max_kw > 0:
             raise UsageError("--max-kw must be a positive power in kW")
         if not 0.0 <= self.max_bad_row_share <= 1.0:
@@ -100,7 +103,8 @@ class IngestOptions:
 
 # Options added after ingest ids were first issued: left out of the fingerprint at their
 # default, so re-ingesting bytes ingested before they existed still answers "nothing changed".
-_ADDED_OPTIONS = ("interval_convention", "flow", "date_order", "decimal_mark", "delimiter", "max_kw")
+_ADDED_OPTIONS = ("interval_convention", "flow", "date_order", "decimal_mark", "delimiter", "max_kw",
+                  "register_max_gap_minutes")
 
 
 def normalise_unit(unit: str) -> str | None:

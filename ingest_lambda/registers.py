@@ -38,3 +38,91 @@ def register_to_interval_energy(
     return energy, start_ms, problems
 
 
+
+
+def resample_register_reads(
+    meter_names: list, epoch_ms: np.ndarray, value: np.ndarray, valid: np.ndarray, state,
+    grid_minutes: int, max_gap_minutes: int,
+) -> tuple[list[tuple[int, int, float]], dict[int, str], set[int]]:
+    """Cumulative register values read at irregular times (whenever the register
+    changed) into energy per interval of a regular grid, by linear apportionment.
+
+    Between two consecutive reads of a meter, the register's rise is spread evenly over
+    the time between them; a grid interval is landed once reads cover it whole. A rise
+    over a gap longer than ``max_gap_minutes`` cannot be placed in time: the intervals
+    of the gap are left out (never filled); an unchanged register over any gap is exact
+    zeros. A fall of the register (reset, rollover) breaks the run like a gap.
+
+    Returns (intervals as (read position that completes it, start epoch ms, energy in
+    the register's unit), {read position: why it lands nothing}, positions of reads
+    whose energy landed inside intervals another read completes). The open interval of
+    each meter carries over to the next batch in ``state.register_open``.
+    """
+    grid_ms = grid_minutes * 60_000
+    intervals: list[tuple[int, int, float]] = []
+    problems: dict[int, str] = {}
+    absorbed: set[int] = set()
+    opened = state.__dict__.setdefault("register_open", {})
+    order = sorted(np.flatnonzero(valid), key=lambda i: (meter_names[i], epoch_ms[i]))
+    for pos in order:
+        meter, t1, v1 = meter_names[pos], int(epoch_ms[pos]), float(value[pos])
+        previous = state.register_last.get(meter)
+        state.register_last[meter] = (t1, v1)
+        if previous is None:
+            problems[pos] = "first register read of the meter: it opens the first interval"
+            opened.pop(meter, None)
+            continue
+        t0, v0 = previous
+        if t1 == t0:
+            problems[pos] = ("a second read at the same time with another value" if v1 != v0
+                             else "exact repeat of an earlier register read")
+            state.register_last[meter] = previous
+            continue
+        if v1 < v0:
+            problems[pos] = f"register fell from {v0:g} to {v1:g} (reset or rollover): interval energy unknown"
+            opened.pop(meter, None)
+            continue
+        rise = v1 - v0
+        if t1 - t0 > max_gap_minutes * 60_000 and rise > 0:
+            problems[pos] = (f"the register rose by {rise:g} over {(t1 - t0) / 3_600_000:.1f} hours without reads, longer "
+                             f"than {max_gap_minutes} minutes: when it was used is unknown, so those intervals are left out")
+            opened.pop(meter, None)
+            continue
+        # The open interval continues only if this span starts where coverage ended.
+        start_grid = t0 - t0 % grid_ms
+        open_interval = opened.get(meter)
+        if open_interval is not None and (open_interval[0] != start_grid or open_interval[2] != t0):
+            open_interval = None
+        energy_so_far, covered_from = (open_interval[1], open_interval[3]) if open_interval else (0.0, t0)
+        completed = 0
+        g = start_grid
+        while g < t1:
+            lo, hi = max(t0, g), min(t1, g + grid_ms)
+            share = rise * (hi - lo) / (t1 - t0)
+            if g == start_grid:
+                energy = energy_so_far + share
+                start_cover = covered_from
+            else:
+                energy, start_cover = share, g
+            if hi == g + grid_ms:
+                if start_cover <= g:  # covered whole, from its start
+                    intervals.append((pos, g, energy))
+                    completed += 1
+                opened.pop(meter, None)
+            else:
+                opened[meter] = (g, energy, t1, start_cover)
+            g += grid_ms
+        if not completed:
+            absorbed.add(pos)
+    return intervals, problems, absorbed
+
+
+def reads_are_irregular(meters, stamps_ms) -> bool:
+    """Whether a meter's register reads are not on one regular grid (varying gaps, or
+    a gap that does not divide a day)."""
+    for meter in dict.fromkeys(meters.tolist()):
+        own = np.sort(stamps_ms[meters == meter])
+        gaps = set((np.diff(own) // 60_000).tolist()) - {0}
+        if len(gaps) > 1 or any(1440 % g for g in gaps) or any(t % 60_000 for t in own):
+            return True
+    return False
