@@ -192,3 +192,20 @@ def test_dst_labels_decide_the_repeated_hour_in_a_shuffled_file(tmp_path):
     assert {r["reading_start"]: r["kwh"] for r in rows} == {
         start + dt.timedelta(hours=i): round(1 + i / 100, 2) for i in range(25)
     }
+
+
+def test_hour_numbers_count_elapsed_hours_on_clock_change_days(tmp_path):
+    """Hours 1..23 on the spring day and 1..25 on the autumn day in Madrid: hour k is
+    the k-th hour after local midnight in elapsed time, so each day is unbroken."""
+    corpus = Path(__file__).with_name("corpus")
+    data = (corpus / "hour_numbers_on_clock_change_days.csv").read_bytes()
+    report = ingest_bytes(data, "raw/h.csv", Lakehouse.local(str(tmp_path / "home")),
+                          IngestOptions(timezone="Europe/Madrid"), now=NOW)
+    assert report.outcome == "accepted", report.message
+    files = sorted((tmp_path / "home" / "lake" / "readings").glob("*/*.parquet"))
+    starts = sorted(r["reading_start"] for r in pq.ParquetDataset(files).read().to_pylist())
+    spring, autumn = starts[:23], starts[23:]
+    assert spring[0] == dt.datetime(2024, 3, 30, 23) and autumn[0] == dt.datetime(2024, 10, 26, 22)
+    for day in (spring, autumn):
+        assert all(b - a == dt.timedelta(hours=1) for a, b in zip(day, day[1:]))
+    assert len(autumn) == 25
