@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 
 import pyarrow as pa
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
@@ -47,7 +48,7 @@ class OutputFormat(str, Enum):
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(Text.assemble(("error: ", "bold red"), message))  # messages quote file text: never markup
     raise typer.Exit(code)
 
 
@@ -308,9 +309,11 @@ def inspect(
         err.print(Text.assemble(("would be rejected: ", "bold red"), rejected.reason))
         raise typer.Exit(1)
     out.print(_dialect_table(result.dialect, f"detected in {file.name}"))
-    table = Table(title="first readings as they would land (nothing is landed)")
+    table = Table(title="first readings as they would land (nothing is landed)", box=box.SIMPLE, padding=(0, 1))
     for name in result.readings.column_names:
-        table.add_column(name, justify="right" if name in ("row", "minutes", "kWh") else "left")
+        table.add_column(name, justify="right" if name in ("row", "minutes", "kWh") else "left",
+                         no_wrap=name not in ("meter", "problem"), overflow="fold",
+                         min_width={"meter": 10, "problem": 20}.get(name))
     for row in result.readings.to_pylist():
         table.add_row(*[Text("" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))) for v in row.values()])
     out.print(table)
@@ -329,7 +332,7 @@ def _print_build(result) -> None:
             problem = failure.message
             if failure.failing_rows:
                 problem = f"{failure.failing_rows:,} rows break this rule"
-            table.add_row(failure.name, failure.kind, problem, failure.compiled_sql or "")
+            table.add_row(Text(failure.name), failure.kind, Text(problem), Text(failure.compiled_sql or ""))
         err.print(table)
         err.print("a failed test names the rule and its table; run its query with `energy sql -f FILE` to see the rows")
 
@@ -409,7 +412,7 @@ def _print_arrow(table: pa.Table, fmt: OutputFormat) -> None:
         for name in table.column_names:
             rich_table.add_column(name)
         for row in table.to_pylist():
-            rich_table.add_row(*["" if v is None else (f"{v:,.3f}" if isinstance(v, float) else str(v)) for v in row.values()])
+            rich_table.add_row(*[Text("" if v is None else (f"{v:,.3f}" if isinstance(v, float) else str(v))) for v in row.values()])
         out.print(rich_table)
 
 
@@ -445,7 +448,7 @@ def _print_summary(workspace: Workspace) -> None:
         table.add_column(column, justify="left" if column == "meter" else "right")
     for row in summary:
         table.add_row(
-            "all meters" if row["scope"] == "all" else row["meter_id"],
+            "all meters" if row["scope"] == "all" else Text(row["meter_id"]),
             str(row["days"]),
             f"{row['total_kwh']:,.1f}",
             f"{row['daily_average_kwh']:,.2f}",
@@ -585,18 +588,19 @@ def status(
         for record in state.recent_ingests:
             reasons = sorted(record["reasons"].items(), key=lambda item: -item[1])
             colour = "green" if record["outcome"] == "accepted" else "red"
-            table.add_row(record["ingested_at"][:19].replace("T", " "), record["source_key"],
-                          f"[{colour}]{record['outcome']}[/]", f"{record['rows_in']:,}", f"{record['rows_landed']:,}",
-                          f"{record['rows_quarantined']:,}", (f"{reasons[0][0]} ({reasons[0][1]:,})" if reasons[0][1] else reasons[0][0]) if reasons else "")
+            table.add_row(record["ingested_at"][:19].replace("T", " "), Text(record["source_key"]),
+                          Text(record["outcome"], style=colour), f"{record['rows_in']:,}", f"{record['rows_landed']:,}",
+                          f"{record['rows_quarantined']:,}",
+                          Text((f"{reasons[0][0]} ({reasons[0][1]:,})" if reasons[0][1] else reasons[0][0]) if reasons else ""))
         out.print(table)
     if state.dq_failures:
         table = Table(title="latest data-quality failures")
         for column in ("when (UTC)", "upload", "check", "rows", "reason"):
             table.add_column(column)
         for failure in state.dq_failures:
-            table.add_row(f"{failure['evaluated_at']:%Y-%m-%d %H:%M}", failure["source_key"], failure["expectation"],
+            table.add_row(f"{failure['evaluated_at']:%Y-%m-%d %H:%M}", Text(failure["source_key"]), failure["expectation"],
                           "" if failure["unexpected_count"] is None else f"{failure['unexpected_count']:,}",
-                          failure["reason"] or "")
+                          Text(failure["reason"] or ""))
         out.print(table)
     elif totals["uploads"]:
         out.print("no data-quality failures")

@@ -99,3 +99,31 @@ def test_build_summarises_failed_tests(workspace, monkeypatch):
     assert "not_null_fct_daily_consumption_total_kwh" in result.output
     assert "3 rows break this rule" in result.output
     assert "energy sql -f FILE" in result.output
+
+
+FIELD = Path(__file__).with_name("field")
+
+
+def test_file_text_is_printed_literally_and_the_dialect_is_shown(workspace):
+    path = FIELD / "14_bracketed_units" / "bracketed_unit_headers.csv"
+    result = run_cli("ingest", str(path), "--timezone", "Europe/Berlin")
+    assert result.exit_code == 0, result.output
+    assert "Netzbezug [kWh]" in result.output and "Hausverbrauch [kWh]" in result.output
+    assert "wide by meter" in result.output and "interval convention" in result.output
+    # a refusal quoting a header with brackets keeps them too
+    refused = run_cli("ingest", str(path), "--column", "value=Wert [Wh]")
+    assert refused.exit_code == 1
+    assert "'Wert [Wh]'" in refused.output
+
+
+def test_inspect_lands_nothing_and_names_the_option_when_refusing(workspace):
+    preamble = FIELD / "01_utility_download_preamble" / "usage_15min.csv"
+    result = run_cli("inspect", str(preamble), "--timezone", "America/Los_Angeles", "--rows", "3")
+    assert result.exit_code == 0, result.output
+    assert "line 6 after 4 preamble lines" in result.output
+    assert "2024-01-15" in result.output and "0.12" in result.output
+    assert "JORDAN" not in result.output and "CEDAR" not in result.output  # preamble lines are never shown
+    assert not list(workspace.lake.rglob("*.parquet"))
+    ambiguous = run_cli("inspect", str(CORPUS / "ambiguous_interval_convention.csv"))
+    assert ambiguous.exit_code == 1
+    assert "--interval-convention" in ambiguous.output
