@@ -313,7 +313,7 @@ def inspect(
     for name in result.readings.column_names:
         table.add_column(name, justify="right" if name in ("row", "minutes", "kWh") else "left",
                          no_wrap=name not in ("meter", "problem"), overflow="fold",
-                         min_width={"meter": 10, "problem": 20}.get(name))
+                         min_width={"meter": 12, "problem": 20}.get(name))
     for row in result.readings.to_pylist():
         table.add_row(*[Text("" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))) for v in row.values()])
     out.print(table)

@@ -21,7 +21,7 @@ PREVIEW_BLOCK_BYTES = 1 << 20
 @dataclass
 class Inspection:
     dialect: dict  # detect.Dialect.record(): what was detected and why
-    readings: pa.Table  # the first readings: row, meter, start (UTC), start (local), minutes, kWh, flow, quality[, problem]
+    readings: pa.Table  # the first readings: row, meter, start (local, with its UTC offset), minutes, kWh, flow, quality[, problem]
 
 
 def inspect_file(path: Path, options: IngestOptions, source_key: str | None = None, rows: int = 10) -> Inspection:
@@ -42,12 +42,12 @@ def inspect_file(path: Path, options: IngestOptions, source_key: str | None = No
     finally:
         plain.release()
     head = readings.filter(pc.invert(readings["part_of_sum"])).slice(0, rows)  # as the lake would hold them
-    local = pc.local_timestamp(pc.cast(pc.cast(head["reading_start"], pa.timestamp("ms", "UTC")), pa.timestamp("ms", options.timezone)))
+    zoned = pc.cast(pc.cast(head["reading_start"], pa.timestamp("ms", "UTC")), pa.timestamp("ms", options.timezone))
     columns = {
         "row": head["row_number"],
         "meter": head["meter_id"],
-        "start (UTC)": pc.strftime(head["reading_start"], format="%Y-%m-%d %H:%M"),
-        "start (local)": pc.strftime(local, format="%Y-%m-%d %H:%M"),
+        # local wall-clock time and its offset from UTC: both conventions' days show
+        "start (local)": pc.strftime(zoned, format="%Y-%m-%d %H:%M%z"),
         "minutes": head["interval_minutes"],
         "kWh": head["kwh"],
         "flow": head["flow"],
