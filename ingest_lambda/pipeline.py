@@ -253,7 +253,7 @@ class _Run:
             self.plain = self.upload.plain()
             dialect = detect_dialect(self.plain, self.options, self.source_key)
             report.dialect = dialect.record(self.options)
-            csv_upload = read_upload(self.plain, dialect.table, self.block_bytes)
+            csv_upload = read_upload(self.plain, dialect.table, _block_bytes_for(dialect, self.block_bytes))
             # One quarantine file for the whole run: rows set aside while reading and
             # duplicates found across batches afterwards go to the same writer.
             with pq.ParquetWriter(self.bad_path, QUARANTINE_SCHEMA, compression="snappy") as self.bad_writer:
@@ -534,6 +534,15 @@ class _Run:
                 ]
             )
         return report
+
+
+def _block_bytes_for(dialect: Dialect, block_bytes: int) -> int:
+    """Smaller pieces for wide files: a wide row holds one reading per interval or meter
+    (96 in a quarter-hour day row, against one in a long row of about the same width
+    per reading), so memory per piece follows readings, not bytes."""
+    per_row = len(dialect.layout.slots) or len(dialect.layout.values)
+    scale = max(1, per_row // 8)
+    return max(min(block_bytes, 1 << 20), block_bytes // scale)
 
 
 def _with_net_complements(readings: pa.Table) -> pa.Table:
