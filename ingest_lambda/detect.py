@@ -65,7 +65,8 @@ class Dialect:
             "timezone": options.timezone,
             "unit": options.unit or ("from the unit column" if "unit" in layout.roles
                                      else UNIT_NAMES.get(values.unit or "kwh", values.unit)),
-            "flow": options.flow if "flow" not in layout.roles else "from the flow column",
+            "flow": ("from the flow column" if "flow" in layout.roles
+                     else "per value column" if any(v.flow for v in layout.values) else options.flow),
             "meter": layout.meter_default or ("one per value column" if layout.kind == "wide_meter" else "from the meter column"),
             "trailing_delimiter": table.trailing_delimiter,
             "register_grid_minutes": self.register_grid,
@@ -188,7 +189,7 @@ def _convention(layout: Layout, options: IngestOptions, meters, stamps, evidence
            if begin and end else "the readings start and end mid-day and cross midnight")
     raise DialectAmbiguous(
         f"cannot tell whether the timestamps mark the beginning or the end of each interval: {why}; "
-        "the two readings put a reading at midnight on different days. "
+        "the two conventions put a reading at midnight on different days. "
         "Give --interval-convention beginning or --interval-convention ending "
         "(source configuration: \"interval_convention\")",
         "--interval-convention",
@@ -215,10 +216,10 @@ def _votes(meters, stamps, interval_option, minute_of_day):
             begin.append(f"{meter!s}: first reading at midnight")
         if interval and last_at > first_at and (last + interval) % 1440 == 0:
             begin.append(f"{meter!s}: last reading one interval before midnight")
-        if interval and first == interval % 1440 and interval < 1440:
-            end.append(f"{meter!s}: first reading one interval after midnight")
-        if last_at > first_at and last == 0:
-            end.append(f"{meter!s}: last reading at midnight")
+        # Ending only on both ends: one interval after midnight to midnight. A first stamp
+        # at 00:15 alone is also a start-stamped logger that began a quarter late.
+        if interval and interval < 1440 and first == interval and last_at > first_at and last == 0:
+            end.append(f"{meter!s}: first reading one interval after midnight and last at midnight")
     return begin, end, at_midnight
 
 

@@ -54,6 +54,7 @@ class TableStart:
     trailing_delimiter: bool = False  # data rows end with a delimiter the header lacks
     blank_columns: list[str] = field(default_factory=list)  # columns with no header and no value in the sample
     sample_rows: list[list[str]] = field(default_factory=list)  # data rows of the sample, as text cells
+    header_guessed: bool = False  # no data row was found: the first line was taken as the header
 
     def column_position(self, name: str) -> int:
         return self.names.index(name) + 1
@@ -191,6 +192,7 @@ def _first_line_header(lines: list[str], offsets: list[int], bom: int, delimiter
         preamble_lines=0,
         blank_columns=blank,
         sample_rows=[r for r in rows if len(r) == len(header)],
+        header_guessed=True,
     )
 
 

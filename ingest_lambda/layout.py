@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from .dialect import DATE_IN_CELL, TableStart
+from .codes import flow_of
 from .errors import DialectAmbiguous, FileRejected
 from .numbers import NumberFormat, NumberFormatAmbiguous, PLACEHOLDERS, detect_number_format
 from .options import IngestOptions, normalise_unit
@@ -38,7 +39,7 @@ ROLE_WORDS: dict[str, tuple[str, ...]] = {
         "meter_id", "meter", "meterid", "meter_number", "meter_no", "appliance", "device", "device_id",
         "sensor", "sensor_id", "channel", "zaehler", "zahler", "zaehlernummer", "zaehlpunkt", "zahlpunkt",
         "messpunkt", "cups", "lclid", "mpan", "mprn", "ean", "pod", "esiid", "prm", "compteur", "contador",
-        "contatore", "meternummer", "aansluiting", "supply_point",
+        "contatore", "meternummer", "aansluiting", "supply_point", "ppe", "nmi", "mpid", "premise", "premise_id",
     ),
     "timestamp": (
         "timestamp", "time_stamp", "datetime", "date_time", "zeitstempel", "messzeitpunkt", "zeitpunkt",
@@ -226,6 +227,11 @@ def _column_by_reference(table: TableStart, reference: str, role: str) -> str:
 
 
 def _header_text(table: TableStart) -> str:
+    if table.header_guessed:
+        # No row of the file holds a date the way exports write one: the "header" may be
+        # a preamble line with a customer's name or address, so it is never quoted.
+        return (f"(the first line, not shown: no row holds a date this tool reads, so it may be a preamble; "
+                f"{len(table.names)} columns)")
     return str([h for h in table.header]) if table.header else f"(no header: {len(table.names)} columns, refer to them as #1 … #{len(table.names)})"
 
 
@@ -342,6 +348,9 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
                 taken.add(name)
                 break
 
+    if "meter_id" not in roles and not options.meter_id and not table.header_guessed:
+        _meter_by_content(table, filled, taken, samples, roles, evidence)
+
     convention_hint = None
     if "timestamp" in roles and table.header:
         header_words = set(words(roles["timestamp"]))
@@ -412,7 +421,7 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
         named = [n for is_named, n in candidates if is_named]
         chosen = named or ([n for _, n in candidates] if not table.header or len(candidates) == 1 else [])
         if not chosen:
-            unnamed = [n for _, n in candidates]
+            unnamed = [n if not table.header_guessed else f"#{table.column_position(n)}" for _, n in candidates]
             hint = f" (numeric columns: {unnamed})" if unnamed else ""
             raise FileRejected(
                 f"missing required column(s) ['value']: no column of the header {_header_text(table)} "
@@ -427,6 +436,24 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
                 f"holds which meter's readings cannot be told; map one with --column value=#N (columns {positions})",
                 "--column value=",
             )
+        directions = {name: _direction_of_header(name) for name in chosen} if table.header else {}
+        if len(chosen) > 1 and any(d == "export" for d in directions.values()):
+            # Columns named for the two directions (IMPORT/EXPORT, Netzbezug/Einspeisung,
+            # Delivered/Received) are one meter's import and export, never two meters.
+            unknown = [n for n, d in directions.items() if d is None]
+            if unknown:
+                raise DialectAmbiguous(
+                    f"the columns {chosen} include energy fed into the grid ({[n for n, d in directions.items() if d == 'export']}) "
+                    f"beside columns whose direction the header does not say ({unknown}); map them with "
+                    "--column import=HEADER --column export=HEADER (or --column value=HEADER)",
+                    "--column import=",
+                )
+            for name in chosen:
+                values.append(ValueColumn(name, _number_format(samples[name], options, name),
+                                          unit=unit_of_header(name), flow=directions[name]))
+            evidence.append("value columns named for import and export: " + ", ".join(
+                f"{n!r} {d}" for n, d in directions.items()))
+            chosen = []
         if len(chosen) > 1 and "meter_id" in roles:
             raise DialectAmbiguous(
                 f"several columns could hold the readings ({chosen}) and the file also has a meter column "
@@ -484,6 +511,45 @@ def _by_shape(cells: list[str], per_shape: int = 2) -> list[str]:
             kept[shape] = kept.get(shape, 0) + 1
             out.append(cell)
     return out
+
+
+def _meter_by_content(table, filled, taken, samples, roles, evidence) -> None:
+    """A column of text that no header word names: in a headerless file the first such
+    column is the meter; in a file with a header, one holding several different texts
+    could be meters, and a file of several meters must never land as one, so the
+    file is refused with the options that decide."""
+    for name in filled:
+        if name in taken or (table.header and _matches(name, IGNORED_WORDS)):
+            continue
+        cells = [c for c in samples[name] if c]
+        share = _numeric_share(cells)
+        if share is None or share >= 0.5 or not _may_be_text_ids(cells):
+            continue
+        distinct = list(dict.fromkeys(cells))
+        if not table.header:
+            roles["meter_id"] = name
+            taken.add(name)
+            evidence.append(f"meter ids from column {name} (a headerless file: the column of text)")
+            return
+        if len(distinct) > 1:
+            raise DialectAmbiguous(
+                f"column {name!r} holds several texts ({', '.join(repr(d[:20]) for d in distinct[:3])} …) and no "
+                f"column is named as the meter: if it names the meter, give --column meter_id={name}; if the "
+                "file is one meter, give --meter-id NAME",
+                "--column meter_id=",
+            )
+
+
+def _may_be_text_ids(cells: list[str]) -> bool:
+    """Cells that are not dates or times (a time column is never a meter)."""
+    return not any(DATE_IN_CELL.search(c) or re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", c) for c in cells[:50])
+
+
+def _direction_of_header(header: str) -> str | None:
+    """import/export when a value column's header names a direction, else None."""
+    text = UNIT_IN_HEADER.sub(" ", header)
+    flow, _ = flow_of(re.sub(r"[_/]+", " ", text))
+    return flow
 
 
 def _may_hold_times(cells: list[str]) -> bool:

@@ -127,3 +127,17 @@ def test_inspect_lands_nothing_and_names_the_option_when_refusing(workspace):
     ambiguous = run_cli("inspect", str(CORPUS / "ambiguous_interval_convention.csv"))
     assert ambiguous.exit_code == 1
     assert "--interval-convention" in ambiguous.output
+
+
+def test_a_preamble_taken_for_a_header_is_never_quoted(workspace, tmp_path):
+    """No row holds a date this tool reads: the first line is taken as the header, and
+    it may be a customer's name and address, so no message or record repeats it."""
+    path = tmp_path / "statement.csv"
+    path.write_text("Customer: Jane Doe, 12 Oak Rd, Springfield\nAccount 5550001\n\nWhen,Wert [kWh]\n"
+                    "Mar 4 2024 12:00AM,0.5\nMar 4 2024 1:00AM,0.5\n")
+    result = run_cli("ingest", str(path))
+    assert result.exit_code == 1
+    assert "Jane" not in result.output and "Oak" not in result.output
+    records = [p.read_text() for p in (workspace.quarantine / "files").rglob("reason.json")]
+    records += [p.read_text() for p in (workspace.dq / "ingests").glob("*.json")]
+    assert records and not any("Jane" in r or "Oak Rd" in r for r in records)

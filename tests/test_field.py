@@ -209,3 +209,25 @@ def test_hour_numbers_count_elapsed_hours_on_clock_change_days(tmp_path):
     for day in (spring, autumn):
         assert all(b - a == dt.timedelta(hours=1) for a, b in zip(day, day[1:]))
     assert len(autumn) == 25
+
+
+def test_columns_named_for_import_and_export_are_one_meter_both_ways(tmp_path):
+    corpus = Path(__file__).with_name("corpus")
+    report = ingest_bytes((corpus / "import_export_columns.csv").read_bytes(), "raw/ie.csv",
+                          Lakehouse.local(str(tmp_path / "home")), IngestOptions(timezone="Europe/Berlin"), now=NOW)
+    assert report.outcome == "accepted", report.message
+    files = sorted((tmp_path / "home" / "lake" / "readings").glob("*/*.parquet"))
+    rows = pq.ParquetDataset(files).read().to_pylist()
+    assert {r["meter_id"] for r in rows} == {"import_export_columns"}
+    assert daily(rows, "Europe/Berlin", "import") == {"2024-06-15": (24, 2.4)}
+    assert daily(rows, "Europe/Berlin", "export") == {"2024-06-15": (24, 10.0)}
+
+
+def test_a_headerless_file_keeps_its_meters_apart(tmp_path):
+    corpus = Path(__file__).with_name("corpus")
+    report = ingest_bytes((corpus / "headerless_two_meters.csv").read_bytes(), "raw/h.csv",
+                          Lakehouse.local(str(tmp_path / "home")), now=NOW)
+    assert report.outcome == "accepted", report.message
+    files = sorted((tmp_path / "home" / "lake" / "readings").glob("*/*.parquet"))
+    rows = pq.ParquetDataset(files).read().to_pylist()
+    assert {m: round(sum(r["kwh"] for r in rows if r["meter_id"] == m), 9) for m in ("HA", "HB")} == {"HA": 12.0, "HB": 6.0}
