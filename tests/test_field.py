@@ -218,7 +218,7 @@ def test_columns_named_for_import_and_export_are_one_meter_both_ways(tmp_path):
     assert report.outcome == "accepted", report.message
     files = sorted((tmp_path / "home" / "lake" / "readings").glob("*/*.parquet"))
     rows = pq.ParquetDataset(files).read().to_pylist()
-    assert {r["meter_id"] for r in rows} == {"import_export_columns"}
+    assert {r["meter_id"] for r in rows} == {"ie"}  # no meter column: named after the file
     assert daily(rows, "Europe/Berlin", "import") == {"2024-06-15": (24, 2.4)}
     assert daily(rows, "Europe/Berlin", "export") == {"2024-06-15": (24, 10.0)}
 
