@@ -181,6 +181,23 @@ def _refuse_repeats(staged: list[_Staged]) -> None:
         first[item.key] = item
 
 
+def _reading_options(workspace: Workspace, sources: Path | None, column: list[str] | None, **given):
+    """The source configuration and the command line's options for it (None: not given).
+    Raises UsageError for options that cannot work."""
+    from ingest_lambda.options import parse_column_map
+    from ingest_lambda.sources import SourceConfig
+
+    overrides = dict(given)
+    if overrides.get("delimiter") in ("\\t", "tab"):
+        overrides["delimiter"] = "\t"
+    if column:
+        overrides["column_map"] = parse_column_map(column)
+    default_sources = workspace.home / "sources.json"
+    config = SourceConfig.load(str(sources or default_sources) if (sources or default_sources.exists()) else None)
+    config.options_for("", overrides)  # refuse bad options before anything is read
+    return config, overrides
+
+
 @app.command()
 def ingest(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV files (optionally .gz) to ingest")],
@@ -205,27 +222,21 @@ def ingest(
     Options given here win over the source configuration. Exit 0 when every file was
     accepted, 1 when any was rejected (nothing of it landed), 2 for a usage error.
     """
-    from ingest_lambda.options import UsageError, parse_column_map
+    from ingest_lambda.options import UsageError
     from ingest_lambda.parse import Upload
     from ingest_lambda.pipeline import ingest_upload
-    from ingest_lambda.sources import SourceConfig
     from ingest_lambda.storage import Lakehouse
 
     workspace = Workspace.current().ensure()
-    overrides = dict(
-        timezone=timezone, unit=unit, meter_id=meter_id, interval_minutes=interval_minutes,
-        register=register, timestamp_format=timestamp_format, max_bad_row_share=max_bad_rows,
-        interval_convention=interval_convention, flow=flow, date_order=date_order, decimal_mark=decimal_mark,
-        delimiter={"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter), max_kw=max_kw,
-    )
     # private copies of the uploads, deleted when the command ends
     incoming = tempfile.TemporaryDirectory(prefix=".incoming-", dir=workspace.raw, ignore_cleanup_errors=True)
     try:
-        if column:
-            overrides["column_map"] = parse_column_map(column)
-        default_sources = workspace.home / "sources.json"
-        config = SourceConfig.load(str(sources or default_sources) if (sources or default_sources.exists()) else None)
-        config.options_for("", overrides)  # refuse bad options before copying anything
+        config, overrides = _reading_options(
+            workspace, sources, column, timezone=timezone, unit=unit, meter_id=meter_id,
+            interval_minutes=interval_minutes, register=register, timestamp_format=timestamp_format,
+            max_bad_row_share=max_bad_rows, interval_convention=interval_convention, flow=flow,
+            date_order=date_order, decimal_mark=decimal_mark, delimiter=delimiter, max_kw=max_kw,
+        )
         staged = [_stage_in_raw(workspace, file, Path(incoming.name)) for file in files]
         _refuse_repeats(staged)
         plans = [(item, config.options_for(item.key, overrides)) for item in staged]
@@ -284,22 +295,17 @@ def inspect(
     land, without landing anything. Exit 1 when the file would be refused."""
     from ingest_lambda.errors import FileRejected
     from ingest_lambda.inspect import inspect_file
-    from ingest_lambda.options import UsageError, parse_column_map
-    from ingest_lambda.sources import SourceConfig
+    from ingest_lambda.options import UsageError
 
     workspace = Workspace.current()
-    overrides = dict(
-        timezone=timezone, unit=unit, meter_id=meter_id, interval_minutes=interval_minutes, register=register,
-        timestamp_format=timestamp_format, interval_convention=interval_convention, flow=flow,
-        date_order=date_order, decimal_mark=decimal_mark,
-        delimiter={"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter),
-    )
+    key = f"raw/{file.name}"
     try:
-        if column:
-            overrides["column_map"] = parse_column_map(column)
-        default_sources = workspace.home / "sources.json"
-        config = SourceConfig.load(str(sources or default_sources) if (sources or default_sources.exists()) else None)
-        key = f"raw/{file.name}"
+        config, overrides = _reading_options(
+            workspace, sources, column, timezone=timezone, unit=unit, meter_id=meter_id,
+            interval_minutes=interval_minutes, register=register, timestamp_format=timestamp_format,
+            interval_convention=interval_convention, flow=flow, date_order=date_order,
+            decimal_mark=decimal_mark, delimiter=delimiter,
+        )
         options = config.options_for(key, overrides)
     except UsageError as exc:
         _fail(str(exc), 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import urllib.request
 from pathlib import Path
 
@@ -58,6 +59,20 @@ def demo_workspace(tmp_path_factory) -> Workspace:
         result = run_cli("demo")
         assert result.exit_code == 0, result.output
     return Workspace(home)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (the system's) driven by Playwright, for the report and docs tests."""
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Chromium is needed for the browser tests: apt-get install chromium (Debian)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield instance
+        instance.close()
 
 
 @pytest.fixture(scope="module")

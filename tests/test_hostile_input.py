@@ -5,7 +5,6 @@ Nothing of it may run, and all of it must show as the text it is."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -41,19 +40,6 @@ def rendered(tmp_path_factory):
             result = run_cli(*command)
             assert result.exit_code == 0, result.output
     return workspace
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.fail("Chromium is needed for the browser tests: apt-get install chromium (Debian)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield instance
-        instance.close()
 
 
 def open_page(browser, path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -48,19 +47,6 @@ def test_the_report_shows_the_sample_totals(published):
     # Self-contained: plotly inlined, no address the browser would fetch.
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', html)
     assert "../dq/data_docs/index.html" in html and "docs/lineage.html" in html
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.fail("Chromium is needed for the browser tests: apt-get install chromium (Debian)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield instance
-        instance.close()
 
 
 def open_offline(browser, path: Path, tmp_path: Path):
