@@ -138,7 +138,8 @@ def large_floor(csv_path: str) -> dict:
 def unterminated_quote(work_dir: str, megabytes: str = "10", runs: str = "3") -> dict:
     """Reading (parse to text batches) a file with one quote never closed, beside the same
     file without it: the row boundaries are found in one pass, so both read alike."""
-    from ingest_lambda.parse import Upload, read_upload
+    from ingest_lambda.dialect import detect_table
+    from ingest_lambda.parse import Upload, check_text, read_upload
     from sampledata.generator import generate_long_format
 
     work = Path(tempfile.mkdtemp(prefix="bench-quote-", dir=work_dir))
@@ -153,7 +154,8 @@ def unterminated_quote(work_dir: str, megabytes: str = "10", runs: str = "3") ->
         def read(path: Path) -> tuple[float, int, int]:
             started = time.perf_counter()
             rows = malformed = 0
-            for batch in read_upload(Upload(path=path)).batches:
+            upload = Upload(path=path)
+            for batch in read_upload(upload, detect_table(check_text(upload), whole=False)).batches:
                 rows += batch.rows_in
                 malformed += len(batch.malformed_rows)
             return time.perf_counter() - started, rows, malformed
