@@ -173,7 +173,6 @@ Great Expectations included (about {round(median_of(large_runs, 'rss_before_mb')
 | ingest | {large.rows:,} | {ingest_s} | {median_of(large_runs, 'rows_per_second'):,.0f} | {median_of(large_runs, 'peak_rss_mb'):,.0f} MB |
 | ingest, file twice as large | {double.rows:,} | {median_of(double_runs, 'seconds')} | {median_of(double_runs, 'rows_per_second'):,.0f} | {median_of(double_runs, 'peak_rss_mb'):,.0f} MB |
 | floor: pyarrow read CSV + write Parquet | {large.rows:,} | {floor_s} | {large.rows / floor_s:,.0f} | {median_of(floor_runs, 'peak_rss_mb'):,.0f} MB |
-
 | ingest, the same readings wide by day (a row per meter and day, 96 columns, `;` and decimal commas) | {median_of(wide_runs, 'rows'):,.0f} | {median_of(wide_runs, 'seconds')} | {median_of(wide_runs, 'rows_per_second'):,.0f} | {median_of(wide_runs, 'peak_rss_mb'):,.0f} MB |
 | ingest, wide by day, twice as large | {median_of(wide_double_runs, 'rows'):,.0f} | {median_of(wide_double_runs, 'seconds')} | {median_of(wide_double_runs, 'rows_per_second'):,.0f} | {median_of(wide_double_runs, 'peak_rss_mb'):,.0f} MB |
 

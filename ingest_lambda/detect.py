@@ -85,7 +85,7 @@ def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> D
     table = detect_table(head, options.delimiter, whole=upload.size() <= len(head))
     layout = detect_layout(table, options, source_key)
     per_row = max(1, len(layout.slots) or len(layout.values))
-    keep = max(20, 2000 // per_row)  # about 2,000 readings at each end: a wide row holds many
+    keep = max(20, 1000 // per_row)  # about 1,000 readings at each end: a wide row holds many
     rows = table.sample_rows[:keep] + _tail_rows(upload, table, len(head))[-keep:]
     meters, stamps, naive_order = _sample_stamps(rows, table, layout, options)
     descending = _descending(meters, naive_order)

@@ -79,7 +79,7 @@ UNIT_IN_HEADER = re.compile(r"[\[(]\s*(k?wh|mwh|k?w|mw)\b[^\])]*[\])]", re.IGNOR
 UNIT_WORD = re.compile(r"(?:^|[\s_/-])(k?wh|mwh|kw|mw)(?:$|[\s_/-])", re.IGNORECASE)
 SAMPLE_CELLS = 2000
 NONZERO_DIGITS = re.compile(r"[1-9]")
-TIME_SAMPLE_CELLS = 600  # dates and times: the first cells of the sample show the format and the run of days
+TIME_SAMPLE_CELLS = 400  # dates and times: the first cells of the sample show the format and the run of days
 # Wide-by-day interval columns: "00:00-00:15", "00:15", "H01", "1" … "24", "Q96".
 SLOT_RANGE = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*[-–/]\s*(\d{1,2})[:.h](\d{2})\s*$", re.IGNORECASE)
 SLOT_TIME = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*$", re.IGNORECASE)
