@@ -198,23 +198,40 @@ def _reading_options(workspace: Workspace, sources: Path | None, column: list[st
     return config, overrides
 
 
+# Options of how a file is read, shared by `ingest` and `inspect` (the same names as the
+# source configuration's keys).
+TimezoneOpt = Annotated[Optional[str], typer.Option(help="IANA timezone of naive timestamps and of the meters' local days [default: UTC]")]
+UnitOpt = Annotated[Optional[str], typer.Option(help="unit of the values when the file has no unit column: Wh, kWh, MWh, kW (average power)")]
+MeterIdOpt = Annotated[Optional[str], typer.Option(help="meter id for files without a meter column")]
+IntervalOpt = Annotated[Optional[int], typer.Option(help="interval length when the file has none (otherwise inferred per meter)")]
+RegisterOpt = Annotated[Optional[bool], typer.Option("--register/--no-register", help="values are cumulative register reads: differences become interval energy")]
+ColumnOpt = Annotated[Optional[list[str]], typer.Option(help="map a column: ROLE=HEADER or ROLE=#POSITION; roles: meter_id, timestamp, date, time, hour, end_time, value, import, export, unit, interval_minutes, quality, flow")]
+TimestampFormatOpt = Annotated[Optional[str], typer.Option(help="strptime format for timestamps detection cannot read, e.g. '%d/%m/%Y %H:%M'")]
+SourcesOpt = Annotated[Optional[Path], typer.Option(help="source configuration (JSON) with options per raw/ prefix [default: $ENERGY_HOME/sources.json if present]")]
+ConventionOpt = Annotated[Optional[str], typer.Option(help="auto, beginning or ending: do timestamps mark the start or the END of each interval [default: auto]")]
+FlowOpt = Annotated[Optional[str], typer.Option(help="import, export, or net (signed values: positive import, negative export) [default: import]")]
+DateOrderOpt = Annotated[Optional[str], typer.Option(help="dmy, mdy or ymd, when the dates cannot tell (e.g. only 02/09/2024-style dates)")]
+DecimalMarkOpt = Annotated[Optional[str], typer.Option(help="'.' or ',', when the numbers cannot tell (e.g. only 1.032-style values)")]
+DelimiterOpt = Annotated[Optional[str], typer.Option(help="the CSV delimiter, when detection cannot find it ('\\t' for tab)")]
+
+
 @app.command()
 def ingest(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV files (optionally .gz) to ingest")],
-    timezone: Annotated[Optional[str], typer.Option(help="IANA timezone of naive timestamps and of the meters' local days [default: UTC]")] = None,
-    unit: Annotated[Optional[str], typer.Option(help="unit of the values when the file has no unit column: Wh, kWh, MWh, kW (average power)")] = None,
-    meter_id: Annotated[Optional[str], typer.Option(help="meter id for files without a meter column")] = None,
-    interval_minutes: Annotated[Optional[int], typer.Option(help="interval length when the file has none (otherwise inferred per meter)")] = None,
-    register: Annotated[Optional[bool], typer.Option("--register/--no-register", help="values are cumulative register reads: differences become interval energy")] = None,
-    column: Annotated[Optional[list[str]], typer.Option(help="map a column: ROLE=HEADER or ROLE=#POSITION; roles: meter_id, timestamp, date, time, hour, end_time, value, import, export, unit, interval_minutes, quality, flow")] = None,
-    timestamp_format: Annotated[Optional[str], typer.Option(help="strptime format for timestamps detection cannot read, e.g. '%d/%m/%Y %H:%M'")] = None,
+    timezone: TimezoneOpt = None,
+    unit: UnitOpt = None,
+    meter_id: MeterIdOpt = None,
+    interval_minutes: IntervalOpt = None,
+    register: RegisterOpt = None,
+    column: ColumnOpt = None,
+    timestamp_format: TimestampFormatOpt = None,
     max_bad_rows: Annotated[Optional[float], typer.Option(help="reject the whole file when more than this share of rows fails the row rules [default: 0.25]")] = None,
-    sources: Annotated[Optional[Path], typer.Option(help="source configuration (JSON) with options per raw/ prefix [default: $ENERGY_HOME/sources.json if present]")] = None,
-    interval_convention: Annotated[Optional[str], typer.Option(help="auto, beginning or ending: do timestamps mark the start or the END of each interval [default: auto]")] = None,
-    flow: Annotated[Optional[str], typer.Option(help="import, export, or net (signed values: positive import, negative export) [default: import]")] = None,
-    date_order: Annotated[Optional[str], typer.Option(help="dmy, mdy or ymd, when the dates cannot tell (e.g. only 02/09/2024-style dates)")] = None,
-    decimal_mark: Annotated[Optional[str], typer.Option(help="'.' or ',', when the numbers cannot tell (e.g. only 1.032-style values)")] = None,
-    delimiter: Annotated[Optional[str], typer.Option(help="the CSV delimiter, when detection cannot find it ('\\t' for tab)")] = None,
+    sources: SourcesOpt = None,
+    interval_convention: ConventionOpt = None,
+    flow: FlowOpt = None,
+    date_order: DateOrderOpt = None,
+    decimal_mark: DecimalMarkOpt = None,
+    delimiter: DelimiterOpt = None,
     max_kw: Annotated[Optional[float], typer.Option(help="plausibility cap: average power over an interval, in kW [default: 10000]")] = None,
 ) -> None:
     """Validate uploads with the Great Expectations suite and land them as Parquet.
@@ -276,20 +293,20 @@ def ingest(
 @app.command()
 def inspect(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file (optionally .gz) to look at")],
-    timezone: Annotated[Optional[str], typer.Option(help="IANA timezone of naive timestamps [default: UTC]")] = None,
-    unit: Annotated[Optional[str], typer.Option(help="unit of the values: Wh, kWh, MWh, kW")] = None,
-    meter_id: Annotated[Optional[str], typer.Option(help="meter id for files without a meter column")] = None,
-    interval_minutes: Annotated[Optional[int], typer.Option(help="interval length")] = None,
-    register: Annotated[Optional[bool], typer.Option("--register/--no-register", help="values are cumulative register reads")] = None,
-    column: Annotated[Optional[list[str]], typer.Option(help="map a column: ROLE=HEADER or ROLE=#POSITION")] = None,
-    timestamp_format: Annotated[Optional[str], typer.Option(help="strptime format for timestamps")] = None,
-    interval_convention: Annotated[Optional[str], typer.Option(help="auto, beginning or ending")] = None,
-    flow: Annotated[Optional[str], typer.Option(help="import, export or net")] = None,
-    date_order: Annotated[Optional[str], typer.Option(help="dmy, mdy or ymd")] = None,
-    decimal_mark: Annotated[Optional[str], typer.Option(help="'.' or ','")] = None,
-    delimiter: Annotated[Optional[str], typer.Option(help="the CSV delimiter")] = None,
+    timezone: TimezoneOpt = None,
+    unit: UnitOpt = None,
+    meter_id: MeterIdOpt = None,
+    interval_minutes: IntervalOpt = None,
+    register: RegisterOpt = None,
+    column: ColumnOpt = None,
+    timestamp_format: TimestampFormatOpt = None,
+    interval_convention: ConventionOpt = None,
+    flow: FlowOpt = None,
+    date_order: DateOrderOpt = None,
+    decimal_mark: DecimalMarkOpt = None,
+    delimiter: DelimiterOpt = None,
     rows: Annotated[int, typer.Option(min=1, max=1000, help="how many readings to show")] = 10,
-    sources: Annotated[Optional[Path], typer.Option(help="source configuration (JSON) [default: $ENERGY_HOME/sources.json if present]")] = None,
+    sources: SourcesOpt = None,
 ) -> None:
     """Show what an ingest would detect in FILE and its first readings as they would
     land, without landing anything. Exit 1 when the file would be refused."""

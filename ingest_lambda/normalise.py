@@ -10,7 +10,6 @@ that the suite can quarantine the row with that reason; nothing here drops a row
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -8,7 +8,6 @@ read in blocks, so memory stays bounded whatever its size.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io

@@ -457,7 +457,6 @@ def _read_general(text: pa.Array, fmt: TimeFormat) -> tuple[np.ndarray, np.ndarr
     """The reader for every layout, cell by regular expression (slower than the kernels;
     used on the cells they cannot read). Returns (epoch ms int64: wall-clock for naive
     cells, UTC for cells with an offset; has-offset bool; status int8)."""
-    n = len(text)
     parts = pc.extract_regex(text, _engine_regex(fmt))
     matched = parts.is_valid().to_numpy(zero_copy_only=False)
     y = _field(parts, "y", 1970)

@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .options import DEFAULT_MAX_KW
+
 SUITE_NAME = "readings"
-# Thresholds a source may set (IngestOptions), with the suite's defaults.
-SUITE_PARAMETER_DEFAULTS = {"max_kw": 10_000.0}
+# Thresholds a source may set (IngestOptions), with their defaults from there.
+SUITE_PARAMETER_DEFAULTS = {"max_kw": DEFAULT_MAX_KW}
 
 
 def suite_path() -> Path:

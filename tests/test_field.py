@@ -21,13 +21,19 @@ from ingest_lambda.pipeline import ingest_bytes
 from ingest_lambda.storage import Lakehouse
 
 FIELD = Path(__file__).with_name("field")
+CORPUS = Path(__file__).with_name("corpus")
 NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
 
 
 def land(tmp_path, folder: str, name: str, **options):
+    return land_file(tmp_path, FIELD / folder / name, f"raw/{name}", **options)
+
+
+def land_file(tmp_path, path: Path, key: str, **options):
+    """Ingest one file into a fresh lake: (report, lake rows)."""
     home = tmp_path / "home"
-    data = (FIELD / folder / name).read_bytes()
-    report = ingest_bytes(data, f"raw/{name}", Lakehouse.local(str(home)), IngestOptions(**options), now=NOW)
+    data = path.read_bytes()
+    report = ingest_bytes(data, key, Lakehouse.local(str(home)), IngestOptions(**options), now=NOW)
     files = sorted((home / "lake" / "readings").glob("*/*.parquet"))
     rows = pq.ParquetDataset(files).read().to_pylist() if files else []
     assert report.rows_landed + report.rows_quarantined == report.rows_in
@@ -181,13 +187,8 @@ def test_short_meters_land(tmp_path):
 def test_dst_labels_decide_the_repeated_hour_in_a_shuffled_file(tmp_path):
     """CEST/CET labels, rows in random order: each reading i (kWh 1 + i/100) lands at the
     i-th hour after 2024-10-26 22:00 UTC (midnight in Berlin), 25 hours that day."""
-    corpus = Path(__file__).with_name("corpus")
-    data = (corpus / "dst_labels_shuffled.csv").read_bytes()
-    report = ingest_bytes(data, "raw/dst.csv", Lakehouse.local(str(tmp_path / "home")),
-                          IngestOptions(timezone="Europe/Berlin"), now=NOW)
+    report, rows = land_file(tmp_path, CORPUS / "dst_labels_shuffled.csv", "raw/dst.csv", timezone="Europe/Berlin")
     assert report.outcome == "accepted", report.message
-    files = sorted((tmp_path / "home" / "lake" / "readings").glob("*/*.parquet"))
-    rows = pq.ParquetDataset(files).read().to_pylist()
     start = dt.datetime(2024, 10, 26, 22)
     assert {r["reading_start"]: r["kwh"] for r in rows} == {
         start + dt.timedelta(hours=i): round(1 + i / 100, 2) for i in range(25)
@@ -197,13 +198,9 @@ def test_dst_labels_decide_the_repeated_hour_in_a_shuffled_file(tmp_path):
 def test_hour_numbers_count_elapsed_hours_on_clock_change_days(tmp_path):
     """Hours 1..23 on the spring day and 1..25 on the autumn day in Madrid: hour k is
     the k-th hour after local midnight in elapsed time, so each day is unbroken."""
-    corpus = Path(__file__).with_name("corpus")
-    data = (corpus / "hour_numbers_on_clock_change_days.csv").read_bytes()
-    report = ingest_bytes(data, "raw/h.csv", Lakehouse.local(str(tmp_path / "home")),
-                          IngestOptions(timezone="Europe/Madrid"), now=NOW)
+    report, rows = land_file(tmp_path, CORPUS / "hour_numbers_on_clock_change_days.csv", "raw/h.csv", timezone="Europe/Madrid")
     assert report.outcome == "accepted", report.message
-    files = sorted((tmp_path / "home" / "lake" / "readings").glob("*/*.parquet"))
-    starts = sorted(r["reading_start"] for r in pq.ParquetDataset(files).read().to_pylist())
+    starts = sorted(r["reading_start"] for r in rows)
     spring, autumn = starts[:23], starts[23:]
     assert spring[0] == dt.datetime(2024, 3, 30, 23) and autumn[0] == dt.datetime(2024, 10, 26, 22)
     for day in (spring, autumn):
@@ -212,22 +209,14 @@ def test_hour_numbers_count_elapsed_hours_on_clock_change_days(tmp_path):
 
 
 def test_columns_named_for_import_and_export_are_one_meter_both_ways(tmp_path):
-    corpus = Path(__file__).with_name("corpus")
-    report = ingest_bytes((corpus / "import_export_columns.csv").read_bytes(), "raw/ie.csv",
-                          Lakehouse.local(str(tmp_path / "home")), IngestOptions(timezone="Europe/Berlin"), now=NOW)
+    report, rows = land_file(tmp_path, CORPUS / "import_export_columns.csv", "raw/ie.csv", timezone="Europe/Berlin")
     assert report.outcome == "accepted", report.message
-    files = sorted((tmp_path / "home" / "lake" / "readings").glob("*/*.parquet"))
-    rows = pq.ParquetDataset(files).read().to_pylist()
     assert {r["meter_id"] for r in rows} == {"ie"}  # no meter column: named after the file
     assert daily(rows, "Europe/Berlin", "import") == {"2024-06-15": (24, 2.4)}
     assert daily(rows, "Europe/Berlin", "export") == {"2024-06-15": (24, 10.0)}
 
 
 def test_a_headerless_file_keeps_its_meters_apart(tmp_path):
-    corpus = Path(__file__).with_name("corpus")
-    report = ingest_bytes((corpus / "headerless_two_meters.csv").read_bytes(), "raw/h.csv",
-                          Lakehouse.local(str(tmp_path / "home")), now=NOW)
+    report, rows = land_file(tmp_path, CORPUS / "headerless_two_meters.csv", "raw/h.csv")
     assert report.outcome == "accepted", report.message
-    files = sorted((tmp_path / "home" / "lake" / "readings").glob("*/*.parquet"))
-    rows = pq.ParquetDataset(files).read().to_pylist()
     assert {m: round(sum(r["kwh"] for r in rows if r["meter_id"] == m), 9) for m in ("HA", "HB")} == {"HA": 12.0, "HB": 6.0}
