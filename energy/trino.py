@@ -11,11 +11,15 @@ import re
 import subprocess
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 from .workspace import REPO_ROOT
 
 SERVER_SCRIPT = REPO_ROOT / "trino" / "server.sh"
+# Where the local server's `hive` catalog is rooted (trino/server.sh): it reads files
+# under this folder only, so a workspace the trino target builds must sit inside it.
+DEFAULT_LOCAL_ROOT = REPO_ROOT / "workspace"
 _SIZE = re.compile(r"^([0-9.]+)\s*([kMGTP]?B)$")
 _UNITS = {"B": 1, "kB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50}
 
@@ -57,6 +61,30 @@ class TrinoServer:
             for query in queries
             if query.get("session", {}).get("user") == user
         )
+
+
+def local_root() -> Path:
+    """The folder the local server's file system is rooted at: TRINO_LOCAL_ROOT, else
+    the repository's `workspace` folder (trino/server.sh reads the same setting)."""
+    return Path(os.environ.get("TRINO_LOCAL_ROOT") or DEFAULT_LOCAL_ROOT).resolve()
+
+
+def local_lake_location(home: Path) -> str:
+    """The workspace `home` as the local server sees it: ``local:///`` and its path
+    below :func:`local_root`. Raises ValueError, naming the settings that fix it, when
+    the workspace is outside that root (the server cannot read it)."""
+    root = local_root()
+    try:
+        below = Path(home).resolve().relative_to(root)
+    except ValueError:
+        raise ValueError(
+            f"the Trino server reads local files under {root} only, and the workspace {home} is "
+            "outside it: set ENERGY_HOME to a folder under it, or restart the server with "
+            "TRINO_LOCAL_ROOT set to a folder that holds the workspace "
+            "(TRINO_LOCAL_ROOT=... trino/server.sh stop/start)"
+        ) from None
+    relative = below.as_posix()
+    return "local:///" + ("" if relative == "." else relative)
 
 
 def parse_data_size(text: str) -> int:

@@ -34,9 +34,19 @@ class BuildResult:
     failures: list[NodeFailure] = field(default_factory=list)
 
 
-def dbt_environment(workspace: Workspace) -> None:
-    """What dbt needs to find the lake and keep its files inside the workspace."""
+def dbt_environment(workspace: Workspace, target: str = "duckdb") -> None:
+    """What dbt needs to find the lake and keep its files inside the workspace. On the
+    trino target the lake is read through the server's file system, rooted at
+    TRINO_LOCAL_ROOT (energy/trino.py), unless ENERGY_LAKE_LOCATION names it (s3://...).
+    Raises WarehouseError when the workspace is outside that root."""
     os.environ["ENERGY_HOME"] = str(workspace.home)
+    if target == "trino" and not os.environ.get("ENERGY_LAKE_LOCATION"):
+        from .trino import local_lake_location
+
+        try:
+            os.environ["ENERGY_TRINO_LOCAL_LAKE"] = local_lake_location(workspace.home)
+        except ValueError as error:
+            raise WarehouseError(str(error)) from None
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
 
@@ -54,7 +64,7 @@ def run_dbt(workspace: Workspace, command: list[str], target: str = "duckdb",
     """Run a dbt command in-process (no second interpreter start-up)."""
     from dbt.cli.main import dbtRunner
 
-    dbt_environment(workspace)
+    dbt_environment(workspace, target)
     artifacts = workspace.dbt_artifacts
     args = [
         *command,

@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from energy.cli import app
-from energy.trino import local_server
+from energy.trino import local_root, local_server
 from energy.workspace import Workspace
 from ingest_lambda.storage import Lakehouse
 
@@ -22,9 +23,19 @@ CORPUS = Path(__file__).with_name("corpus")
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch) -> Workspace:
-    monkeypatch.setenv("ENERGY_HOME", str(tmp_path / "home"))
-    return Workspace.current().ensure()
+def workspace(request, tmp_path, monkeypatch) -> Workspace:
+    """An empty workspace of the test's own. Tests that build on Trino get it under the
+    folder the local Trino server reads (TRINO_LOCAL_ROOT), removed afterwards."""
+    if "trino_target" not in request.fixturenames:
+        monkeypatch.setenv("ENERGY_HOME", str(tmp_path / "home"))
+        yield Workspace.current().ensure()
+        return
+    home = local_root() / ".tests" / f"{tmp_path.name}-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("ENERGY_HOME", str(home))
+    try:
+        yield Workspace.current().ensure()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

@@ -118,8 +118,8 @@ def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, t
     cursor = connection.cursor()
     cursor.execute(
         f"create catalog {catalog} using hive with ("
-        f"\"hive.metastore\" = 'file', \"hive.metastore.catalog.dir\" = 'local://{tmp_path}/s3-metastore', "
-        "\"fs.native-local.enabled\" = 'true', \"local.location\" = '/', "
+        "\"hive.metastore\" = 'file', \"hive.metastore.catalog.dir\" = 'local:///s3-metastore', "
+        f"\"fs.native-local.enabled\" = 'true', \"local.location\" = '{tmp_path}', "
         f"\"fs.native-s3.enabled\" = 'true', \"s3.endpoint\" = '{moto_endpoint}', \"s3.region\" = 'us-east-1', "
         "\"s3.path-style-access\" = 'true', \"s3.aws-access-key\" = 'testing', \"s3.aws-secret-key\" = 'testing')")
     cursor.fetchall()

@@ -9,7 +9,10 @@
 #
 # Catalogs: `hive` (file metastore) holds the lake as external tables over the
 # workspace's Parquet folders; `iceberg` holds the dbt models. Both use Trino's native
-# local file system, so no other service is needed.
+# local file system, so no other service is needed. Each is rooted at its own folder, so
+# no query reaches a file outside it: `hive` at TRINO_LOCAL_ROOT (the workspaces it may
+# read; `local:///x` there is TRINO_LOCAL_ROOT/x), `iceberg` at its warehouse in the
+# server's state folder.
 #
 # The server has no authentication: it listens on 127.0.0.1 only (node.bind-ip), so only
 # users of this machine reach it, and its catalogs are static (fixed at start) unless
@@ -17,7 +20,8 @@
 # CATALOG) with any file system: the tests need that for a lake on S3.
 #
 # Settings (environment): TRINO_VERSION (476), TRINO_PORT (8080), TRINO_DIR (.trino in
-# the repository), TRINO_HEAP (4G), TRINO_CATALOG_MANAGEMENT (static), TRINO_JAVA_HOME
+# the repository), TRINO_HEAP (4G), TRINO_CATALOG_MANAGEMENT (static), TRINO_LOCAL_ROOT
+# (the repository's `workspace` folder, the default ENERGY_HOME), TRINO_JAVA_HOME
 # (else JAVA_HOME, else the newest JDK found; Trino 476 needs Java 24 or newer).
 set -euo pipefail
 
@@ -29,6 +33,7 @@ HEAP="${TRINO_HEAP:-4G}"
 CATALOG_MANAGEMENT="${TRINO_CATALOG_MANAGEMENT:-static}"
 SERVER="$ROOT/trino-server-$VERSION"
 STATE="$ROOT/state"
+LOCAL_ROOT="${TRINO_LOCAL_ROOT:-$REPO/workspace}"
 PLUGINS=(trino-hive trino-iceberg)
 
 say() { printf 'trino: %s\n' "$*" >&2; }
@@ -116,13 +121,17 @@ PROPS
   cat > "$etc/log.properties" <<PROPS
 io.trino=WARN
 PROPS
-  # The lake: external Hive tables (see dbt_project/macros/lake_views.sql).
+  # The lake: external Hive tables (see dbt_project/macros/lake_views.sql), over the
+  # workspaces under LOCAL_ROOT only; its metastore has to live on the same file system.
+  mkdir -p "$LOCAL_ROOT" "$STATE/warehouse"
+  local local_root
+  local_root="$(cd "$LOCAL_ROOT" && pwd -P)"
   cat > "$etc/catalog/hive.properties" <<PROPS
 connector.name=hive
 hive.metastore=file
-hive.metastore.catalog.dir=local://$STATE/hive-metastore
+hive.metastore.catalog.dir=local:///.trino-metastore
 fs.native-local.enabled=true
-local.location=/
+local.location=$local_root
 hive.non-managed-table-writes-enabled=false
 PROPS
   # The warehouse: Iceberg tables, which take the MERGE and DELETE that incremental
@@ -130,9 +139,9 @@ PROPS
   cat > "$etc/catalog/iceberg.properties" <<PROPS
 connector.name=iceberg
 iceberg.catalog.type=TESTING_FILE_METASTORE
-hive.metastore.catalog.dir=local://$STATE/iceberg
+hive.metastore.catalog.dir=local:///
 fs.native-local.enabled=true
-local.location=/
+local.location=$STATE/warehouse
 PROPS
 }
 
@@ -166,7 +175,7 @@ start() {
     (( waited++ < 180 )) || die "Trino did not answer within 180 s; see $STATE/data/var/log/server.log"
     sleep 1
   done
-  say "running on http://127.0.0.1:$PORT (catalogs hive and iceberg)"
+  say "running on http://127.0.0.1:$PORT (catalogs hive and iceberg; local files under $LOCAL_ROOT)"
 }
 
 stop() {

@@ -32,20 +32,31 @@
 
 {#- Trino: the lake's Parquet folders as external Hive tables, partitioned by ingest
     date, in the schema <target schema>_lake, with partitions synced from storage at the
-    start of every run (Trino has no partition projection). ENERGY_LAKE_LOCATION is the workspace as Trino sees it:
-    local:///abs/path with the native local file system, or s3://bucket. -#}
+    start of every run (Trino has no partition projection). The workspace as Trino sees
+    it: ENERGY_LAKE_LOCATION when set (s3://bucket), else ENERGY_TRINO_LOCAL_LAKE, which
+    `energy build` sets to its path on the server's local file system (local:///path below
+    the root the server is confined to, TRINO_LOCAL_ROOT). -#}
 {% macro trino__register_lake_views() -%}
   {%- if execute -%}
     {%- set catalog = env_var('TRINO_LAKE_CATALOG', 'hive') -%}
-    {%- set root = env_var('ENERGY_LAKE_LOCATION', 'local://' ~ env_var('ENERGY_HOME', 'workspace')).rstrip('/') -%}
+    {%- set root = env_var('ENERGY_LAKE_LOCATION', '') or env_var('ENERGY_TRINO_LOCAL_LAKE', '') -%}
+    {%- if not root -%}
+      {%- do exceptions.raise_compiler_error(
+          "where is the lake? Run the trino target through `energy build --target trino`, "
+          "or set ENERGY_LAKE_LOCATION to the workspace as Trino sees it (s3://bucket, or "
+          "local:///path below the server's TRINO_LOCAL_ROOT)") -%}
+    {%- endif -%}
+    {#- one slash before the folders, whether the location ends in one (local:/// is the
+        server's root itself) or not -#}
+    {%- set root = root if root.endswith('/') else root ~ '/' -%}
     {%- set schema = target.schema ~ '_lake' -%}
     {%- set tables = [
-        ('readings', root ~ '/lake/readings', [
+        ('readings', root ~ 'lake/readings', [
             'meter_id varchar', 'reading_start timestamp(3)', 'interval_minutes integer',
             'kwh double', 'timezone varchar', 'flow varchar', 'quality varchar', 'quality_code varchar',
             'source_key varchar', 'source_row bigint',
             'ingest_id varchar', 'ingested_at timestamp(3)']),
-        ('validations', root ~ '/dq/validations', [
+        ('validations', root ~ 'dq/validations', [
             'ingest_id varchar', 'source_key varchar', 'expectation varchar', 'level varchar',
             'success boolean', 'element_count bigint', 'unexpected_count bigint',
             'reason varchar', 'evaluated_at timestamp(3)']),
