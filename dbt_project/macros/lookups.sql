@@ -13,3 +13,25 @@
 {% macro has_column(relation, column) -%}
   {{ return(column in adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list) }}
 {%- endmacro %}
+
+{#- Whether any row of `relation` (the readings a model reads) meets `condition` (SQL
+    over its columns, e.g. "flow = 'export'"). Models ask it to leave out the work that export and estimated
+    readings need when the lake holds none: the common import-only, measured lake then
+    costs what it did before those columns existed, and the general SQL runs as soon as
+    one such reading lands (it gives the same rows on a lake without them, so an
+    incremental build still equals a full refresh). The engines answer from their
+    statistics where they can (DuckDB's zone maps, Iceberg's column bounds): a lake
+    without such readings is not read. True when it cannot tell (parsing, unit tests,
+    whose fixtures are not in the warehouse): the general SQL is right for any lake. -#}
+{% macro any_reading(relation, condition) -%}
+  {%- if not execute or model.resource_type == 'unit_test' -%}
+    {{ return(true) }}
+  {%- endif -%}
+  {%- if load_relation(relation) is none -%}
+    {{ return(true) }}
+  {%- endif -%}
+  {%- set query -%}
+    select count(*) from (select 1 as found from {{ relation }} where {{ condition }} limit 1) as probe
+  {%- endset -%}
+  {{ return(energy.query_value(query) | int > 0) }}
+{%- endmacro %}

@@ -6,12 +6,15 @@
     When a meter first feeds in, its earlier days gain export rows: they carry the load
     mark of the meter's first export day (when later), so incremental models downstream
     take them in as new. -#}
+{#- No meter has fed in yet: the import days only (energy.any_reading). -#}
+{%- set has_export = energy.any_reading(ref('fct_daily_consumption'), 'export_reading_count > 0') -%}
 with days as (
 
     select * from {{ ref('fct_daily_consumption') }}
 
 ),
 
+{%- if has_export %}
 export_meters as (
 
     select meter_id, min(dbt_loaded_at) as first_export_loaded_at
@@ -20,6 +23,7 @@ export_meters as (
     group by meter_id
 
 ),
+{%- endif %}
 
 import_days as (
 
@@ -34,7 +38,7 @@ import_days as (
         dbt_loaded_at
     from days
 
-),
+){% if has_export %},
 
 export_days as (
 
@@ -52,6 +56,10 @@ export_days as (
 
 )
 
+{%- endif %}
+
 select * from import_days
+{%- if has_export %}
 union all
 select * from export_days
+{%- endif %}

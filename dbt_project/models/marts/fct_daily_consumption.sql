@@ -12,6 +12,13 @@
     recomputed (from all of their readings). -#}
 {%- set first_new_day = energy.first_new_day(ref('int_readings_local')) -%}
 {%- set day_readings = 'touched_readings' if is_incremental() else 'readings' -%}
+{#- On a lake without export (or estimated) readings their columns are zeros and the
+    filters and the coverage of export days are left out: same rows, the cost of an
+    import-only model (energy.any_reading). -#}
+{%- set has_export = energy.any_reading(ref('int_readings_local'), "flow = 'export'") -%}
+{%- set has_estimates = energy.any_reading(ref('int_readings_local'), "quality = 'estimated'") -%}
+{%- set import_filter = "filter (where flow = 'import')" if has_export else '' -%}
+{%- set import_and = "flow = 'import' and " if has_export else '' -%}
 with readings as (
 
     select * from {{ ref('int_readings_local') }}
@@ -49,19 +56,35 @@ daily as (
         meter_id,
         reading_date,
         max(timezone) as timezone,
-        coalesce(sum(kwh) filter (where flow = 'import'), 0) as total_kwh,
+        coalesce(sum(kwh) {{ import_filter }}, 0) as total_kwh,
+        {%- if has_export %}
         coalesce(sum(kwh) filter (where flow = 'export'), 0) as export_kwh,
+        {%- else %}
+        cast(0 as double) as export_kwh,
+        {%- endif %}
         -- count(kwh): a missing reading (kwh null) is a gap, not a reading
-        count(kwh) filter (where flow = 'import') as reading_count,
+        count(kwh) {{ import_filter }} as reading_count,
+        {%- if has_export %}
         count(kwh) filter (where flow = 'export') as export_reading_count,
-        count(kwh) filter (where flow = 'import' and quality = 'estimated') as estimated_reading_count,
+        {%- else %}
+        cast(0 as bigint) as export_reading_count,
+        {%- endif %}
+        {%- if has_estimates %}
+        count(kwh) filter (where {{ import_and }}quality = 'estimated') as estimated_reading_count,
+        {%- else %}
+        cast(0 as bigint) as estimated_reading_count,
+        {%- endif %}
+        {%- if has_export and has_estimates %}
         count(kwh) filter (where flow = 'export' and quality = 'estimated') as export_estimated_reading_count,
+        {%- else %}
+        cast(0 as bigint) as export_estimated_reading_count,
+        {%- endif %}
         min(interval_minutes) as interval_minutes,
-        sum(interval_minutes) filter (where flow = 'import' and kwh is not null) as import_minutes,
-        max(kwh) filter (where flow = 'import') as peak_kwh,
+        sum(interval_minutes) filter (where {{ import_and }}kwh is not null) as import_minutes,
+        max(kwh) {{ import_filter }} as peak_kwh,
         -- the earliest interval of the day's largest reading (a sort per day would cost
         -- a window over every reading)
-        min_by(reading_start, row(-kwh, reading_start)) filter (where flow = 'import' and kwh is not null) as peak_interval_start,
+        min_by(reading_start, row(-kwh, reading_start)) filter (where {{ import_and }}kwh is not null) as peak_interval_start,
         max(ingested_at) as last_ingested_at,
         max(dbt_loaded_at) as dbt_loaded_at
     from {{ day_readings }}
@@ -74,6 +97,7 @@ daily as (
 -- per interval, import or export, and an exported interval is one in which it took
 -- nothing from the grid. Only days with export readings need the intervals told apart;
 -- on every other day the import minutes are the coverage, from the pass above.
+{%- if has_export %}
 export_days as (
 
     select meter_id, reading_date
@@ -100,17 +124,24 @@ export_day_coverage as (
     group by meter_id, reading_date
 
 ),
+{%- endif %}
 
 with_day_length as (
 
     select
         daily.*,
+        {%- if has_export %}
         coalesce(export_day_coverage.covered_minutes, daily.import_minutes, 0) as covered_minutes,
+        {%- else %}
+        coalesce(daily.import_minutes, 0) as covered_minutes,
+        {%- endif %}
         {{ energy.local_day_minutes('daily.reading_date', 'daily.timezone') }} as day_minutes
     from daily
+    {%- if has_export %}
     left join export_day_coverage
         on export_day_coverage.meter_id = daily.meter_id
         and export_day_coverage.reading_date = daily.reading_date
+    {%- endif %}
 
 )
 

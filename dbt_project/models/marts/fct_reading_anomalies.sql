@@ -20,6 +20,15 @@
 {%- set window = var('anomaly_baseline_days') -%}
 {%- set reach = (window // 2) if var('anomaly_window') == 'centered' else 0 -%}
 {%- set first_new_day = energy.first_new_day(ref('int_readings_local')) -%}
+{#- A lake with no export (or no estimated) readings skips the flow partition (the
+    quality column): same rows, the cost of an import-only model (energy.any_reading).
+    Without estimated readings a reading's quality follows from its kwh: missing when
+    null (stg_readings tests that), else measured. -#}
+{%- set has_export = energy.any_reading(ref('int_readings_local'), "flow = 'export'") -%}
+{%- set has_estimates = energy.any_reading(ref('int_readings_local'), "quality = 'estimated'") -%}
+{%- set carried = ['meter_id'] + (['flow'] if has_export else []) + ['reading_start']
+    + (['quality', 'kwh'] if has_estimates else [])
+    + ['reading_date', 'slot_minute', 'ingested_at', 'dbt_loaded_at', 'day_key'] -%}
 with {% if is_incremental() -%}
 touched as (
 
@@ -36,16 +45,24 @@ readings as (
 
     select
         all_readings.meter_id,
+        {%- if has_export %}
         all_readings.flow,
+        {%- endif %}
         all_readings.reading_start,
+        {%- if has_estimates %}
         all_readings.quality,
         all_readings.kwh,
+        {%- endif %}
         all_readings.reading_date,
         all_readings.slot_minute,
         all_readings.ingested_at,
         all_readings.dbt_loaded_at,
         all_readings.day_number as day_key,
+        {%- if has_estimates %}
         {{ energy.baseline_value('all_readings.kwh', "all_readings.quality = 'estimated'") }} as value
+        {%- else %}
+        all_readings.kwh as value
+        {%- endif %}
     from {{ ref('int_readings_local') }} as all_readings
     {%- if is_incremental() %}
     -- one window of history before each meter's first new day; the literal bound lets
@@ -73,8 +90,8 @@ new_readings as (
 
 {% endif -%}
 {{ energy.baseline_ctes(
-    'readings', ['meter_id', 'flow', 'slot_minute'],
-    'meter_id, flow, reading_start, quality, kwh, reading_date, slot_minute, ingested_at, dbt_loaded_at, day_key', window,
+    'readings', ['meter_id'] + (['flow'] if has_export else []) + ['slot_minute'],
+    carried | join(', '), window,
     scored='new_readings' if is_incremental() else none, identity='reading_start') }},
 
 scored as (
@@ -88,12 +105,17 @@ scored as (
 
 select
     meter_id,
-    flow,
+    {{ 'flow' if has_export else "cast('import' as varchar) as flow" }},
     reading_start,
     reading_date,
     slot_minute,
+    {%- if has_estimates %}
     kwh,
     quality,
+    {%- else %}
+    value as kwh,
+    cast(case when value is null then 'missing' else 'measured' end as varchar) as quality,
+    {%- endif %}
     baseline_mean,
     baseline_stddev,
     baseline_n,
