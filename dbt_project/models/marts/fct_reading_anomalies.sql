@@ -105,16 +105,16 @@ scored as (
 
 select
     meter_id,
-    {{ 'flow' if has_export else "cast('import' as varchar) as flow" }},
+    cast({{ 'flow' if has_export else "'import'" }} as {{ energy.code_type(energy.flow_codes()) }}) as flow,
     reading_start,
     reading_date,
     slot_minute,
     {%- if has_estimates %}
     kwh,
-    quality,
+    cast(quality as {{ energy.code_type(energy.quality_codes()) }}) as quality,
     {%- else %}
     value as kwh,
-    cast(case when value is null then 'missing' else 'measured' end as varchar) as quality,
+    cast(case when value is null then 'missing' else 'measured' end as {{ energy.code_type(energy.quality_codes()) }}) as quality,
     {%- endif %}
     baseline_mean,
     baseline_stddev,
