@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
@@ -41,6 +42,14 @@ def workspace(request, tmp_path, monkeypatch) -> Workspace:
 @pytest.fixture
 def lakehouse(workspace) -> Lakehouse:
     return Lakehouse.local(str(workspace.home))
+
+
+def defined_unit_tests() -> int:
+    """How many dbt unit tests the project's YAML defines."""
+    return sum(
+        len((yaml.safe_load(path.read_text()) or {}).get("unit_tests") or [])
+        for path in (REPO / "dbt_project" / "models").rglob("*.yml")
+    )
 
 
 def run_cli(*args: str):

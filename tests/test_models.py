@@ -11,14 +11,12 @@ from collections import defaultdict
 
 import duckdb
 import pytest
-import yaml
 
 from energy.warehouse import build, query, run_dbt
-from energy.workspace import DBT_PROJECT_DIR
 from ingest_lambda.options import IngestOptions
 from ingest_lambda.pipeline import ingest_bytes
 
-from .conftest import energy_home
+from .conftest import defined_unit_tests, energy_home
 
 REL = 1e-9
 
@@ -169,13 +167,9 @@ def test_corrected_reupload_supersedes_earlier_values(workspace, lakehouse):
 
 
 def test_every_dbt_unit_test_passes(demo_workspace):
-    """Incremental builds skip the unit tests (they check SQL, not data); here they all
-    run, and every one defined in the project's YAML must pass."""
-
-    defined = sum(
-        len((yaml.safe_load(path.read_text()) or {}).get("unit_tests") or [])
-        for path in (DBT_PROJECT_DIR / "models").rglob("*.yml")
-    )
+    """Builds skip the unit tests (they check SQL, not data); here they all run, and
+    every one defined in the project's YAML must pass."""
+    defined = defined_unit_tests()
     assert defined >= 8
     with energy_home(demo_workspace.home):
         result = run_dbt(demo_workspace, ["test", "--select", "test_type:unit"])

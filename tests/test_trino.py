@@ -14,12 +14,12 @@ import pytest
 import trino
 
 from energy.trino import parse_data_size
-from energy.warehouse import build, query
+from energy.warehouse import build, query, run_dbt
 from ingest_lambda.options import IngestOptions
 from ingest_lambda.pipeline import ingest_bytes, ingest_file
 from sampledata.generator import generate_long_format, generate_seed_format
 
-from .conftest import REPO
+from .conftest import REPO, defined_unit_tests
 from .test_flow import NET_METER, net_meter_frame
 from .tables import PUBLIC_TABLES, assert_same_rows, ordered_select, same_value
 
@@ -153,6 +153,10 @@ def test_trino_incremental_build_equals_its_full_refresh(workspace, lakehouse, t
     assert build(workspace, target="trino", full_refresh=True).success
     for table in PUBLIC_TABLES:
         assert_same_rows(table, incremental[table], trino_rows(trino_target, table), RELATIVE_TOLERANCE)
+    # Builds leave the unit tests to development and CI: every one runs here on Trino.
+    unit_tests = run_dbt(workspace, ["test", "--select", "test_type:unit"], "trino")
+    assert unit_tests.success, unit_tests.failures
+    assert unit_tests.counts.get("pass") == defined_unit_tests()
 
 
 def test_trino_data_sizes_parse_to_bytes():
