@@ -192,10 +192,10 @@ pieces and its peak does not.
 | step | seconds |
 |---|---|
 | ingest the year ({scale['rows']:,} rows, one upload) | {scale['ingest_year_s']} |
-| `energy build --full-refresh` (models, data tests, unit tests), median of 3 | {scale['full_build_s']} |
+| `energy build --full-refresh` (models and data tests; the unit tests run in `make test`), median of 3 | {scale['full_build_s']} |
 | the first of them, which also imports dbt and parses the project from scratch | {scale['first_full_build_s']} |
 | ingest one more day ({scale['next_day_rows']:,} rows), median of {len(scale['incremental_builds_s'])} days | {scale['ingest_day_s']} |
-| daily incremental `energy build` (models, data tests; no unit tests), median of the {scale['daily_builds']} builds after Tuesday to Saturday | {scale['incremental_build_s']} |
+| daily incremental `energy build` (models and data tests), median of the {scale['daily_builds']} builds after Tuesday to Saturday | {scale['incremental_build_s']} |
 | daily incremental / full (medians) | {scale['incremental_share']:.1%} |
 | the build after Sunday, which completes the week: forecast bands and accuracy computed again | {scale['recalibration_build_s']} ({scale['recalibration_share']:.1%} of full) |
 | a week's builds on average: (6 × daily + 1 × weekly) / 7 | {scale['week_mean_incremental_s']} ({scale['week_mean_share']:.1%} of full) |
