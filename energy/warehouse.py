@@ -143,8 +143,7 @@ def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = Fal
     # in a build of the warehouse, as dbt advises (on Athena each would be billed).
     build_command = ["build", "--vars", '{"test_new_rows_only": true}', "--exclude-resource-type", "unit_test"]
     full = [*build_command, "--full-refresh"]
-    incremental = build_command
-    result = run_dbt(workspace, full if full_refresh else incremental, target, on_progress)
+    result = run_dbt(workspace, full if full_refresh else build_command, target, on_progress)
     if not full_refresh and any("out of sync" in failure.message for failure in result.failures):
         # The warehouse was built by an older version of the models: rebuild it whole.
         result = run_dbt(workspace, full, target, on_progress)

@@ -204,13 +204,13 @@
   enum({% for value in values | sort %}'{{ value }}'{{ ', ' if not loop.last }}{% endfor %})
 {%- endmacro %}
 
-{#- The flow and quality codes, for code_type. -#}
-{% macro flow_codes() -%}
-  {{ return(['import', 'export']) }}
+{#- The stored types of flow and quality (code_type of their codes). -#}
+{% macro flow_type() -%}
+  {{ return(energy.code_type(['import', 'export'])) }}
 {%- endmacro %}
 
-{% macro quality_codes() -%}
-  {{ return(['measured', 'estimated', 'missing']) }}
+{% macro quality_type() -%}
+  {{ return(energy.code_type(['measured', 'estimated', 'missing'])) }}
 {%- endmacro %}
 
 {#- Partitioning of the reading-grain tables. Athena: monthly Iceberg partitions, so one

@@ -14,24 +14,30 @@
   {{ return(column in adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list) }}
 {%- endmacro %}
 
-{#- Whether any row of `relation` (the readings a model reads) meets `condition` (SQL
-    over its columns, e.g. "flow = 'export'"). Models ask it to leave out the work that export and estimated
-    readings need when the lake holds none: the common import-only, measured lake then
-    costs what it did before those columns existed, and the general SQL runs as soon as
-    one such reading lands (it gives the same rows on a lake without them, so an
-    incremental build still equals a full refresh). The engines answer from their
+{#- For each of `conditions` (SQL over the columns of `relation`, e.g. "flow = 'export'"),
+    whether any row of `relation` meets it: a list of booleans, from one query. Models ask
+    it to leave out the work that export and estimated readings need when the lake holds
+    none: the common import-only, measured lake then costs what it did before those
+    columns existed, and the general SQL runs as soon as one such reading lands (it gives
+    the same rows on a lake without them, so an incremental build still equals a full
+    refresh). Each condition is a `limit 1` probe the engines answer from their
     statistics where they can (DuckDB's zone maps, Iceberg's column bounds): a lake
-    without such readings is not read. True when it cannot tell (parsing, unit tests,
+    without such readings is not read. All true when it cannot tell (parsing, unit tests,
     whose fixtures are not in the warehouse): the general SQL is right for any lake. -#}
-{% macro any_reading(relation, condition) -%}
-  {%- if not execute or model.resource_type == 'unit_test' -%}
-    {{ return(true) }}
-  {%- endif -%}
-  {%- if load_relation(relation) is none -%}
-    {{ return(true) }}
+{% macro any_rows(relation, conditions) -%}
+  {%- set unknown = [true] * (conditions | length) -%}
+  {%- if not execute or model.resource_type == 'unit_test' or load_relation(relation) is none -%}
+    {{ return(unknown) }}
   {%- endif -%}
   {%- set query -%}
-    select count(*) from (select 1 as found from {{ relation }} where {{ condition }} limit 1) as probe
+    select
+    {%- for condition in conditions %}
+        (select count(*) from (select 1 as found from {{ relation }} where {{ condition }} limit 1) as probe){{ ',' if not loop.last }}
+    {%- endfor %}
   {%- endset -%}
-  {{ return(energy.query_value(query) | int > 0) }}
+  {%- set found = [] -%}
+  {%- for count in run_query(query).rows[0] -%}
+    {%- do found.append(count | int > 0) -%}
+  {%- endfor -%}
+  {{ return(found) }}
 {%- endmacro %}

@@ -6,8 +6,8 @@
     When a meter first feeds in, its earlier days gain export rows: they carry the load
     mark of the meter's first export day (when later), so incremental models downstream
     take them in as new. -#}
-{#- No meter has fed in yet: the import days only (energy.any_reading). -#}
-{%- set has_export = energy.any_reading(ref('fct_daily_consumption'), 'export_reading_count > 0') -%}
+{#- No meter has fed in yet: the import days only (energy.any_rows). -#}
+{%- set has_export = energy.any_rows(ref('fct_daily_consumption'), ['export_reading_count > 0'])[0] -%}
 with days as (
 
     select * from {{ ref('fct_daily_consumption') }}

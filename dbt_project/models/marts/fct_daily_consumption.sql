@@ -14,9 +14,8 @@
 {%- set day_readings = 'touched_readings' if is_incremental() else 'readings' -%}
 {#- On a lake without export (or estimated) readings their columns are zeros and the
     filters and the coverage of export days are left out: same rows, the cost of an
-    import-only model (energy.any_reading). -#}
-{%- set has_export = energy.any_reading(ref('int_readings_local'), "flow = 'export'") -%}
-{%- set has_estimates = energy.any_reading(ref('int_readings_local'), "quality = 'estimated'") -%}
+    import-only model (energy.any_rows). -#}
+{%- set has_export, has_estimates = energy.any_rows(ref('int_readings_local'), ["flow = 'export'", "quality = 'estimated'"]) -%}
 {%- set import_filter = "filter (where flow = 'import')" if has_export else '' -%}
 {%- set import_and = "flow = 'import' and " if has_export else '' -%}
 with readings as (

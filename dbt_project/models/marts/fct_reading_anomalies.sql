@@ -21,11 +21,10 @@
 {%- set reach = (window // 2) if var('anomaly_window') == 'centered' else 0 -%}
 {%- set first_new_day = energy.first_new_day(ref('int_readings_local')) -%}
 {#- A lake with no export (or no estimated) readings skips the flow partition (the
-    quality column): same rows, the cost of an import-only model (energy.any_reading).
+    quality column): same rows, the cost of an import-only model (energy.any_rows).
     Without estimated readings a reading's quality follows from its kwh: missing when
     null (stg_readings tests that), else measured. -#}
-{%- set has_export = energy.any_reading(ref('int_readings_local'), "flow = 'export'") -%}
-{%- set has_estimates = energy.any_reading(ref('int_readings_local'), "quality = 'estimated'") -%}
+{%- set has_export, has_estimates = energy.any_rows(ref('int_readings_local'), ["flow = 'export'", "quality = 'estimated'"]) -%}
 {%- set carried = ['meter_id'] + (['flow'] if has_export else []) + ['reading_start']
     + (['quality', 'kwh'] if has_estimates else [])
     + ['reading_date', 'slot_minute', 'ingested_at', 'dbt_loaded_at', 'day_key'] -%}
@@ -105,16 +104,16 @@ scored as (
 
 select
     meter_id,
-    cast({{ 'flow' if has_export else "'import'" }} as {{ energy.code_type(energy.flow_codes()) }}) as flow,
+    cast({{ 'flow' if has_export else "'import'" }} as {{ energy.flow_type() }}) as flow,
     reading_start,
     reading_date,
     slot_minute,
     {%- if has_estimates %}
     kwh,
-    cast(quality as {{ energy.code_type(energy.quality_codes()) }}) as quality,
+    cast(quality as {{ energy.quality_type() }}) as quality,
     {%- else %}
     value as kwh,
-    cast(case when value is null then 'missing' else 'measured' end as {{ energy.code_type(energy.quality_codes()) }}) as quality,
+    cast(case when value is null then 'missing' else 'measured' end as {{ energy.quality_type() }}) as quality,
     {%- endif %}
     baseline_mean,
     baseline_stddev,

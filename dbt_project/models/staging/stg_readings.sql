@@ -122,12 +122,12 @@ latest as (
 
     select
         meter_id,
-        cast(flow as {{ energy.code_type(energy.flow_codes()) }}) as flow,
+        cast(flow as {{ energy.flow_type() }}) as flow,
         cast(reading_start as {{ energy.stored_timestamp() }}) as reading_start,
         cast(interval_minutes as integer) as interval_minutes,
         cast(kwh as double) as kwh,
         timezone,
-        cast(quality as {{ energy.code_type(energy.quality_codes()) }}) as quality,
+        cast(quality as {{ energy.quality_type() }}) as quality,
         quality_code,
         source_key,
         ingest_id,
