@@ -35,9 +35,9 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     incremental = snapshot(workspace)
     # The incremental build tested only the rows it wrote on the reading-grain tables.
     compiled = workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models"
-    scoped = next((compiled / "staging" / "stg_readings.yml").glob("unique_combination_stg_readings*.sql")).read_text()
+    scoped = next((compiled / "staging" / "stg_readings.yml").glob("primary_key_stg_readings*.sql")).read_text()
     assert "where dbt_loaded_at >= cast(" in scoped
-    whole = next((compiled / "marts" / "fct_daily_consumption.yml").glob("unique_combination*.sql")).read_text()
+    whole = next((compiled / "marts" / "fct_daily_consumption.yml").glob("primary_key*.sql")).read_text()
     assert "dbt_loaded_at >=" not in whole and "__rows_of_this_build__" not in whole
 
     assert build(workspace, full_refresh=True).success

@@ -177,11 +177,12 @@ def test_every_dbt_unit_test_passes(demo_workspace):
     assert result.counts.get("pass") == defined  # (the other success is the on-run-start hook)
 
 
-def test_the_unique_key_test_finds_every_repeated_key(demo_workspace, tmp_path):
-    """The uniqueness data test groups on a hash of the key first on DuckDB; it must
-    still report exactly the repeated keys, with their counts, as a plain GROUP BY does."""
+def test_the_primary_key_test_finds_every_repeated_and_every_null_key(demo_workspace, tmp_path):
+    """The primary-key data test groups on a hash of the key first on DuckDB; it must
+    still report exactly the repeated keys, with their counts, as a plain GROUP BY does,
+    and every key with a null in it, repeated or not."""
     compiled = demo_workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "staging"
-    test_sql = next((compiled / "stg_readings.yml").glob("unique_combination_stg_readings*.sql")).read_text()
+    test_sql = next((compiled / "stg_readings.yml").glob("primary_key_stg_readings*.sql")).read_text()
     assert "hash(" in test_sql
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(demo_workspace.warehouse, copy)
@@ -202,5 +203,41 @@ def test_the_unique_key_test_finds_every_repeated_key(demo_workspace, tmp_path):
             group by all having count(*) > 1 order by all
         """).fetchall()
         found = sorted(connection.execute(test_sql).fetchall())
-    assert len(plain) >= 2 and {row[3] for row in plain} == {2, 3}
-    assert found == plain
+        assert len(plain) >= 2 and {row[3] for row in plain} == {2, 3}
+        assert found == plain
+        # a reading without a meter, and one without a flow: each is reported once
+        connection.execute("""
+            insert into stg_readings by name
+            select * replace (null as meter_id) from (select * from stg_readings order by reading_start limit 1)
+            union all by name
+            select * replace (null as flow) from (select * from stg_readings order by reading_start desc limit 1)
+        """)
+        found = sorted(connection.execute(test_sql).fetchall(), key=str)
+    nulls = [row for row in found if row[0] is None or row[1] is None]
+    assert len(nulls) == 2 and all(row[3] == 1 for row in nulls)
+    assert sorted(row for row in found if row not in nulls) == plain
+
+
+def test_row_rules_report_each_broken_rule_by_name(demo_workspace, tmp_path):
+    """A model's row rules are one data test: a row that breaks a rule is returned with
+    the names of the rules it breaks, a null counts as broken, and rows that keep every
+    rule are not returned."""
+    compiled = demo_workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "marts"
+    test_sql = next((compiled / "fct_daily_consumption.yml").glob("row_rules_*.sql")).read_text()
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_workspace.warehouse, copy)
+    with duckdb.connect() as connection:
+        connection.execute(f"attach '{copy}' as warehouse; use warehouse")
+        assert connection.execute(test_sql).fetchall() == []
+        days = connection.execute(
+            "select meter_id, reading_date from fct_daily_consumption order by all limit 2").fetchall()
+        connection.execute("update fct_daily_consumption set total_kwh = -1, net_kwh = -1 - export_kwh "
+                           "where meter_id = ? and reading_date = ?", days[0])
+        connection.execute("update fct_daily_consumption set completeness = null, expected_reading_count = 0 "
+                           "where meter_id = ? and reading_date = ?", days[1])
+        found = connection.execute(
+            f"select meter_id, reading_date, broken_rules from ({test_sql}) order by all").fetchall()
+    assert found == [
+        (*days[0], "total_kwh_not_negative"),
+        (*days[1], "expects_a_reading, completeness_is_a_share"),
+    ]

@@ -29,7 +29,7 @@ import_days as (
 
     select
         meter_id,
-        'import' as flow,
+        cast('import' as {{ energy.flow_type() }}) as flow,
         reading_date,
         total_kwh,
         reading_count,
@@ -44,7 +44,7 @@ export_days as (
 
     select
         days.meter_id,
-        'export' as flow,
+        cast('export' as {{ energy.flow_type() }}) as flow,
         days.reading_date,
         days.export_kwh as total_kwh,
         days.export_reading_count as reading_count,
