@@ -309,9 +309,11 @@ def inspect(
     sources: SourcesOpt = None,
 ) -> None:
     """Show what an ingest would detect in FILE and its first readings as they would
-    land, without landing anything. Exit 1 when the file would be refused."""
+    land, then ingest the whole file into a throwaway lake to give the ingest's own
+    verdict (rows landed and quarantined, or why it is rejected), landing nothing in the
+    workspace. Exit 1 when the file would be refused or rejected."""
     from ingest_lambda.errors import FileRejected
-    from ingest_lambda.inspect import inspect_file
+    from ingest_lambda.inspect import dry_run, inspect_file
     from ingest_lambda.options import UsageError
 
     workspace = Workspace.current()
@@ -340,6 +342,17 @@ def inspect(
     for row in result.readings.to_pylist():
         table.add_row(*[Text("" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))) for v in row.values()])
     out.print(table)
+    # The preview reads the first block only; the verdict needs every row, as the
+    # ingest's limit on bad rows (max_bad_row_share) is about the whole file.
+    report = dry_run(file, options, key)
+    if not report.accepted:
+        err.print(Text.assemble(("would be rejected: ", "bold red"), report.message))
+        raise typer.Exit(1)
+    verdict = f"would land {report.rows_landed:,} of {report.rows_in:,} rows"
+    if report.rows_quarantined:
+        top = ", ".join(f"{reason} ({n:,})" for reason, n in list(report.reasons.items())[:3])
+        verdict += f"; would quarantine {report.rows_quarantined:,} ({top})"
+    out.print(Text.assemble(("whole file: ", "bold"), verdict))
 
 
 def _print_build(result) -> None:
@@ -611,9 +624,12 @@ def status(
         for record in state.recent_ingests:
             reasons = sorted(record["reasons"].items(), key=lambda item: -item[1])
             colour = "green" if record["outcome"] == "accepted" else "red"
+            # refused before its rows were read (layout, dialect): no row counts to give
+            unread = record["outcome"] == "rejected" and not record["rows_in"]
+            counts = ["not read", "", ""] if unread else [
+                f"{record['rows_in']:,}", f"{record['rows_landed']:,}", f"{record['rows_quarantined']:,}"]
             table.add_row(record["ingested_at"][:19].replace("T", " "), Text(record["source_key"]),
-                          Text(record["outcome"], style=colour), f"{record['rows_in']:,}", f"{record['rows_landed']:,}",
-                          f"{record['rows_quarantined']:,}",
+                          Text(record["outcome"], style=colour), *counts,
                           Text((f"{reasons[0][0]} ({reasons[0][1]:,})" if reasons[0][1] else reasons[0][0]) if reasons else ""))
         out.print(table)
     if state.dq_failures:
@@ -629,5 +645,18 @@ def status(
         out.print("no data-quality failures")
 
 
+def main() -> None:
+    """The `energy` command: the app, with the file system's errors (a full disk, a
+    folder that is a file, no permission) told as one line naming the path, never as a
+    traceback. Every command writes under ENERGY_HOME, so that is what to check."""
+    try:
+        app()
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        err.print(Text.assemble(("error: ", "bold red"), f"{exc.strerror or exc}{where}; check that ENERGY_HOME "
+                                "and the files named are writable folders with free space"))
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .detect import detect_dialect
+from .pipeline import IngestReport, ingest_file
+from .storage import Lakehouse
 from .normalise import StreamState, normalise
 from .options import IngestOptions
 from .parse import Upload, read_upload
@@ -57,3 +59,15 @@ def inspect_file(path: Path, options: IngestOptions, source_key: str | None = No
         columns["problem"] = head["parse_error"]
     table = pa.table(columns)
     return Inspection(dialect.record(options), table)
+
+
+def dry_run(path: Path, options: IngestOptions, source_key: str | None = None) -> IngestReport:
+    """Ingest the whole of ``path`` into a throwaway local lake and return the report:
+    the verdict a real ingest would give this file on its own (accepted with its landed
+    and quarantined rows, or rejected with the reason), every rule included. Nothing
+    outside a temporary folder is written. Reads the whole file, so it takes as long as
+    an ingest."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="energy-inspect-") as scratch:
+        return ingest_file(Path(path), source_key or f"raw/{Path(path).name}", Lakehouse.local(scratch), options)

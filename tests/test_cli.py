@@ -129,6 +129,24 @@ def test_inspect_lands_nothing_and_names_the_option_when_refusing(workspace):
     assert "--interval-convention" in ambiguous.output
 
 
+def test_inspect_gives_the_ingest_verdict_on_the_whole_file(workspace):
+    """The preview shows the first rows only; the verdict is the ingest's own on every
+    row. A net meter read without --flow net has its negative (export) hours fail the
+    row rules: more than max_bad_row_share of them, so the ingest would reject it, and
+    inspect exits 1 saying so, as ingest would. With the option every row lands."""
+    path = FIELD / "11_net_meter_signed" / "net_meter_june.csv"
+    values = [float(line.rsplit(",", 1)[1]) for line in path.read_text().splitlines()[1:] if line.strip()]
+    negative = sum(v < 0 for v in values)
+    assert negative / len(values) > 0.25  # above the default limit
+    refused = run_cli("inspect", str(path), "--timezone", "UTC")
+    assert refused.exit_code == 1, refused.output
+    assert f"{negative} of {len(values)} rows" in refused.output and "would be rejected" in refused.output
+    accepted = run_cli("inspect", str(path), "--timezone", "UTC", "--flow", "net")
+    assert accepted.exit_code == 0, accepted.output
+    assert f"would land {len(values)} of {len(values)} rows" in accepted.output
+    assert not list(workspace.lake.rglob("*.parquet")) and not list(workspace.quarantine.rglob("*"))
+
+
 def test_a_preamble_taken_for_a_header_is_never_quoted(workspace, tmp_path):
     """No row holds a date this tool reads: the first line is taken as the header, and
     it may be a customer's name and address, so no message or record repeats it."""
@@ -141,3 +159,34 @@ def test_a_preamble_taken_for_a_header_is_never_quoted(workspace, tmp_path):
     records = [p.read_text() for p in (workspace.quarantine / "files").rglob("reason.json")]
     records += [p.read_text() for p in (workspace.dq / "ingests").glob("*.json")]
     assert records and not any("Jane" in r or "Oak Rd" in r for r in records)
+
+
+def test_status_says_a_refused_file_was_not_read(workspace, monkeypatch, tmp_path):
+    """A file refused before its rows are read (its interval convention undecidable) has
+    no row counts: status says 'not read' rather than 0 rows, beside one rejected for its
+    rows, whose counts add up."""
+    monkeypatch.setenv("COLUMNS", "200")
+    assert run_cli("ingest", str(CORPUS / "ambiguous_interval_convention.csv")).exit_code == 1
+    net = FIELD / "11_net_meter_signed" / "net_meter_june.csv"
+    assert run_cli("ingest", str(net), "--timezone", "UTC").exit_code == 1
+    result = run_cli("status")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    refused = next(line for line in lines if "ambiguous_interval_convention" in line)
+    assert "not read" in refused
+    rejected = next(line for line in lines if "net_meter_june" in line)
+    assert "168" in rejected and "not read" not in rejected
+    assert "2 (0 accepted, 2 rejected): 168 rows in, 0 landed, 168 quarantined" in result.output
+
+
+def test_a_file_system_error_is_one_line_naming_the_path(tmp_path):
+    """ENERGY_HOME under a file (or a full disk, or no permission): the command says so
+    and which path, exit 1, no traceback."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    environment = {**os.environ, "ENERGY_HOME": str(blocker / "home"), "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "energy.cli", "generate", "--days", "1"],
+                            capture_output=True, text=True, env=environment, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "ENERGY_HOME" in result.stderr
+    assert str(blocker) in result.stderr.replace("\n", "")
