@@ -289,8 +289,8 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     run_id = uuid.uuid4().hex[:8]
     os.environ["TRINO_SCHEMA"] = f"bench_{run_id}"
     year_ingested_at, days = week_of_uploads(next_days_csv)
-    rows = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=year_ingested_at).rows_landed
-    figures: dict = {"rows": rows}
+    year = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=year_ingested_at)
+    figures: dict = {"rows": year.rows_landed, "meters": len(year.dialect["readings_per_meter"])}
 
     def build_both(step: str, full_refresh: bool = False, timed: bool = True) -> None:
         for target in ("duckdb", "trino"):
@@ -301,7 +301,10 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
                 figures[f"{target}_{step}_s"] = round(time.perf_counter() - started, 2)
             assert result.success, result.failures
         if timed:
-            figures[f"trino_{step}_bytes"] = server.physical_input_bytes(f"bench_{step}_{run_id}")
+            nodes = server.physical_input_bytes_by_node(f"bench_{step}_{run_id}")
+            figures[f"trino_{step}_bytes"] = sum(node["bytes"] for node in nodes.values())
+            figures[f"trino_{step}_nodes"] = nodes
+            figures[f"trino_{step}_largest_query_bytes"] = max(node["largest"] for node in nodes.values())
 
     # A Trino server just started compiles its code paths as it goes (the JVM's JIT):
     # its first build ran 40-60% slower than the next. Warm it with one untimed build.

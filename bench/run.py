@@ -65,6 +65,27 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def bytes_by_node_table(on_trino: dict, top: int = 10) -> str:
+    """Markdown: the nodes that read most in the daily build, with their bytes in the
+    weekly and the full build."""
+    daily, weekly, full = (on_trino[f"trino_{step}_nodes"] for step in ("incremental", "recalibration", "full"))
+    total = on_trino["trino_incremental_bytes"] or 1
+    lines = ["| dbt node | daily build | share of the daily build | weekly build | full build |", "|---|---|---|---|---|"]
+    for node, figures in sorted(daily.items(), key=lambda item: -item[1]["bytes"])[:top]:
+        parts = node.split(".")  # model.energy.NAME, test.energy.NAME.HASH, or (other)
+        name = f"test: {parts[2]}" if parts[0] == "test" else parts[-1]
+        lines.append(f"| {name} | {figures['bytes'] / 2**20:,.2f} MiB | {figures['bytes'] / total:.1%} | "
+                     f"{weekly.get(node, {}).get('bytes', 0) / 2**20:,.2f} MiB | {full.get(node, {}).get('bytes', 0) / 2**20:,.2f} MiB |")
+    return "\n".join(lines)
+
+
+def cutoff_meters(on_trino: dict, step: str, limit: int = 10 * 2**30) -> int:
+    """Meters at which the largest query of a build `step` would read `limit` bytes
+    (Athena's per-query cutoff in the stack's workgroup), scaling linearly with meters."""
+    per_meter = on_trino[f"trino_{step}_largest_query_bytes"] / on_trino["meters"]
+    return int(limit / per_meter) if per_meter else 0
+
+
 def median_of(results: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in results)
 
@@ -238,6 +259,19 @@ server first (a just-started JVM ran the first build 40-60% slower).
 | the build that completes the week (Sunday's upload): bands and accuracy again | {on_trino['duckdb_recalibration_s']} | {on_trino['trino_recalibration_s']} | {on_trino['trino_recalibration_bytes'] / 2**20:,.1f} MiB |
 | weekly / full | {on_trino['duckdb_recalibration_s'] / on_trino['duckdb_full_s']:.1%} | {on_trino['trino_recalibration_share']:.1%} | {on_trino['trino_recalibration_bytes_share']:.1%} |
 | a week's builds on average, bytes / full: (6 × daily + 1 × weekly) / 7 | | | {on_trino['trino_week_mean_bytes_share']:.1%} |
+
+What each dbt node (model or data test) read on Trino, from the query comment dbt puts
+before each of its queries: the ten largest readers of the daily build, beside what the
+same node read in the weekly and the full build. "(other)" is what no node ran: the
+run-start hook and dbt's catalog lookups.
+
+{bytes_by_node_table(on_trino)}
+
+The largest single query of a full build read {on_trino['trino_full_largest_query_bytes'] / 2**20:,.1f} MiB for
+{on_trino['meters']:,} meters; Athena's per-query cutoff of 10 GiB would be passed at about
+{cutoff_meters(on_trino, 'full'):,} meters in a full build of a year. The largest of a daily build read
+{on_trino['trino_incremental_largest_query_bytes'] / 2**20:,.1f} MiB: about {cutoff_meters(on_trino, 'incremental'):,} meters. Both
+scale with meters × days of history held, read linearly from these runs.
 
 ## 7. A 10 MB file with one quote never closed
 

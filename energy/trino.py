@@ -21,6 +21,8 @@ SERVER_SCRIPT = REPO_ROOT / "trino" / "server.sh"
 # under this folder only, so a workspace the trino target builds must sit inside it.
 DEFAULT_LOCAL_ROOT = REPO_ROOT / "workspace"
 _SIZE = re.compile(r"^([0-9.]+)\s*([kMGTP]?B)$")
+# dbt's query comment: /* {"app": "dbt", ..., "node_id": "model.energy.stg_readings"} */
+_NODE_ID = re.compile(r'"node_id": "([^"]+)"')
 _UNITS = {"B": 1, "kB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50}
 
 
@@ -50,17 +52,29 @@ class TrinoServer:
         except (OSError, ValueError):
             return False
 
+    def _queries(self, user: str) -> list[dict]:
+        request = urllib.request.Request(f"{self.url}/v1/query", headers={"X-Trino-User": user})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return [query for query in json.load(response) if query.get("session", {}).get("user") == user]
+
     def physical_input_bytes(self, user: str) -> int:
         """Bytes read from storage by every query `user` ran that the server still
         remembers (the local server keeps the last 10,000)."""
-        request = urllib.request.Request(f"{self.url}/v1/query", headers={"X-Trino-User": user})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            queries = json.load(response)
-        return sum(
-            parse_data_size(query["queryStats"]["physicalInputDataSize"])
-            for query in queries
-            if query.get("session", {}).get("user") == user
-        )
+        return sum(parse_data_size(query["queryStats"]["physicalInputDataSize"]) for query in self._queries(user))
+
+    def physical_input_bytes_by_node(self, user: str) -> dict[str, dict]:
+        """The same bytes per dbt node (the node_id in the comment dbt puts before each
+        query it runs; "(other)" for queries without one, such as the run-start hook's):
+        {node: {"bytes": read, "queries": count, "largest": the most one query read}}."""
+        nodes: dict[str, dict] = {}
+        for query in self._queries(user):
+            found = _NODE_ID.search(query.get("query", ""))
+            read = parse_data_size(query["queryStats"]["physicalInputDataSize"])
+            node = nodes.setdefault(found.group(1) if found else "(other)", {"bytes": 0, "queries": 0, "largest": 0})
+            node["bytes"] += read
+            node["queries"] += 1
+            node["largest"] = max(node["largest"], read)
+        return nodes
 
 
 def local_root() -> Path:

@@ -37,8 +37,12 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     compiled = workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models"
     scoped = next((compiled / "staging" / "stg_readings.yml").glob("primary_key_stg_readings*.sql")).read_text()
     assert "where dbt_loaded_at >= cast(" in scoped
-    whole = next((compiled / "marts" / "fct_daily_consumption.yml").glob("primary_key*.sql")).read_text()
+    whole = next((compiled / "marts" / "fct_daily_anomalies.yml").glob("primary_key*.sql")).read_text()
     assert "dbt_loaded_at >=" not in whole and "__rows_of_this_build__" not in whole
+    # the readings-to-days reconciliation compares the days this build wrote, from a
+    # reading_start literal (the full refresh below compares every reading)
+    reconciled = (compiled.parent / "tests" / "singular" / "assert_daily_totals_equal_readings.sql").read_text()
+    assert "reading_start >= cast(timestamp '2024-01-30" in reconciled and "reading_date >= date '2024-01-31'" in reconciled
 
     assert build(workspace, full_refresh=True).success
     refreshed = snapshot(workspace)

@@ -213,12 +213,20 @@
   {{ return(energy.code_type(['measured', 'estimated', 'missing'])) }}
 {%- endmacro %}
 
-{#- Partitioning of the reading-grain tables. Athena: monthly Iceberg partitions, so one
-    write stays far below Athena's limit of 100 partitions per write (over 8 years of
-    history fit in a single load). Elsewhere none: DuckDB's zone maps and Trino's
-    Iceberg file statistics already skip what a query does not need. -#}
+{#- Partitioning of the reading-grain tables: monthly Iceberg partitions on Athena and
+    on Trino, so a query bounded by a reading_start literal (every incremental build's
+    reads of a window of history) opens only the months it needs. Without them a full
+    refresh writes files that each span the whole history, and no file statistic can
+    skip one: the daily build read the readings in full. One write stays far below
+    Athena's limit of 100 partitions per write (over 8 years of history fit in one load).
+    DuckDB: none, its zone maps skip row groups already. dbt-athena takes the transform
+    as partitioned_by, dbt-trino as the table property partitioning. -#}
 {% macro reading_partitions() -%}
   {{ return(['month(reading_start)'] if target.type == 'athena' else none) }}
+{%- endmacro %}
+
+{% macro reading_table_properties() -%}
+  {{ return({'partitioning': "ARRAY['month(reading_start)']"} if target.type == 'trino' else none) }}
 {%- endmacro %}
 
 {#- Before a CTE's body: read it again for each use rather than materialize it. DuckDB

@@ -4,6 +4,7 @@
         unique_key=['meter_id', 'flow', 'reading_start'],
         on_schema_change='fail',
         partitioned_by=energy.reading_partitions(),
+        properties=energy.reading_table_properties(),
     )
 }}
 {#- Every reading scored against its meter's own history of the same flow (import,

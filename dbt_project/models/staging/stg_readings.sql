@@ -4,6 +4,7 @@
         unique_key=['meter_id', 'flow', 'reading_start'],
         on_schema_change='fail',
         partitioned_by=energy.reading_partitions(),
+        properties=energy.reading_table_properties(),
     )
 }}
 {#- One row per meter, flow and interval: when several uploads carry the same meter,
