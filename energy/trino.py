@@ -52,22 +52,17 @@ class TrinoServer:
         except (OSError, ValueError):
             return False
 
-    def _queries(self, user: str) -> list[dict]:
+    def physical_input_bytes_by_node(self, user: str) -> dict[str, dict]:
+        """Bytes read from storage by every query `user` ran that the server still
+        remembers (the local server keeps the last 10,000), per dbt node: the node_id in
+        the comment dbt puts before each query it runs; "(other)" for queries without
+        one, such as the run-start hook's.
+        {node: {"bytes": read, "queries": count, "largest": the most one query read}}."""
         request = urllib.request.Request(f"{self.url}/v1/query", headers={"X-Trino-User": user})
         with urllib.request.urlopen(request, timeout=30) as response:
-            return [query for query in json.load(response) if query.get("session", {}).get("user") == user]
-
-    def physical_input_bytes(self, user: str) -> int:
-        """Bytes read from storage by every query `user` ran that the server still
-        remembers (the local server keeps the last 10,000)."""
-        return sum(parse_data_size(query["queryStats"]["physicalInputDataSize"]) for query in self._queries(user))
-
-    def physical_input_bytes_by_node(self, user: str) -> dict[str, dict]:
-        """The same bytes per dbt node (the node_id in the comment dbt puts before each
-        query it runs; "(other)" for queries without one, such as the run-start hook's):
-        {node: {"bytes": read, "queries": count, "largest": the most one query read}}."""
+            queries = [query for query in json.load(response) if query.get("session", {}).get("user") == user]
         nodes: dict[str, dict] = {}
-        for query in self._queries(user):
+        for query in queries:
             found = _NODE_ID.search(query.get("query", ""))
             read = parse_data_size(query["queryStats"]["physicalInputDataSize"])
             node = nodes.setdefault(found.group(1) if found else "(other)", {"bytes": 0, "queries": 0, "largest": 0})

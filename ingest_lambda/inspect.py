@@ -4,6 +4,7 @@ without landing anything (``energy inspect``)."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .detect import detect_dialect
-from .pipeline import IngestReport, ingest_file
-from .storage import Lakehouse
 from .normalise import StreamState, normalise
 from .options import IngestOptions
 from .parse import Upload, read_upload
+from .pipeline import IngestReport, ingest_file
+from .storage import Lakehouse
 
 PREVIEW_BLOCK_BYTES = 1 << 20
 
@@ -67,7 +68,5 @@ def dry_run(path: Path, options: IngestOptions, source_key: str | None = None) -
     and quarantined rows, or rejected with the reason), every rule included. Nothing
     outside a temporary folder is written. Reads the whole file, so it takes as long as
     an ingest."""
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="energy-inspect-") as scratch:
         return ingest_file(Path(path), source_key or f"raw/{Path(path).name}", Lakehouse.local(scratch), options)

@@ -32,6 +32,11 @@
   {{ return('null' if first_new_day is none else (first_new_day | int) - days_before) }}
 {%- endmacro %}
 
+{#- The date of a day number (days since 1970-01-01, as energy.day_number gives). -#}
+{% macro date_of_day_number(day_number) -%}
+  {{ return(modules.datetime.date(1970, 1, 1) + modules.datetime.timedelta(days=day_number | int)) }}
+{%- endmacro %}
+
 {#- Rows of the int_readings_local view (`relation` names it in the query) from
     `days_before` days before first_new_day's answer on: by day_number, exact, and by a
     reading_start (UTC) literal, which engines prune on where the view's computed
@@ -42,7 +47,7 @@
   {%- if first_new_day is none -%}
     {{ return(prefix ~ 'day_number >= null') }}
   {%- endif -%}
-  {%- set day = modules.datetime.date(1970, 1, 1) + modules.datetime.timedelta(days=(first_new_day | int) - days_before - 1) -%}
+  {%- set day = energy.date_of_day_number((first_new_day | int) - days_before - 1) -%}
   {#- the literal in the column's own type: DuckDB pushes a comparison with a timestamp
       of another precision into the scan only after the cast -#}
   {{ return(prefix ~ 'day_number >= ' ~ energy.day_bound(first_new_day, days_before)

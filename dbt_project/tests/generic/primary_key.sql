@@ -4,5 +4,5 @@
     dbt's overhead on every build. Fails with the offending keys and how often each
     occurs. -#}
 {% test primary_key(model, columns) %}
-{{ adapter.dispatch('primary_key_sql', 'energy')(model, columns) }}
+{{ energy.key_violations_sql(model, columns, null_keys_fail=true) }}
 {% endtest %}

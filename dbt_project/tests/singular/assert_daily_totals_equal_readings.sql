@@ -40,7 +40,7 @@ days as (
     {%- if scoped and first_day is none %}
     where false -- nothing new
     {%- elif scoped %}
-    where reading_date >= date '{{ (modules.datetime.date(1970, 1, 1) + modules.datetime.timedelta(days=first_day | int)).isoformat() }}'
+    where reading_date >= date '{{ energy.date_of_day_number(first_day).isoformat() }}'
     {%- endif %}
     group by meter_id
 )
