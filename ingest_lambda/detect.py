@@ -214,6 +214,10 @@ def _votes(meters, stamps, interval_option, minute_of_day):
         at_midnight = at_midnight or any(minute_of_day(int(t)) == 0 for t in own)
         if first == 0:
             begin.append(f"{meter!s}: first reading at midnight")
+            # ... and the last at midnight too: whole days and one reading more either
+            # way (a stray last reading as beginnings, a stray first one as ends)
+            if last_at > first_at and last == 0:
+                end.append(f"{meter!s}: last reading at midnight too")
         if interval and last_at > first_at and (last + interval) % 1440 == 0:
             begin.append(f"{meter!s}: last reading one interval before midnight")
         # Ending only on both ends: one interval after midnight to midnight. A first stamp
