@@ -186,7 +186,7 @@ def _convention(layout: Layout, options: IngestOptions, meters, stamps, evidence
         evidence.append("no reading at midnight: both conventions give the same days; read as beginnings")
         return "beginning"
     why = ("some readings look like interval beginnings (" + begin[0] + ") and others like ends (" + end[0] + ")"
-           if begin and end else "the readings start and end mid-day and cross midnight")
+           if begin and end else "the readings do not run from one day boundary to another, and some fall at midnight")
     raise DialectAmbiguous(
         f"cannot tell whether the timestamps mark the beginning or the end of each interval: {why}; "
         "the two conventions put a reading at midnight on different days. "
