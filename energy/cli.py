@@ -91,10 +91,11 @@ def _report_table(reports: list) -> Table:
             detail += f"; {report.readings_missing:,} missing readings (placeholders) landed as missing"
         if report.outcome == "accepted" and report.reasons:
             detail += "\n" + "\n".join(f"{n} × {reason}" for reason, n in list(report.reasons.items())[:5])
-        table.add_row(
-            Text(report.source_key), Text(report.outcome, style=colour), f"{report.rows_in:,}",
-            f"{report.rows_landed:,}", f"{report.rows_quarantined:,}", Text(detail),
-        )
+        # refused before its rows were read (layout, dialect): no row counts to give
+        unread = report.outcome == "rejected" and not report.rows_in
+        counts = ["not read", "", ""] if unread else [
+            f"{report.rows_in:,}", f"{report.rows_landed:,}", f"{report.rows_quarantined:,}"]
+        table.add_row(Text(report.source_key), Text(report.outcome, style=colour), *counts, Text(detail))
     return table
 
 
@@ -213,6 +214,8 @@ FlowOpt = Annotated[Optional[str], typer.Option(help="import, export, or net (si
 DateOrderOpt = Annotated[Optional[str], typer.Option(help="dmy, mdy or ymd, when the dates cannot tell (e.g. only 02/09/2024-style dates)")]
 DecimalMarkOpt = Annotated[Optional[str], typer.Option(help="'.' or ',', when the numbers cannot tell (e.g. only 1.032-style values)")]
 DelimiterOpt = Annotated[Optional[str], typer.Option(help="the CSV delimiter, when detection cannot find it ('\\t' for tab)")]
+MaxBadRowsOpt = Annotated[Optional[float], typer.Option(help="reject the whole file when more than this share of rows fails the row rules [default: 0.25]")]
+MaxKwOpt = Annotated[Optional[float], typer.Option(help="plausibility cap: average power over an interval, in kW [default: 10000]")]
 
 
 @app.command()
@@ -225,14 +228,14 @@ def ingest(
     register: RegisterOpt = None,
     column: ColumnOpt = None,
     timestamp_format: TimestampFormatOpt = None,
-    max_bad_rows: Annotated[Optional[float], typer.Option(help="reject the whole file when more than this share of rows fails the row rules [default: 0.25]")] = None,
+    max_bad_rows: MaxBadRowsOpt = None,
     sources: SourcesOpt = None,
     interval_convention: ConventionOpt = None,
     flow: FlowOpt = None,
     date_order: DateOrderOpt = None,
     decimal_mark: DecimalMarkOpt = None,
     delimiter: DelimiterOpt = None,
-    max_kw: Annotated[Optional[float], typer.Option(help="plausibility cap: average power over an interval, in kW [default: 10000]")] = None,
+    max_kw: MaxKwOpt = None,
 ) -> None:
     """Validate uploads with the Great Expectations suite and land them as Parquet.
 
@@ -305,6 +308,8 @@ def inspect(
     date_order: DateOrderOpt = None,
     decimal_mark: DecimalMarkOpt = None,
     delimiter: DelimiterOpt = None,
+    max_bad_rows: MaxBadRowsOpt = None,
+    max_kw: MaxKwOpt = None,
     rows: Annotated[int, typer.Option(min=1, max=1000, help="how many readings to show")] = 10,
     sources: SourcesOpt = None,
 ) -> None:
@@ -323,7 +328,7 @@ def inspect(
             workspace, sources, column, timezone=timezone, unit=unit, meter_id=meter_id,
             interval_minutes=interval_minutes, register=register, timestamp_format=timestamp_format,
             interval_convention=interval_convention, flow=flow, date_order=date_order,
-            decimal_mark=decimal_mark, delimiter=delimiter,
+            decimal_mark=decimal_mark, delimiter=delimiter, max_bad_row_share=max_bad_rows, max_kw=max_kw,
         )
         options = config.options_for(key, overrides)
     except UsageError as exc:
@@ -415,6 +420,10 @@ def _csv_cell(value, numeric: bool = False):
     (-1.5 is data)."""
     if value is None:
         return ""
+    if isinstance(value, float):
+        # 15 significant digits (DBL_DIG): every digit a double carries faithfully, so a
+        # sum such as 0.1 + 0.2 prints 0.3, not its binary noise 0.30000000000000004
+        return f"{value:.15g}"
     if numeric:
         return value
     text = str(value)

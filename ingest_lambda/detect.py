@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 from .dialect import TableStart, _split, detect_table
 from .errors import DialectAmbiguous
 from .layout import Layout, detect_layout
-from .options import IngestOptions
+from .numbers import parse_numbers
+from .options import POWER_UNITS, IngestOptions, normalise_unit
 from .parse import TextBatch, Upload, check_text
 from .registers import reads_are_irregular
 
@@ -87,11 +88,13 @@ def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> D
     per_row = max(1, len(layout.slots) or len(layout.values))
     keep = max(20, 1000 // per_row)  # about 1,000 readings at each end: a wide row holds many
     rows = table.sample_rows[:keep] + _tail_rows(upload, table, len(head))[-keep:]
-    meters, stamps, naive_order = _sample_stamps(rows, table, layout, options)
+    meters, stamps, naive_order, values = _sample_stamps(rows, table, layout, options)
     descending = _descending(meters, naive_order)
     evidence = list(layout.evidence)
     if descending:
         evidence.append("readings are listed newest first")
+    if options.register is None:
+        _refuse_undeclared_registers(layout, options, meters, stamps, values)
     convention = _convention(layout, options, meters, stamps, evidence)
     grid = None
     if options.register and reads_are_irregular(meters, stamps):
@@ -113,12 +116,13 @@ def _tail_rows(upload: Upload, table: TableStart, head_size: int) -> list[list[s
 
 
 def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptions):
-    """Meters, UTC epoch ms (before any convention shift) and local wall-clock ms of
-    the sample rows, in file order; nulls dropped."""
+    """Meters, UTC epoch ms (before any convention shift), local wall-clock ms of the
+    sample rows, in file order, and {value column: float64 values (NaN where not a
+    number)} of a long or wide-by-meter file; rows without a time dropped."""
     from .normalise import StreamState, _to_utc, row_times, unpivot_wide_day
 
     if not rows:
-        return np.array([], dtype=object), np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        return np.array([], dtype=object), np.array([], dtype=np.int64), np.array([], dtype=np.int64), {}
     columns = {name: pa.array([r[i].strip() for r in rows], pa.string()) for i, name in enumerate(table.names)}
     batch = TextBatch(pa.table(columns), pa.array(np.arange(1, len(rows) + 1), pa.int64()))
     if layout.kind == "wide_day":
@@ -135,7 +139,58 @@ def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptio
     )
     keep = pc.is_valid(epoch).to_numpy(zero_copy_only=False)
     meters = np.asarray(meter.to_pylist(), dtype=object)[keep]
-    return meters, pc.fill_null(epoch, 0).to_numpy(zero_copy_only=False)[keep], pc.fill_null(wall, 0).to_numpy(zero_copy_only=False)[keep]
+    values = {}
+    if layout.kind != "wide_day":
+        for column in layout.values:
+            numbers, _, _ = parse_numbers(text[column.column], column.number)
+            values[column.column] = pc.fill_null(numbers, np.nan).to_numpy(zero_copy_only=False)[keep]
+    return (meters, pc.fill_null(epoch, 0).to_numpy(zero_copy_only=False)[keep],
+            pc.fill_null(wall, 0).to_numpy(zero_copy_only=False)[keep], values)
+
+
+# A run of reads long enough that interval energy never falling across it is not chance,
+# and a level so far above the rises that the values cannot be energy per interval: a
+# register stands at thousands of kWh and rises by a few a read (ratios of 10^3 to 10^6);
+# a load ramping up for a morning, or test readings counting up by 1%, stays below 500.
+REGISTER_MIN_READS = 12
+REGISTER_LEVEL_OVER_RISE = 500
+
+
+def _refuse_undeclared_registers(layout: Layout, options: IngestOptions, meters, stamps, values: dict) -> None:
+    """Refuse (``--register``) a file whose values look like cumulative register reads:
+    per meter and value column, at least REGISTER_MIN_READS numbers in time order that
+    never fall, rise at least every other read, and whose smallest value is at least
+    REGISTER_LEVEL_OVER_RISE times the median rise. Read as interval energy such values
+    land the register's level (``1000`` kWh per interval) as energy: numbers that look
+    right and are wrong. Interval energy falls somewhere within a dozen reads.
+
+    Raises DialectAmbiguous naming ``--register`` and ``--no-register``."""
+    units = {v.column: normalise_unit(options.unit) if options.unit else v.unit for v in layout.values}
+    for column, numbers in values.items():
+        if units[column] in POWER_UNITS or "unit" in layout.roles:
+            continue  # average power, or a unit per row, is not read from a register
+        series = [numbers] if layout.kind == "wide_meter" else [numbers[meters == m] for m in dict.fromkeys(meters.tolist())]
+        stamp_sets = [stamps] if layout.kind == "wide_meter" else [stamps[meters == m] for m in dict.fromkeys(meters.tolist())]
+        for own, at in zip(series, stamp_sets):
+            ordered = own[np.argsort(at, kind="stable")]
+            ordered = ordered[np.isfinite(ordered)]
+            if len(ordered) < REGISTER_MIN_READS:
+                continue
+            rises = np.diff(ordered)
+            positive = rises[rises > 0]
+            if (rises < 0).any() or len(positive) * 2 < len(rises):
+                continue
+            step = float(np.median(positive))
+            if ordered.min() < REGISTER_LEVEL_OVER_RISE * step:
+                continue
+            raise DialectAmbiguous(
+                f"the values of column {column!r} never fall over {len(ordered)} reads of a meter and stand far "
+                f"above their rises (from '{ordered[0]:g}' up by about {step:g} a read): they look like cumulative "
+                "register reads, which read as energy would land the register's level in every interval. "
+                "Give --register to land the rises between reads as interval energy, or --no-register if each "
+                "value is the energy of its own interval (source configuration: \"register\": true or false)",
+                "--register",
+            )
 
 
 def _descending(meters: np.ndarray, wall: np.ndarray) -> bool:

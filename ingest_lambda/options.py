@@ -38,7 +38,7 @@ class IngestOptions:
     unit: str | None = None
     meter_id: str | None = None
     interval_minutes: int | None = None
-    register: bool = False
+    register: bool | None = None  # cumulative register reads? None: the file decides, refused when it cannot
     column_map: dict[str, str] = field(default_factory=dict)
     timestamp_format: str | None = None
     max_bad_row_share: float = DEFAULT_MAX_BAD_ROW_SHARE
@@ -98,6 +98,9 @@ class IngestOptions:
             if k not in _ADDED_OPTIONS or v != defaults[k].default
         }
         chosen["max_bad_row_share"] = DEFAULT_MAX_BAD_ROW_SHARE
+        # Undecided lands what "not a register" lands (a file that looks like one is
+        # refused), so both keep the ingest id issued when the default was False.
+        chosen["register"] = bool(self.register)
         return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()
 
 

@@ -60,6 +60,9 @@ def test_sql_formats_on_the_demo(demo_workspace, monkeypatch):
     monkeypatch.setenv("ENERGY_HOME", str(demo_workspace.home))
     csv_out = run_cli("sql", "select count(*) as n from stg_readings", "--format", "csv")
     assert csv_out.exit_code == 0 and csv_out.output.split() == ["n", "2880"]
+    # a double's binary noise is not printed; the value round-trips to the same double
+    sums = run_cli("sql", "select 0.1::double + 0.2::double as s, 1e-20::double as tiny, -1.5::double as n", "--format", "csv")
+    assert sums.exit_code == 0 and sums.output.split() == ["s,tiny,n", "0.3,1e-20,-1.5"]
     json_out = run_cli("sql", "select scope, days from rpt_summary where scope = 'all'", "--format", "json")
     assert '"days": 30' in json_out.output
     table_out = run_cli("sql", "select meter_id from rpt_summary where scope = 'meter' order by 1")
@@ -144,7 +147,26 @@ def test_inspect_gives_the_ingest_verdict_on_the_whole_file(workspace):
     accepted = run_cli("inspect", str(path), "--timezone", "UTC", "--flow", "net")
     assert accepted.exit_code == 0, accepted.output
     assert f"would land {len(values)} of {len(values)} rows" in accepted.output
+    # inspect takes the ingest's limits too: with a looser bad-row limit the import-only
+    # reading lands its positive hours and would quarantine the negative ones
+    looser = run_cli("inspect", str(path), "--timezone", "UTC", "--max-bad-rows", "0.5")
+    assert looser.exit_code == 0, looser.output
+    assert f"would land {len(values) - negative} of {len(values)} rows" in looser.output
+    assert f"would quarantine {negative}" in looser.output
     assert not list(workspace.lake.rglob("*.parquet")) and not list(workspace.quarantine.rglob("*"))
+
+
+def test_inspect_takes_the_power_cap(workspace, tmp_path):
+    """A 20 MW site: 6,000 kWh a quarter hour is above the default cap (10,000 kW) and
+    every row would be quarantined; with --max-kw 30000 each lands."""
+    path = tmp_path / "smelter.csv"
+    path.write_text("meter_id,timestamp,kwh\n" + "".join(
+        f"s1,2024-03-04 {h:02d}:{m:02d},{5000 + h * 10 + m / 15:.1f}\n" for h in range(2) for m in (0, 15, 30, 45)))
+    capped = run_cli("inspect", str(path))
+    assert capped.exit_code == 1 and "implausible energy" in capped.output, capped.output
+    raised = run_cli("inspect", str(path), "--max-kw", "30000")
+    assert raised.exit_code == 0, raised.output
+    assert "would land 8 of 8 rows" in raised.output
 
 
 def test_a_preamble_taken_for_a_header_is_never_quoted(workspace, tmp_path):
@@ -166,7 +188,9 @@ def test_status_says_a_refused_file_was_not_read(workspace, monkeypatch, tmp_pat
     no row counts: status says 'not read' rather than 0 rows, beside one rejected for its
     rows, whose counts add up."""
     monkeypatch.setenv("COLUMNS", "200")
-    assert run_cli("ingest", str(CORPUS / "ambiguous_interval_convention.csv")).exit_code == 1
+    ingest = run_cli("ingest", str(CORPUS / "ambiguous_interval_convention.csv"))
+    assert ingest.exit_code == 1
+    assert "not read" in next(line for line in ingest.output.splitlines() if "ambiguous_interval" in line)
     net = FIELD / "11_net_meter_signed" / "net_meter_june.csv"
     assert run_cli("ingest", str(net), "--timezone", "UTC").exit_code == 1
     result = run_cli("status")
