@@ -11,6 +11,7 @@ PUBLIC_TABLES = {
     "stg_readings": ["meter_id", "flow", "reading_start"],
     "fct_daily_consumption": ["meter_id", "reading_date"],
     "fct_reading_anomalies": ["meter_id", "flow", "reading_start"],
+    "fct_reading_anomalies_daily": ["meter_id", "flow", "reading_date"],
     "fct_daily_anomalies": ["meter_id", "flow", "reading_date"],
     "fct_forecast": ["meter_id", "flow", "method", "forecast_date"],
     "fct_forecast_accuracy": ["meter_id", "flow", "method", "horizon_days"],

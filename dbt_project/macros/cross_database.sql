@@ -213,20 +213,22 @@
   {{ return(energy.code_type(['measured', 'estimated', 'missing'])) }}
 {%- endmacro %}
 
-{#- Partitioning of the reading-grain tables: monthly Iceberg partitions on Athena and
-    on Trino, so a query bounded by a reading_start literal (every incremental build's
-    reads of a window of history) opens only the months it needs. Without them a full
+{#- Partitioning of the large tables by month of `column` (reading_start for the
+    reading-grain tables, origin_date for the forecast origins and backtest errors):
+    monthly Iceberg partitions on Athena and on Trino, so a query bounded by a literal
+    on that column (every incremental build's reads of a window of history, and the
+    delete of the rows it replaces) opens only the months it needs. Without them a full
     refresh writes files that each span the whole history, and no file statistic can
-    skip one: the daily build read the readings in full. One write stays far below
+    skip one: the daily build read those tables in full. One write stays far below
     Athena's limit of 100 partitions per write (over 8 years of history fit in one load).
     DuckDB: none, its zone maps skip row groups already. dbt-athena takes the transform
     as partitioned_by, dbt-trino as the table property partitioning. -#}
-{% macro reading_partitions() -%}
-  {{ return(['month(reading_start)'] if target.type == 'athena' else none) }}
+{% macro monthly_partitions(column) -%}
+  {{ return(['month(' ~ column ~ ')'] if target.type == 'athena' else none) }}
 {%- endmacro %}
 
-{% macro reading_table_properties() -%}
-  {{ return({'partitioning': "ARRAY['month(reading_start)']"} if target.type == 'trino' else none) }}
+{% macro monthly_partition_properties(column) -%}
+  {{ return({'partitioning': "ARRAY['month(" ~ column ~ ")']"} if target.type == 'trino' else none) }}
 {%- endmacro %}
 
 {#- Before a CTE's body: read it again for each use rather than materialize it. DuckDB
@@ -241,4 +243,33 @@
 
 {% macro duckdb__inline_cte() -%}
   not materialized
+{%- endmacro %}
+
+{#- Every row of `relation` with the smallest and the largest `value` of its group
+    (`group_by`, a column list) beside it, as `first_name` and `last_name`. Trino and
+    Athena: windows, one read of `relation` (they inline a CTE at each use, so an
+    aggregate joined back read it twice, and Athena bills each read). DuckDB: the
+    aggregate joined back, since a window over every row sorts them all. -#}
+{% macro with_group_span(relation, group_by, value, first_name, last_name) -%}
+  {{ return(adapter.dispatch('with_group_span', 'energy')(relation, group_by, value, first_name, last_name)) }}
+{%- endmacro %}
+
+{% macro default__with_group_span(relation, group_by, value, first_name, last_name) -%}
+    select
+        {{ relation }}.*,
+        min({{ value }}) over (partition by {{ group_by }}) as {{ first_name }},
+        max({{ value }}) over (partition by {{ group_by }}) as {{ last_name }}
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro duckdb__with_group_span(relation, group_by, value, first_name, last_name) -%}
+    {%- set keys = group_by.split(',') | map('trim') | list %}
+    select {{ relation }}.*, spans.{{ first_name }}, spans.{{ last_name }}
+    from {{ relation }}
+    inner join (
+        select {{ group_by }}, min({{ value }}) as {{ first_name }}, max({{ value }}) as {{ last_name }}
+        from {{ relation }}
+        group by {{ group_by }}
+    ) as spans
+        on {% for key in keys %}spans.{{ key }} = {{ relation }}.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
 {%- endmacro %}

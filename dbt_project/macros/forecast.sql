@@ -10,18 +10,17 @@
   end
 {%- endmacro %}
 
-{#- The earliest of the meters' last origin days (origins: int_forecast_origins), for a
+{#- The earliest of the meters' last origin days (int_forecast_calibration), for a
     model that needs only each meter's last origin: as a literal bound, the engine skips
     the older origins' rows before it expands them into points; a join to the last
     origins would expand them all first. None while parsing, in unit tests (their
     inputs are fixtures), and when there is no origin. -#}
-{% macro earliest_last_origin_day(origins) -%}
+{% macro earliest_last_origin_day(calibration) -%}
   {%- if not execute or model.resource_type != 'model' -%}
     {{ return(none) }}
   {%- endif -%}
   {%- set query -%}
-    select min(last_origin_day)
-    from (select max(origin_day) as last_origin_day from {{ origins }} group by meter_id, flow) as last_origins
+    select min(last_origin_day) from {{ calibration }}
   {%- endset -%}
   {{ return(energy.query_value(query)) }}
 {%- endmacro %}

@@ -21,9 +21,18 @@
 
 {#- For an incremental model: its rows' build mark is older than the upstream row's, as
     a filter on the upstream. An empty table (a first build that had nothing to write,
-    e.g. no meter had a complete day yet) has no mark: every upstream row is new to it. -#}
+    e.g. no meter had a complete day yet) has no mark: every upstream row is new to it.
+    The newest mark is looked up while compiling (energy.column_max: on Trino and Athena
+    from the table's metadata) and written as a literal: as a subquery it read the whole
+    dbt_loaded_at column of this table on every build, and on Athena every file of it.
+    A unit test (whose `this` is a fixture) keeps the subquery. -#}
 {% macro loaded_since_this(column='dbt_loaded_at') -%}
-  {{ column }} > coalesce((select max(dbt_loaded_at) from {{ this }}), cast('1970-01-01 00:00:00' as timestamp(6)))
+  {%- if execute and model.resource_type != 'unit_test' -%}
+    {%- set newest = energy.column_max(this, 'dbt_loaded_at') -%}
+    {{ column }} > cast(timestamp '{{ newest if newest is not none else '1970-01-01 00:00:00' }}' as timestamp(6))
+  {%- else -%}
+    {{ column }} > coalesce((select max(dbt_loaded_at) from {{ this }}), cast('1970-01-01 00:00:00' as timestamp(6)))
+  {%- endif -%}
 {%- endmacro %}
 
 {#- `days_before` days before first_new_day's answer, as SQL: null (no rows pass a
@@ -53,4 +62,15 @@
   {{ return(prefix ~ 'day_number >= ' ~ energy.day_bound(first_new_day, days_before)
       ~ ' and ' ~ prefix ~ "reading_start >= cast(timestamp '" ~ day.isoformat() ~ " 00:00:00' as "
       ~ energy.stored_timestamp() ~ ')') }}
+{%- endmacro %}
+
+{#- In stg_readings' incremental run: the lake rows of uploads this table has not seen
+    (by ingest id, so an upload that started early and landed late is not missed), from
+    the lake partitions of `cutoff` on (an ISO date; none reads every partition). -#}
+{% macro unseen_ingests(cutoff) -%}
+    ingest_id not in (
+        select distinct ingest_id from {{ this }}
+        {% if cutoff %}where ingested_at >= cast(date '{{ cutoff }}' as timestamp(3)){% endif %}
+    )
+    {% if cutoff %}and ingest_date >= date '{{ cutoff }}'{% endif %}
 {%- endmacro %}

@@ -41,3 +41,26 @@
   {%- endfor -%}
   {{ return(found) }}
 {%- endmacro %}
+
+{#- The largest value of `column` in the Iceberg or DuckDB table `relation`, or none
+    when it holds no row. On Trino and Athena it is read from the table's metadata (the
+    column's upper bound in each partition's file statistics, the `$partitions` metadata
+    table), not from its data: a whole-column scan would cost a daily build as much as
+    the table's history. A bound is of the files' rows, deleted ones included; callers
+    use it where that cannot matter (a replaced row's value is at most its replacement's). -#}
+{% macro column_max(relation, column) -%}
+  {{ return(adapter.dispatch('column_max', 'energy')(relation, column)) }}
+{%- endmacro %}
+
+{% macro default__column_max(relation, column) -%}
+  {{ return(energy.query_value("select max(" ~ column ~ ") from " ~ relation)) }}
+{%- endmacro %}
+
+{% macro trino__column_max(relation, column) -%}
+  {%- set metadata = relation.incorporate(path={'identifier': relation.identifier ~ '$partitions'}) -%}
+  {{ return(energy.query_value("select max(data." ~ column ~ ".max) from " ~ metadata)) }}
+{%- endmacro %}
+
+{% macro athena__column_max(relation, column) -%}
+  {{ return(energy.trino__column_max(relation, column)) }}
+{%- endmacro %}

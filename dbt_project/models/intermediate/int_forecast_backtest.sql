@@ -29,22 +29,10 @@ calibration_errors as (
 
 ),
 
--- each meter's backtest span, by aggregate: a window over every error would sort them all
-spans as (
-
-    select meter_id, flow, min(origin_day) as first_origin_day, max(origin_day) as last_origin_day
-    from calibration_errors
-    group by meter_id, flow
-
-),
-
+-- each meter's backtest span (energy.with_group_span: one read of the errors)
 with_spans as (
 
-    select calibration_errors.*, spans.first_origin_day, spans.last_origin_day
-    from calibration_errors
-    inner join spans
-        on spans.meter_id = calibration_errors.meter_id
-        and spans.flow = calibration_errors.flow
+    {{ energy.with_group_span('calibration_errors', 'meter_id, flow', 'origin_day', 'first_origin_day', 'last_origin_day') }}
 
 )
 

@@ -22,14 +22,22 @@ with errors as (
 
 ),
 
+-- every error in its period's set, and those of the live window in the live set too:
+-- one read of the errors (a union of two selects read them twice on Trino and Athena)
 both_sets as (
 
-    select meter_id, flow, method, horizon_days, calibrated_before, error_kwh, 'live' as error_set, -1 as period
+    select
+        errors.meter_id,
+        errors.flow,
+        errors.method,
+        errors.horizon_days,
+        errors.calibrated_before,
+        errors.error_kwh,
+        error_sets.error_set,
+        case when error_sets.error_set = 'live' then -1 else errors.period end as period
     from errors
-    where in_live_window
-    union all
-    select meter_id, flow, method, horizon_days, calibrated_before, error_kwh, 'period' as error_set, period
-    from errors
+    cross join (values ('live'), ('period')) as error_sets (error_set)
+    where error_sets.error_set = 'period' or errors.in_live_window
 
 ),
 

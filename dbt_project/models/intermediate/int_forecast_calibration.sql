@@ -1,11 +1,15 @@
-{{ config(materialized='view') }}
+{{ config(materialized='table') }}
 {#- Per meter and flow: the day its forecast bands and accuracy are calibrated up to. Only the
     backtest errors of forecast days before calibrated_before count. It is the first
     day of the var forecast_calibration_days block (Monday-aligned weeks at 7) that
     holds the day after the meter's last complete day, so it moves once a block: the
     bands and the accuracy stay fixed in between, and an incremental build recomputes
     them only for the meters whose block moved or whose history before it changed. At 1
-    they take in every complete day, on every build. -#}
+    they take in every complete day, on every build.
+
+    A table (one row per meter and flow), not a view: the bands, the accuracy, the live
+    forecast and the data tests each look it up on every build, and as a view each
+    lookup read every origin. -#}
 {%- set block = var('forecast_calibration_days') | int -%}
 {%- if block < 1 -%}
     {{ exceptions.raise_compiler_error("var forecast_calibration_days must be a whole number of days, 1 or more; got " ~ var('forecast_calibration_days')) }}
@@ -16,18 +20,30 @@ with origins as (
 
 ),
 
-next_days as (
+last_origins as (
 
-    select meter_id, flow, max(origin_day) + 1 as next_day
+    select meter_id, flow, max(origin_day) as last_origin_day, max(origin_date) as last_origin_date
     from origins
     group by meter_id, flow
+
+),
+
+next_days as (
+
+    select meter_id, flow, last_origin_day, last_origin_date, last_origin_day + 1 as next_day
+    from last_origins
 
 ),
 
 blocks as (
 
     -- day 4 (1970-01-05) is a Monday; the day numbers of every real reading are above it
-    select meter_id, flow, next_day - ((next_day - 4) % {{ block }}) as calibrated_before_day
+    select
+        meter_id,
+        flow,
+        last_origin_day,
+        last_origin_date,
+        next_day - ((next_day - 4) % {{ block }}) as calibrated_before_day
     from next_days
 
 )
@@ -35,6 +51,8 @@ blocks as (
 select
     meter_id,
     flow,
+    last_origin_day,
+    last_origin_date,
     calibrated_before_day,
     {{ energy.add_days("date '1970-01-01'", 'calibrated_before_day') }} as calibrated_before
 from blocks

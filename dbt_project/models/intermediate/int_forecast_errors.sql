@@ -3,6 +3,8 @@
         materialized='incremental',
         unique_key=['meter_id', 'flow', 'method', 'horizon_days', 'origin_date'],
         on_schema_change='fail',
+        partitioned_by=energy.monthly_partitions('origin_date'),
+        properties=energy.monthly_partition_properties('origin_date'),
     )
 }}
 {#- The backtest's errors: every method's forecast from every origin with at least
@@ -19,6 +21,10 @@ with points as (
     where lookback_days >= {{ var('forecast_min_history_days') }}
     {%- if is_incremental() %}
         and origin_day >= {{ first_origin }}
+        {%- if first_new_day is not none %}
+        -- the same bound on the partition column: the engines open only its months
+        and origin_date >= date '{{ energy.date_of_day_number(first_origin) }}'
+        {%- endif %}
     {%- endif %}
 
 ),

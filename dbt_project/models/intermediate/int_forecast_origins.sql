@@ -3,6 +3,8 @@
         materialized='incremental',
         unique_key=['meter_id', 'flow', 'origin_date'],
         on_schema_change='fail',
+        partitioned_by=energy.monthly_partitions('origin_date'),
+        properties=energy.monthly_partition_properties('origin_date'),
     )
 }}
 {#- For every meter and flow and every complete day T (a forecast origin), what each method

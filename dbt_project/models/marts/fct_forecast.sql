@@ -13,21 +13,22 @@
     spread); rpt_summary says why. -#}
 {%- set use_errors = "live.method <> 'moving_average' and bands.errors >= " ~ var('forecast_min_backtest') -%}
 {%- set preference = ['moving_average', 'exponential_smoothing', 'exponential_smoothing_weekday', 'moving_average_weekday', 'seasonal_naive'] -%}
-{%- set earliest_last_origin_day = energy.earliest_last_origin_day(ref('int_forecast_origins')) %}
+{%- set earliest_last_origin_day = energy.earliest_last_origin_day(ref('int_forecast_calibration')) %}
 with points as (
 
     select * from {{ ref('int_forecast_points') }}
     {%- if earliest_last_origin_day is not none %}
     where origin_day >= {{ earliest_last_origin_day }}
+        -- the same bound on the partition column: the engines open only its months
+        and origin_date >= date '{{ energy.date_of_day_number(earliest_last_origin_day) }}'
     {%- endif %}
 
 ),
 
 last_origin as (
 
-    select meter_id, flow, max(origin_date) as last_complete_date
-    from {{ ref('int_forecast_origins') }}
-    group by meter_id, flow
+    select meter_id, flow, last_origin_date as last_complete_date
+    from {{ ref('int_forecast_calibration') }}
 
 ),
 

@@ -3,8 +3,8 @@
         materialized='incremental',
         unique_key=['meter_id', 'flow', 'reading_start'],
         on_schema_change='fail',
-        partitioned_by=energy.reading_partitions(),
-        properties=energy.reading_table_properties(),
+        partitioned_by=energy.monthly_partitions('reading_start'),
+        properties=energy.monthly_partition_properties('reading_start'),
     )
 }}
 {#- Every reading scored against its meter's own history of the same flow (import,

@@ -3,8 +3,8 @@
         materialized='incremental',
         unique_key=['meter_id', 'flow', 'reading_start'],
         on_schema_change='fail',
-        partitioned_by=energy.reading_partitions(),
-        properties=energy.reading_table_properties(),
+        partitioned_by=energy.monthly_partitions('reading_start'),
+        properties=energy.monthly_partition_properties('reading_start'),
     )
 }}
 {#- One row per meter, flow and interval: when several uploads carry the same meter,
@@ -28,24 +28,33 @@
     The lake is partitioned by the day an ingest started, so a run reads only the
     partitions from two days before the newest ingest it has seen: a literal date the
     engines prune partitions (files, S3 listings, Athena's bytes) with. Only an ingest
-    that ran for more than two days could be missed; a Lambda ingest stops at 15 minutes. -#}
+    that ran for more than two days could be missed; a Lambda ingest stops at 15 minutes.
+    Each of the run's lookups reads little: the newest ingest from the table's metadata
+    (energy.column_max), the ingests seen since the cutoff from the files Iceberg's
+    column bounds leave (the ones the last days' runs wrote), and the time span the
+    newcomers cover from the lake's newest partitions. That span, written as literals,
+    is all of this table the run reads (monthly partitions on Trino and Athena): a daily
+    build reads in proportion to its uploads, not to the history. -#}
 {%- set cutoff = none -%}
+{%- set span = none -%}
 {%- if is_incremental() and execute -%}
-    {%- set newest = run_query("select cast(max(ingested_at) as date) from " ~ this).columns[0].values()[0] -%}
+    {%- set newest = energy.column_max(this, 'ingested_at') -%}
     {%- if newest is not none -%}
         {%- set newest_day = modules.datetime.date.fromisoformat((newest | string)[:10]) -%}
         {%- set cutoff = (newest_day - modules.datetime.timedelta(days=2)).isoformat() -%}
     {%- endif -%}
+    {%- set span_query -%}
+        select cast(min(reading_start) as varchar), cast(max(reading_start) as varchar)
+        from {{ source('lake', 'readings') }}
+        where {{ energy.unseen_ingests(cutoff) }}
+    {%- endset -%}
+    {%- set span = run_query(span_query).rows[0] -%}
 {%- endif %}
 with lake_readings as {{ energy.inline_cte() }} (
 
     select * from {{ source('lake', 'readings') }}
     {% if is_incremental() -%}
-    where ingest_id not in (
-        select distinct ingest_id from {{ this }}
-        {% if cutoff %}where ingested_at >= cast(date '{{ cutoff }}' as timestamp(3)){% endif %}
-    )
-    {% if cutoff %}and ingest_date >= date '{{ cutoff }}'{% endif %}
+    where {{ energy.unseen_ingests(cutoff) }}
     {%- endif %}
 
 ),
@@ -141,10 +150,16 @@ latest as (
 {% if is_incremental() -%}
 , existing as (
 
-    -- only the stretch of time the newcomers cover (zone maps skip the rest)
+    -- only the stretch of time the newcomers cover, as literals (partitions and zone
+    -- maps skip the rest; a bound given as a subquery made Trino read every partition)
     select meter_id, flow, reading_start, ingested_at, ingest_id
     from {{ this }}
-    where reading_start between (select min(reading_start) from latest) and (select max(reading_start) from latest)
+    {% if span is none or span[0] is none -%}
+    where false /* nothing new */
+    {%- else -%}
+    where reading_start between cast(timestamp '{{ span[0][:19] }}' as {{ energy.stored_timestamp() }})
+        and cast(timestamp '{{ span[1][:19] }}' as {{ energy.stored_timestamp() }})
+    {%- endif %}
 
 )
 {%- endif %}
