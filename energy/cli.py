@@ -22,7 +22,7 @@ from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progres
 from rich.table import Table
 from rich.text import Text
 
-from .warehouse import NodeProgress, WarehouseError, build as build_warehouse, query
+from .warehouse import NodeProgress, WarehouseError, build as build_warehouse, maintain as maintain_warehouse, query
 from .workspace import Workspace
 
 app = typer.Typer(
@@ -407,6 +407,25 @@ def build(
     _print_build(result)
     if not result.success:
         raise typer.Exit(1)
+
+
+@app.command()
+def maintain(
+    target: Annotated[Target, typer.Option(help="the warehouse to maintain (as for build)")] = Target.duckdb,
+    retention_days: Annotated[int, typer.Option(min=7, help="keep table snapshots this many days (Trino's floor is 7)")] = 7,
+) -> None:
+    """Compact the incremental tables' small files and expire old snapshots (Iceberg on
+    Trino and Athena; nothing to do on DuckDB). The dbt runner does it weekly in AWS;
+    run it between builds, never during one."""
+    workspace = Workspace.current().ensure()
+    try:
+        with Progress(TextColumn(f"table maintenance on {target.value}"), TimeElapsedColumn(),
+                      console=out, transient=True) as progress:
+            progress.add_task("maintain", total=None)
+            maintain_warehouse(workspace, target.value, retention_days)
+    except WarehouseError as exc:
+        _fail(str(exc))
+    out.print(f"table maintenance on {target.value}: done")
 
 
 # A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV

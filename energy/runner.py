@@ -16,7 +16,7 @@ from pathlib import Path
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .warehouse import build
+from .warehouse import build, maintain
 from .workspace import Workspace
 
 logger = Logger(service="energy-dbt-runner")
@@ -26,6 +26,13 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Ener
 
 class BuildFailed(RuntimeError):
     """dbt ran and a model or a test failed."""
+
+
+def maintenance_requested(event: dict) -> bool:
+    """Whether the batch holds the weekly schedule's request (an EventBridge Scheduled
+    Event: infra/template.yaml WeeklyMaintenanceRule)."""
+    return any(json.loads(record.get("body") or "{}").get("detail-type") == "Scheduled Event"
+               for record in event.get("Records", []))
 
 
 def landed_objects(event: dict) -> list[str]:
@@ -45,6 +52,12 @@ def handler(event: dict, context) -> dict:
     landed = landed_objects(event)
     target = os.environ.get("ENERGY_DBT_TARGET", "athena")
     workspace = Workspace(Path(os.environ.get("ENERGY_HOME", "/tmp/energy"))).ensure()
+    if maintenance_requested(event) and not landed:
+        # the schedule's request alone: compact and expire, no build to run
+        maintain(workspace, target=target)
+        metrics.add_metric(name="TableMaintenanceRuns", unit=MetricUnit.Count, value=1)
+        logger.info("table maintenance done", extra={"target": target})
+        return {"status": "maintained", "target": target}
     logger.info("dbt build starts", extra={"target": target, "requests": len(event.get("Records", [])),
                                            "objects": landed})
     result = build(workspace, target=target)
@@ -58,4 +71,10 @@ def handler(event: dict, context) -> dict:
         raise BuildFailed(f"dbt build on {target} failed: " + "; ".join(f["node"] for f in failures))
     metrics.add_metric(name="DbtRunsSucceeded", unit=MetricUnit.Count, value=1)
     logger.info("dbt build done", extra=summary)
+    if maintenance_requested(event):
+        # uploads arrived with the schedule's request: maintain after their build
+        maintain(workspace, target=target)
+        metrics.add_metric(name="TableMaintenanceRuns", unit=MetricUnit.Count, value=1)
+        logger.info("table maintenance done", extra={"target": target})
+        return {"status": "built and maintained", **summary}
     return {"status": "built", **summary}

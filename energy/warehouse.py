@@ -151,6 +151,18 @@ def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = Fal
     return result
 
 
+def maintain(workspace: Workspace, target: str = "duckdb", retention_days: int = 7) -> BuildResult:
+    """Compact the incremental tables' small files and expire their snapshots older than
+    `retention_days` (dbt_project/macros/maintenance.sql): weekly, never during a build.
+    Raises WarehouseError when dbt cannot run or a maintenance statement fails."""
+    _check_target_reachable(target)
+    result = run_dbt(workspace, ["run-operation", "maintain_tables", "--args",
+                                 f"{{retention_days: {int(retention_days)}}}"], target)
+    if not result.success:
+        raise WarehouseError(f"table maintenance on {target} failed: see {workspace.dbt_artifacts / 'logs'}")
+    return result
+
+
 def _check_target_reachable(target: str) -> None:
     """Say what to do before dbt prints a connection traceback."""
     if target == "trino":

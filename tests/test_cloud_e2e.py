@@ -147,6 +147,17 @@ def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, t
         assert got.keys() == expected.keys()
         for day, kwh in expected.items():
             assert got[day] == pytest.approx(kwh, rel=1e-9)
+
+        # 5. The weekly schedule's request (an EventBridge Scheduled Event, through the same
+        #    queue): the runner compacts and expires the Iceberg tables, builds nothing, and
+        #    no row changes.
+        weekly = {"Records": [{"messageId": "weekly", "eventSource": "aws:sqs", "body": json.dumps(
+            {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})}]}
+        maintained = runner(weekly, LambdaContext(outputs["DbtRunnerFunction"]))
+        assert maintained["status"] == "maintained", maintained
+        cursor.execute(f"select meter_id, cast(reading_date as varchar), total_kwh "
+                       f"from iceberg.{schema}.fct_daily_consumption")
+        assert {(meter, day): kwh for meter, day, kwh in cursor.fetchall()} == got
     finally:
         for statement in (f"drop schema if exists iceberg.{schema} cascade",
                           f"drop schema if exists {catalog}.{schema}_lake cascade", f"drop catalog {catalog}"):

@@ -510,7 +510,11 @@ def test_queues_are_tls_only_and_run_requests_have_a_dead_letter_queue():
     allowed = [s for s in policy["Statement"] if s["Effect"] == "Allow"
                and s["Resource"] == resolve({"Fn::GetAtt": [dead_letters, "Arn"]}, document)]
     assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in allowed] == \
-        [resolve({"Fn::GetAtt": ["LakeObjectLandedRule", "Arn"]}, document)]
+        [[resolve({"Fn::GetAtt": [rule, "Arn"]}, document) for rule in ("LakeObjectLandedRule", "WeeklyMaintenanceRule")]]
+    # the weekly maintenance request goes through the same FIFO group: it never overlaps a build
+    [maintenance] = resources["WeeklyMaintenanceRule"]["Properties"]["Targets"]
+    assert maintenance["Arn"] == target["Arn"] and maintenance["SqsParameters"] == target["SqsParameters"]
+    assert maintenance["DeadLetterConfig"] == target["DeadLetterConfig"]
     alarmed = [a["Properties"]["Dimensions"][0]["Value"] for a in resources_of(document, "AWS::CloudWatch::Alarm").values()]
     assert {"Fn::GetAtt": [dead_letters, "QueueName"]} in alarmed
 
