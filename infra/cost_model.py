@@ -14,6 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PRICES_AS_OF = "2025 (us-east-1 list prices)"
+# Measured in BENCHMARKS.md case 6 (make bench, 100 meters, 3,561,600 readings held):
+# Trino's bytes read per reading held by a daily build (27.7 MiB, 7.3% of a full build),
+# the extra of the build that completes the week (74.7 MiB in all, 19.6%) and the
+# weekly table maintenance (15.4 MiB).
+DAILY_BYTES = 8.2
+WEEKLY_EXTRA_BYTES = 13.8
+MAINTENANCE_BYTES = 4.5
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 
 
@@ -64,15 +71,18 @@ class Workload:
     dbt_memory_gb: float = 2.0
     dbt_queries_per_run: int = 110  # models, data tests, hooks (a `dbt build`)
     # Bytes a daily incremental build reads per reading in the warehouse (Trino's physical
-    # input bytes, BENCHMARKS.md case 6: ~37 B at 3.5M readings, 40% of a full build), and
-    # the extra bytes of a build that also calibrates forecast bands and accuracy again
-    # (~33 B more: 76% of a full build). A meter is calibrated with the upload that
-    # completes its week; such a run reads every backtest error, however few of the
-    # meters it calibrates.
-    athena_bytes_per_warehouse_reading: float = 37.0
-    athena_calibration_bytes_per_warehouse_reading: float = 33.0
+    # input bytes, BENCHMARKS.md case 6: DAILY_BYTES), and the extra bytes of a build that also calibrates forecast bands and
+    # accuracy again (WEEKLY_EXTRA_BYTES). A meter is calibrated with the upload that
+    # completes its week; such a run reads every backtest error, however few of the meters
+    # it calibrates. Per warehouse reading, so they grow with the history held: at 100
+    # meters most files are below Trino's 3 MB whole-file read, which overstates column
+    # reads of a larger deployment (a conservative figure).
+    athena_bytes_per_warehouse_reading: float = DAILY_BYTES
+    athena_calibration_bytes_per_warehouse_reading: float = WEEKLY_EXTRA_BYTES
     # Runs a week that calibrate (None: every run does).
     calibrating_runs_per_week: float | None = 1.0
+    # The weekly table maintenance (energy maintain: OPTIMIZE and VACUUM), per reading.
+    athena_maintenance_bytes_per_warehouse_reading: float = MAINTENANCE_BYTES
     analyst_queries_per_month: int = 200
     analyst_bytes_per_query: int = 200 * 1000**2
     s3_puts_per_upload: int = 8  # raw, lake, quarantine, dq records, Data Docs result
@@ -120,10 +130,12 @@ def estimate(w: Workload, p: Prices = Prices()) -> Estimate:
     calibrating = runs if w.calibrating_runs_per_week is None else w.calibrating_runs_per_week * WEEKS_PER_MONTH
     per_calibration = w.readings_in_warehouse * w.athena_calibration_bytes_per_warehouse_reading
     analyst = w.analyst_queries_per_month * max(w.analyst_bytes_per_query, p.athena_minimum_bytes_per_query)
-    scanned = runs * per_run + calibrating * per_calibration + analyst
+    maintenance = WEEKS_PER_MONTH * w.readings_in_warehouse * w.athena_maintenance_bytes_per_warehouse_reading
+    scanned = runs * per_run + calibrating * per_calibration + maintenance + analyst
     add("Athena", scanned / 1e12 * p.athena_per_tb_scanned,
         f"{scanned / 1e9:,.1f} GB scanned ({runs:,.0f} builds x {per_run / 1e9:,.2f} GB, "
-        f"{calibrating:,.0f} of them + {per_calibration / 1e9:,.2f} GB to calibrate forecasts, + analysts)")
+        f"{calibrating:,.0f} of them + {per_calibration / 1e9:,.2f} GB to calibrate forecasts, "
+        f"weekly maintenance {maintenance / 1e9:,.1f} GB, + analysts)")
 
     readings = w.uploads_per_month * w.readings_per_upload
     raw_gb = readings * w.csv_bytes_per_reading / 1e9
@@ -146,19 +158,31 @@ def estimate(w: Workload, p: Prices = Prices()) -> Estimate:
     return out
 
 
+def meters_every_15_minutes(meters: int, uploads_per_dbt_run: float = 1.0) -> Workload:
+    """`meters` read every 15 minutes, sent as one daily file per 1,000 meters; the
+    warehouse holds half a year on average in the first year. The files of the day that
+    completes the week make runs that each calibrate their meters."""
+    files_a_day = max(1, meters // 1_000)
+    runs_a_day = files_a_day / uploads_per_dbt_run
+    return Workload(
+        f"{meters:,} meters every 15 minutes ({files_a_day:,} file{'s' if files_a_day > 1 else ''} a day"
+        + (f", one dbt run per {uploads_per_dbt_run:g} uploads)" if uploads_per_dbt_run > 1 else ")"),
+        uploads_per_month=30 * files_a_day, readings_per_upload=96 * min(meters, 1_000),
+        readings_in_warehouse=meters * 96 * 182, uploads_per_dbt_run=uploads_per_dbt_run,
+        calibrating_runs_per_week=runs_a_day,
+    )
+
+
 SCENARIOS = [
     # The seed's scenario: 100 uploads a month of the 2,880-reading sample file.
     # Each upload holds a month, so every run calibrates the forecasts.
     Workload("seed: 100 uploads a month of 2,880 readings", uploads_per_month=100, readings_per_upload=2_880,
              readings_in_warehouse=6 * 100 * 2_880, calibrating_runs_per_week=None),
-    # 10,000 meters every 15 minutes: 960,000 readings a day, sent as ten daily files of
-    # 1,000 meters; the warehouse holds half a year on average in the first year.
-    # Sunday's ten files make ten runs that each calibrate a thousand meters.
-    Workload("10,000 meters every 15 minutes (10 files a day)", uploads_per_month=300,
-             readings_per_upload=96_000, readings_in_warehouse=10_000 * 96 * 182, calibrating_runs_per_week=10),
-    # The same, when bursts are coalesced: a run every ten uploads.
-    Workload("10,000 meters, one dbt run per 10 uploads", uploads_per_month=300,
-             readings_per_upload=96_000, readings_in_warehouse=10_000 * 96 * 182, uploads_per_dbt_run=10),
+    meters_every_15_minutes(1_000),
+    meters_every_15_minutes(10_000),
+    # 100 files a day: bursts coalesced, a run every ten uploads (the run queue takes up
+    # to ten requests a run).
+    meters_every_15_minutes(100_000, uploads_per_dbt_run=10),
 ]
 
 

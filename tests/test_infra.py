@@ -250,20 +250,25 @@ def test_deploy_refuses_without_docker(moto_endpoint, monkeypatch, capsys):
 def test_cost_model_lines_follow_from_their_inputs():
     from infra.cost_model import SCENARIOS, Prices, estimate, render
 
-    meters = estimate(SCENARIOS[1])
+    from infra.cost_model import DAILY_BYTES, MAINTENANCE_BYTES, WEEKLY_EXTRA_BYTES, WEEKS_PER_MONTH, meters_every_15_minutes
+
+    meters = estimate(SCENARIOS[2])
+    assert SCENARIOS[2].name.startswith("10,000 meters")
     lines = {line.item: line.usd for line in meters.lines}
-    # Athena by hand: 300 builds, each reading 37 B per reading of 10,000 x 96 x 182 readings;
-    # ten a week (Sunday's files) also calibrate the forecasts, 33 B more per reading; plus
-    # 200 analyst queries of 200 MB, at $5 per TB.
+    # Athena by hand: 300 builds (ten files a day), each reading DAILY_BYTES per reading of
+    # 10,000 x 96 x 182 readings; ten a week (the files that complete it) also calibrate the
+    # forecasts; the weekly maintenance; plus 200 analyst queries of 200 MB, at $5 per TB.
     readings = 10_000 * 96 * 182
-    by_hand = (300 * readings * 37 + 10 * 365.25 / 12 / 7 * readings * 33 + 200 * 200e6) / 1e12 * 5
+    by_hand = (300 * readings * DAILY_BYTES + 10 * WEEKS_PER_MONTH * readings * WEEKLY_EXTRA_BYTES
+               + WEEKS_PER_MONTH * readings * MAINTENANCE_BYTES + 200 * 200e6) / 1e12 * 5
     assert lines["Athena"] == pytest.approx(by_hand)
     # The runner: 300 runs x 240 s x 2 GB at the GB-second price.
     assert lines["Lambda dbt runner"] == pytest.approx(300 * 240 * 2 * Prices().lambda_gb_second)
     assert meters.total == pytest.approx(sum(lines.values()))
     # Coalescing ten uploads per run cuts the builds' share tenfold.
-    coalesced = {line.item: line.usd for line in estimate(SCENARIOS[2]).lines}
+    coalesced = {line.item: line.usd for line in estimate(meters_every_15_minutes(10_000, 10)).lines}
     assert coalesced["Lambda dbt runner"] == pytest.approx(lines["Lambda dbt runner"] / 10)
+    assert [w.name.split(" meters")[0] for w in SCENARIOS[1:]] == ["1,000", "10,000", "100,000"]
     assert "seed: 100 uploads" in render([estimate(SCENARIOS[0])])
 
 
