@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 SYNCED := $(VENV)/.synced
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo test bench evaluate clean deploy destroy costs
+.PHONY: install demo test bench bench-scale evaluate clean deploy destroy costs
 
 install: $(SYNCED)
 
@@ -31,6 +31,9 @@ clean:
 
 bench: install  ## benchmarks; writes BENCHMARKS.md (BENCH_ROWS, BENCH_RUNS to size them)
 	$(VENV)/bin/python -m bench.run
+
+bench-scale: install  ## the DuckDB scaling curve to 105 million readings (about half an hour); writes its section of BENCHMARKS.md
+	$(VENV)/bin/python -m bench.scale
 
 evaluate: install  ## anomaly precision/recall and forecast accuracy (UCI data); writes EVALUATION.md
 	$(VENV)/bin/python -m bench.evaluate

@@ -333,6 +333,40 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     return figures
 
 
+def scaling_point(home: str, year_csv: str, next_days_csv: str) -> dict:
+    """One size of the DuckDB scaling curve: a year of 15-minute readings ingested and
+    built in full once, then daily uploads each built incrementally (the last one timed).
+    Peak memory is this process's (dbt and DuckDB run in it), with the profile's
+    memory_limit and spill folder."""
+    from energy.warehouse import build
+    from energy.workspace import Workspace
+    from ingest_lambda.pipeline import ingest_file
+    from ingest_lambda.storage import Lakehouse
+    from ingest_lambda.validate import validator
+
+    validator()
+    shutil.rmtree(home, ignore_errors=True)
+    workspace = Workspace(Path(home)).ensure()
+    lakehouse = Lakehouse.local(home)
+    year_ingested_at, days = week_of_uploads(next_days_csv)
+    started = time.perf_counter()
+    year = ingest_file(Path(year_csv), "raw/year.csv", lakehouse, now=year_ingested_at)
+    figures = {"rows": year.rows_landed, "ingest_s": round(time.perf_counter() - started, 2)}
+    started = time.perf_counter()
+    assert build(workspace, full_refresh=True).success
+    figures["full_build_s"] = round(time.perf_counter() - started, 2)
+    for number, day_csv, ingested_at in days:
+        ingest_file(day_csv, f"raw/day-{number}.csv", lakehouse, now=ingested_at)
+        started = time.perf_counter()
+        assert build(workspace).success
+        figures["daily_build_s"] = round(time.perf_counter() - started, 2)
+    figures["peak_rss_mb"] = round(peak_rss_mb())
+    spill = Path(home) / ".duckdb-spill"
+    figures["spill_folder_left_mb"] = round(sum(f.stat().st_size for f in spill.rglob("*") if f.is_file()) / 2**20) if spill.exists() else 0
+    shutil.rmtree(home, ignore_errors=True)
+    return figures
+
+
 def demo_split(home: str) -> dict:
     """The demo's two working steps, on a warm machine (dependencies installed)."""
     from energy.warehouse import build

@@ -300,6 +300,13 @@ Goal: at least 0.5.
 
 Raw figures: `{json.dumps({"small": small, "unterminated_quote": quote, "large": large_runs, "double": double_runs, "wide": wide_runs, "wide_double": wide_double_runs, "floor": floor_runs, "dbt_scale": scale, "demo": demo_runs, "demo_wall": demo_wall, "trino": on_trino, "install_s": install_s})}`
 """
+    # The scaling curve (make bench-scale, bench/scale.py) is measured apart: keep it.
+    from .scale import SECTION
+
+    previous = (REPO / "BENCHMARKS.md").read_text() if (REPO / "BENCHMARKS.md").exists() else ""
+    kept = SECTION.search(previous)
+    if kept:
+        report = report.rstrip() + "\n\n" + kept.group(0) + "\n"
     (REPO / "BENCHMARKS.md").write_text(report)
     print(report)
 
