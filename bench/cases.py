@@ -361,7 +361,7 @@ def scaling_point(home: str, year_csv: str, next_days_csv: str) -> dict:
         assert build(workspace).success
         figures["daily_build_s"] = round(time.perf_counter() - started, 2)
     figures["peak_rss_mb"] = round(peak_rss_mb())
-    spill = Path(home) / ".duckdb-spill"
+    spill = Path(home) / "warehouse.duckdb.tmp"
     figures["spill_folder_left_mb"] = round(sum(f.stat().st_size for f in spill.rglob("*") if f.is_file()) / 2**20) if spill.exists() else 0
     shutil.rmtree(home, ignore_errors=True)
     return figures

@@ -35,7 +35,7 @@ def render(points: list[dict]) -> str:
 fresh process: the year ingested in one upload and built in full (`energy build
 --full-refresh`), then two daily uploads each built incrementally (the second timed).
 DuckDB's memory_limit is the profile's (60% of the machine's memory, spilling to
-`.duckdb-spill` in the workspace beyond it).
+`warehouse.duckdb.tmp` in the workspace beyond it).
 
 | meters | readings | ingest s | full build s | full build s per million readings | daily build s | daily / full | peak memory MB |
 |---|---|---|---|---|---|---|---|
