@@ -140,13 +140,16 @@ def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptio
     keep = pc.is_valid(epoch).to_numpy(zero_copy_only=False)
     meters = np.asarray(meter.to_pylist(), dtype=object)[keep]
     values = {}
-    if layout.kind != "wide_day":
-        for column in layout.values:
-            numbers, _, _ = parse_numbers(text[column.column], column.number)
-            values[column.column] = pc.fill_null(numbers, np.nan).to_numpy(zero_copy_only=False)[keep]
+    # a wide-by-day file's readings are unpivoted into one value column, in time order
+    columns = [(WIDE_DAY_VALUES, layout.values[0])] if layout.kind == "wide_day" else [(v.column, v) for v in layout.values]
+    for name, column in columns:
+        numbers, _, _ = parse_numbers(text[name], column.number)
+        values[name] = pc.fill_null(numbers, np.nan).to_numpy(zero_copy_only=False)[keep]
     return (meters, pc.fill_null(epoch, 0).to_numpy(zero_copy_only=False)[keep],
             pc.fill_null(wall, 0).to_numpy(zero_copy_only=False)[keep], values)
 
+
+WIDE_DAY_VALUES = "__value__"  # the value column of an unpivoted wide-by-day sample (normalise.unpivot_wide_day)
 
 # A run of reads long enough that interval energy never falling across it is not chance,
 # and a level so far above the rises that the values cannot be energy per interval: a
@@ -159,33 +162,39 @@ REGISTER_LEVEL_OVER_RISE = 500
 def _refuse_undeclared_registers(layout: Layout, options: IngestOptions, meters, stamps, values: dict) -> None:
     """Refuse (``--register``) a file whose values look like cumulative register reads:
     per meter and value column, at least REGISTER_MIN_READS numbers in time order that
-    never fall, rise at least every other read, and whose smallest value is at least
-    REGISTER_LEVEL_OVER_RISE times the median rise. Read as interval energy such values
-    land the register's level (``1000`` kWh per interval) as energy: numbers that look
-    right and are wrong. Interval energy falls somewhere within a dozen reads.
+    fall at most once (a reset or rollover), rise at least every other read, and whose
+    median is at least REGISTER_LEVEL_OVER_RISE times the median rise. Read as interval
+    energy such values land the register's level (``1000`` kWh per interval) as energy:
+    numbers that look right and are wrong. Interval energy falls again and again within a
+    dozen reads. Long, wide-by-meter and wide-by-day files alike.
 
     Raises DialectAmbiguous naming ``--register`` and ``--no-register``."""
-    units = {v.column: normalise_unit(options.unit) if options.unit else v.unit for v in layout.values}
+    by_column = {v.column: v for v in layout.values}
     for column, numbers in values.items():
-        if units[column] in POWER_UNITS or "unit" in layout.roles:
+        value_column = by_column.get(column, layout.values[0])
+        unit = normalise_unit(options.unit) if options.unit else value_column.unit
+        if unit in POWER_UNITS or "unit" in layout.roles:
             continue  # average power, or a unit per row, is not read from a register
-        series = [numbers] if layout.kind == "wide_meter" else [numbers[meters == m] for m in dict.fromkeys(meters.tolist())]
-        stamp_sets = [stamps] if layout.kind == "wide_meter" else [stamps[meters == m] for m in dict.fromkeys(meters.tolist())]
-        for own, at in zip(series, stamp_sets):
+        if layout.kind == "wide_meter":
+            series = [(value_column.meter_id or column, numbers, stamps)]
+        else:
+            series = [(m, numbers[meters == m], stamps[meters == m]) for m in dict.fromkeys(meters.tolist())]
+        for meter, own, at in series:
             ordered = own[np.argsort(at, kind="stable")]
             ordered = ordered[np.isfinite(ordered)]
             if len(ordered) < REGISTER_MIN_READS:
                 continue
             rises = np.diff(ordered)
             positive = rises[rises > 0]
-            if (rises < 0).any() or len(positive) * 2 < len(rises):
+            if (rises < 0).sum() > 1 or len(positive) * 2 < len(rises):
                 continue
             step = float(np.median(positive))
-            if ordered.min() < REGISTER_LEVEL_OVER_RISE * step:
+            if float(np.median(ordered)) < REGISTER_LEVEL_OVER_RISE * step:
                 continue
+            where = "the interval values" if column == WIDE_DAY_VALUES else f"column {column!r}"
             raise DialectAmbiguous(
-                f"the values of column {column!r} never fall over {len(ordered)} reads of a meter and stand far "
-                f"above their rises (from '{ordered[0]:g}' up by about {step:g} a read): they look like cumulative "
+                f"the values of meter {meter!s} in {where} rise read after read over {len(ordered)} reads and stand "
+                f"far above their rises (from '{ordered[0]:g}' up by about {step:g} a read): they look like cumulative "
                 "register reads, which read as energy would land the register's level in every interval. "
                 "Give --register to land the rises between reads as interval energy, or --no-register if each "
                 "value is the energy of its own interval (source configuration: \"register\": true or false)",

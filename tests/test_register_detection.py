@@ -99,3 +99,38 @@ def test_a_register_meter_among_interval_meters_is_refused(tmp_path):
     report, rows = _land(tmp_path, ("\n".join(lines) + "\n").encode())
     assert report.outcome == "rejected" and rows == []
     assert "--register" in report.message
+
+
+def test_a_register_that_resets_once_is_refused_too(tmp_path):
+    """A rollover or a meter exchange: the register falls once and rises on. One fall in a
+    long rising run is a register's, not a load's."""
+    energy = _load(3, 48, 30)
+    register = 15_234.5 + np.concatenate([[0.0], np.cumsum(energy)])
+    register[30:] -= 15_000.0  # reset to a few hundred kWh, still far above the rises
+    report, rows = _land(tmp_path, _text(30, register))
+    assert report.outcome == "rejected" and rows == []
+    assert "meter m1" in report.message and "--register" in report.message
+
+
+def test_a_wide_by_day_register_is_refused(tmp_path):
+    """The same register written a row per day and a column per hour."""
+    energy = _load(4, 72, 60)
+    register = 500 * 72 * float(energy.mean()) + np.cumsum(energy)  # about four years of such a load
+    header = "date," + ",".join(f"{h:02d}:00-{h + 1:02d}:00" for h in range(24))
+    lines = [header] + [
+        f"2024-03-0{4 + d}," + ",".join(f"{v:.2f}" for v in register[24 * d: 24 * d + 24]) for d in range(3)]
+    report, rows = _land(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert report.outcome == "rejected" and rows == [], report.message
+    assert "interval values" in report.message and "--no-register" in report.message
+
+
+def test_register_rises_land_without_binary_noise(tmp_path):
+    """15,235.801 - 15,234.5 is 1.30099999999948 in binary; the read's own precision is
+    what lands."""
+    rises = np.tile([1.301, 0.217, 2.05], 8)
+    register = np.round(15_234.5 + np.concatenate([[0.0], np.cumsum(rises)]), 3)
+    text = ("meter_id,timestamp,kwh\n" + "".join(
+        f"m1,{START + dt.timedelta(minutes=60 * i):%Y-%m-%d %H:%M},{v}\n" for i, v in enumerate(register))).encode()
+    report, rows = _land(tmp_path, text, register=True)
+    assert report.outcome == "accepted", report.message
+    assert [kwh for _, kwh in rows] == rises.tolist()
