@@ -425,7 +425,8 @@ def maintain(
             maintain_warehouse(workspace, target.value, retention_days)
     except WarehouseError as exc:
         _fail(str(exc))
-    out.print(f"table maintenance on {target.value}: done")
+    out.print("table maintenance on duckdb: nothing to do (one file, rewritten in place)" if target is Target.duckdb
+              else f"table maintenance on {target.value}: done")
 
 
 # A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV

@@ -304,7 +304,7 @@ class _Run:
         """Type, validate and stage every batch. Returns whether batches hold readings of
         the same meter over overlapping times, the only case where duplicates can hide
         between batches (sorted files, the usual case, never do)."""
-        self.tally = validator().new_tally()
+        self.tally = validator().new_tally({"max_kw": self.options.max_kw})
         self.malformed_total = 0
         state = StreamState(descending=dialect.descending)
         seen_ranges: dict[str, tuple[int, int]] = {}

@@ -39,6 +39,13 @@ def suite_path() -> Path:
     return Path(__file__).resolve().parents[1] / "expectations" / f"{SUITE_NAME}.json"
 
 
+def _reason(meta: dict, name: str, in_force: dict) -> str:
+    """An expectation's reason, quoting the thresholds in force (``{max_kw:,.0f}``: the
+    cap a source set, or the default)."""
+    text = meta.get("reason", name)
+    return text.format_map(in_force) if "{" in text else text
+
+
 @dataclass
 class ExpectationOutcome:
     expectation: str  # type and column, e.g. expect_column_values_to_be_between(kwh)
@@ -89,7 +96,9 @@ class _Validator:
             {e.configuration.kwargs["column"] for e in self.suite.expectations if "column" in e.configuration.kwargs}
         )
 
-    def new_tally(self) -> "ValidationTally":
+    def new_tally(self, parameters: dict | None = None) -> "ValidationTally":
+        """An empty tally of the suite's outcomes; ``parameters`` as for validate."""
+        in_force = {**SUITE_PARAMETER_DEFAULTS, **(parameters or {})}
         outcomes = []
         for expectation in self.suite.expectations:
             config = expectation.configuration
@@ -101,7 +110,7 @@ class _Validator:
                     expectation_type=config.type,
                     kwargs=dict(config.kwargs),
                     level=meta.get("level", "row"),
-                    reason=meta.get("reason", config.type),
+                    reason=_reason(meta, config.type, in_force),
                 )
             )
         return ValidationTally({o.expectation: o for o in outcomes})
@@ -116,6 +125,7 @@ class _Validator:
                 self.suite, result_format={"result_format": "COMPLETE"},
                 expectation_parameters={**SUITE_PARAMETER_DEFAULTS, **(parameters or {})},
             )
+        in_force = {**SUITE_PARAMETER_DEFAULTS, **(parameters or {})}
         reasons: dict[int, list[str]] = {}  # only failing rows: most rows pass
         outcomes = []
         table_failure = None
@@ -132,12 +142,12 @@ class _Validator:
             if item.success:
                 continue
             if level == "table":
-                table_failure = table_failure or meta.get("reason", name)
+                table_failure = table_failure or _reason(meta, name, in_force)
                 continue
             reason_column = meta.get("reason_column")
             for index in details.get("unexpected_index_list") or []:
                 reasons.setdefault(int(index), []).append(
-                    frame[reason_column].iat[int(index)] if reason_column else meta.get("reason", name)
+                    frame[reason_column].iat[int(index)] if reason_column else _reason(meta, name, in_force)
                 )
         row_reasons = np.full(len(frame), None, dtype=object)
         for index, texts in reasons.items():

@@ -164,6 +164,10 @@ def test_inspect_takes_the_power_cap(workspace, tmp_path):
         f"s1,2024-03-04 {h:02d}:{m:02d},{5000 + h * 10 + m / 15:.1f}\n" for h in range(2) for m in (0, 15, 30, 45)))
     capped = run_cli("inspect", str(path))
     assert capped.exit_code == 1 and "implausible energy" in capped.output, capped.output
+    assert "cap of 10,000 kW" in capped.output.replace("\n", " ")
+    # the reason quotes the cap in force, not the default
+    lower = run_cli("inspect", str(path), "--max-kw", "20000")
+    assert lower.exit_code == 1 and "cap of 20,000 kW" in lower.output.replace("\n", " "), lower.output
     raised = run_cli("inspect", str(path), "--max-kw", "30000")
     assert raised.exit_code == 0, raised.output
     assert "would land 8 of 8 rows" in raised.output
