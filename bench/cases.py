@@ -198,6 +198,25 @@ def week_of_uploads(next_days_csv: str) -> tuple[dt.datetime, list[tuple[int, Pa
     ]
 
 
+def year_in_fresh_workspace(home: str, year_csv: str, next_days_csv: str):
+    """A new workspace at `home` with the year ingested as one upload, stamped as
+    week_of_uploads says: (workspace, lakehouse, the days to upload, the year's ingest
+    report, seconds the ingest took). Great Expectations is loaded first, untimed."""
+    from energy.workspace import Workspace
+    from ingest_lambda.pipeline import ingest_file
+    from ingest_lambda.storage import Lakehouse
+    from ingest_lambda.validate import validator
+
+    validator()
+    shutil.rmtree(home, ignore_errors=True)
+    workspace = Workspace(Path(home)).ensure()
+    lakehouse = Lakehouse.local(home)
+    year_ingested_at, days = week_of_uploads(next_days_csv)
+    started = time.perf_counter()
+    report = ingest_file(Path(year_csv), "raw/year.csv", lakehouse, now=year_ingested_at)
+    return workspace, lakehouse, days, report, time.perf_counter() - started
+
+
 def week_average(daily: float, weekly: float) -> float:
     """A week of builds: six daily ones and the one that completes the week."""
     return (6 * daily + weekly) / 7
@@ -213,19 +232,9 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     find dbt imported and the parse saved, as an `energy build` finds it in a workspace
     already built once."""
     from energy.warehouse import build
-    from energy.workspace import Workspace
     from ingest_lambda.pipeline import ingest_file
-    from ingest_lambda.storage import Lakehouse
-    from ingest_lambda.validate import validator
 
-    validator()
-    shutil.rmtree(home, ignore_errors=True)
-    workspace = Workspace(Path(home)).ensure()
-    lakehouse = Lakehouse.local(home)
-    year_ingested_at, days = week_of_uploads(next_days_csv)
-    started = time.perf_counter()
-    report = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=year_ingested_at)
-    ingest_year_s = time.perf_counter() - started
+    workspace, lakehouse, days, report, ingest_year_s = year_in_fresh_workspace(home, full_csv, next_days_csv)
     full_s, ingest_day_s, incremental_s, next_day_rows = [], [], [], []
     for _ in range(3):
         started = time.perf_counter()
@@ -339,19 +348,10 @@ def scaling_point(home: str, year_csv: str, next_days_csv: str) -> dict:
     Peak memory is this process's (dbt and DuckDB run in it), with the profile's
     memory_limit and spill folder."""
     from energy.warehouse import build
-    from energy.workspace import Workspace
     from ingest_lambda.pipeline import ingest_file
-    from ingest_lambda.storage import Lakehouse
-    from ingest_lambda.validate import validator
 
-    validator()
-    shutil.rmtree(home, ignore_errors=True)
-    workspace = Workspace(Path(home)).ensure()
-    lakehouse = Lakehouse.local(home)
-    year_ingested_at, days = week_of_uploads(next_days_csv)
-    started = time.perf_counter()
-    year = ingest_file(Path(year_csv), "raw/year.csv", lakehouse, now=year_ingested_at)
-    figures = {"rows": year.rows_landed, "ingest_s": round(time.perf_counter() - started, 2)}
+    workspace, lakehouse, days, year, ingest_s = year_in_fresh_workspace(home, year_csv, next_days_csv)
+    figures = {"rows": year.rows_landed, "ingest_s": round(ingest_s, 2)}
     started = time.perf_counter()
     assert build(workspace, full_refresh=True).success
     figures["full_build_s"] = round(time.perf_counter() - started, 2)

@@ -74,3 +74,14 @@
     )
     {% if cutoff %}and ingest_date >= date '{{ cutoff }}'{% endif %}
 {%- endmacro %}
+
+
+{#- For a singular test on an incremental `energy build` (var test_new_rows_only): the
+    first day number among the readings this build staged (int_readings_local rows
+    marked at or after the build's start), none when it staged none. Tests compare only
+    the days from there on: the older ones were compared when they were written. -#}
+{% macro first_day_staged_by_this_build() -%}
+  {{ return(energy.query_value(
+      "select min(day_number) from " ~ ref('int_readings_local')
+      ~ " where dbt_loaded_at >= " ~ energy.build_started_at())) }}
+{%- endmacro %}

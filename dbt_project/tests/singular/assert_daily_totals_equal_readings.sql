@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_readings_local') }}
 -- Every kWh of stg_readings is counted in exactly one day of fct_daily_consumption, in
 -- the column of its flow (import in total_kwh, export in export_kwh), and a missing
 -- reading (kwh null) is counted in no reading count.
@@ -10,9 +11,7 @@
 {%- set scoped = var('test_new_rows_only', false) -%}
 {%- set first_day = none -%}
 {%- if scoped and execute -%}
-    {%- set first_day = energy.query_value(
-        "select min(day_number) from " ~ ref('int_readings_local')
-        ~ " where dbt_loaded_at >= " ~ energy.build_started_at()) -%}
+    {%- set first_day = energy.first_day_staged_by_this_build() -%}
 {%- endif %}
 with readings as (
     select

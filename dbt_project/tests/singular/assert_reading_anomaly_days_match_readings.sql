@@ -9,9 +9,7 @@
 {%- set scoped = var('test_new_rows_only', false) -%}
 {%- set first_day = none -%}
 {%- if scoped and execute -%}
-    {%- set first_day = energy.query_value(
-        "select min(day_number) from " ~ ref('int_readings_local')
-        ~ " where dbt_loaded_at >= " ~ energy.build_started_at()) -%}
+    {%- set first_day = energy.first_day_staged_by_this_build() -%}
 {%- endif %}
 {%- set reach = (var('anomaly_baseline_days') // 2) if var('anomaly_window') == 'centered' else 0 %}
 with readings as (
