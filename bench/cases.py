@@ -217,17 +217,19 @@ def year_in_fresh_workspace(home: str, year_csv: str, next_days_csv: str):
     return workspace, lakehouse, days, report, time.perf_counter() - started
 
 
-def week_average(daily: float, weekly: float) -> float:
-    """A week of builds: six daily ones and the one that completes the week."""
-    return (6 * daily + weekly) / 7
+def week_average(builds: list[float]) -> float:
+    """A week of builds, from the builds of a week's uploads. Each calibrates the forecast
+    bands and accuracy of the meters whose week starts the next day (staggered by
+    calibration phase), so no one build stands for the week: their mean does."""
+    return statistics.fmean(builds)
 
 
 def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     """A year of 15-minute readings for many meters: ingest, three full dbt builds, then
     a week of daily uploads, each followed by an incremental build. The year ends on a
-    Monday; the uploads of Tuesday to Saturday make daily builds. Sunday's completes the
-    week, so its build also computes every meter's forecast bands and accuracy again
-    (int_forecast_calibration): once a week. The first full build is also the first dbt
+    Monday; the uploads are of Tuesday to Sunday. Each build also computes again the
+    forecast bands and accuracy of the meters whose week starts the next day
+    (int_forecast_calibration, staggered by calibration phase). The first full build is also the first dbt
     run of the process and of the workspace (imports, a parse from scratch); the others
     find dbt imported and the parse saved, as an `energy build` finds it in a workspace
     already built once."""
@@ -253,7 +255,7 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     full = statistics.median(full_s)
     daily, recalibration = incremental_s[:-1], incremental_s[-1]
-    week_mean = week_average(statistics.median(daily), recalibration)
+    week_mean = week_average(incremental_s)
     return {
         "rows": report.rows_landed,
         "next_day_rows": next_day_rows[0],
@@ -276,10 +278,11 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
 
 def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     """The same flow on DuckDB and on Trino: a full build, then a week of daily uploads
-    (Tuesday to Sunday, as in dbt_scale) with an incremental build after each. Timed:
-    the second day's build, a daily one, and the last day's, which completes the week
-    and computes the forecast bands and accuracy again. On Trino also the bytes each
-    timed build read from storage (what Athena bills)."""
+    (Tuesday to Sunday, as in dbt_scale) with an incremental build after each, every one
+    timed, with the bytes it read from storage on Trino (what Athena bills). Each daily
+    build calibrates again the forecast bands and accuracy of the meters whose week
+    starts the next day (staggered by calibration phase). Named: the second day's build
+    ("incremental") and the last day's ("recalibration"), whose per-node reads are kept."""
     import os
     import uuid
 
@@ -301,29 +304,31 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     year = ingest_file(Path(full_csv), "raw/year.csv", lakehouse, now=year_ingested_at)
     figures: dict = {"rows": year.rows_landed, "meters": len(year.dialect["readings_per_meter"])}
 
-    def build_both(step: str, full_refresh: bool = False, timed: bool = True) -> None:
+    def build_both(step: str, full_refresh: bool = False, keep_nodes: bool = True) -> None:
         for target in ("duckdb", "trino"):
             os.environ["TRINO_USER"] = f"bench_{step}_{run_id}"  # labels this build's queries
             started = time.perf_counter()
             result = build(workspace, target=target, full_refresh=full_refresh)
-            if timed:
-                figures[f"{target}_{step}_s"] = round(time.perf_counter() - started, 2)
+            figures[f"{target}_{step}_s"] = round(time.perf_counter() - started, 2)
             assert result.success, result.failures
-        if timed:
-            nodes = server.physical_input_bytes_by_node(f"bench_{step}_{run_id}")
-            figures[f"trino_{step}_bytes"] = sum(node["bytes"] for node in nodes.values())
+        nodes = server.physical_input_bytes_by_node(f"bench_{step}_{run_id}")
+        figures[f"trino_{step}_bytes"] = sum(node["bytes"] for node in nodes.values())
+        figures[f"trino_{step}_largest_query_bytes"] = max(node["largest"] for node in nodes.values())
+        if keep_nodes:
             figures[f"trino_{step}_nodes"] = nodes
-            figures[f"trino_{step}_largest_query_bytes"] = max(node["largest"] for node in nodes.values())
 
     # A Trino server just started compiles its code paths as it goes (the JVM's JIT):
     # its first build ran 40-60% slower than the next. Warm it with one untimed build.
     os.environ["TRINO_USER"] = f"bench_warmup_{run_id}"
     assert build(workspace, target="trino", full_refresh=True).success
     build_both("full", full_refresh=True)
-    timed_days = {2: "incremental", len(days): "recalibration"}
+    named = {2: "incremental", len(days): "recalibration"}
+    steps = []
     for number, day_csv, ingested_at in days:
         ingest_file(day_csv, f"raw/day-{number}.csv", lakehouse, now=ingested_at)
-        build_both(timed_days.get(number, f"day_{number}"), timed=number in timed_days)
+        step = named.get(number, f"day_{number}")
+        build_both(step, keep_nodes=number in named)
+        steps.append(step)
     # The week's small files compacted and old snapshots expired, as the runner does
     # weekly (dbt_project/macros/maintenance.sql): what it reads, against a full build.
     os.environ["TRINO_USER"] = f"bench_maintenance_{run_id}"
@@ -336,8 +341,13 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     for step in ("incremental", "recalibration"):
         figures[f"trino_{step}_share"] = round(figures[f"trino_{step}_s"] / figures["trino_full_s"], 3)
         figures[f"trino_{step}_bytes_share"] = round(figures[f"trino_{step}_bytes"] / figures["trino_full_bytes"], 3)
-    week_bytes = week_average(figures["trino_incremental_bytes"], figures["trino_recalibration_bytes"])
-    figures["trino_week_mean_bytes_share"] = round(week_bytes / figures["trino_full_bytes"], 3)
+    daily_bytes = [figures[f"trino_{step}_bytes"] for step in steps]
+    figures["trino_daily_bytes_shares"] = [round(b / figures["trino_full_bytes"], 3) for b in daily_bytes]
+    figures["trino_max_daily_bytes_share"] = max(figures["trino_daily_bytes_shares"])
+    figures["trino_daily_largest_query_bytes"] = max(figures[f"trino_{step}_largest_query_bytes"] for step in steps)
+    figures["duckdb_daily_s"] = [figures[f"duckdb_{step}_s"] for step in steps]
+    figures["trino_daily_s"] = [figures[f"trino_{step}_s"] for step in steps]
+    figures["trino_week_mean_bytes_share"] = round(week_average(daily_bytes) / figures["trino_full_bytes"], 3)
     shutil.rmtree(home, ignore_errors=True)
     return figures
 

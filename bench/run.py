@@ -67,10 +67,10 @@ def machine() -> str:
 
 def bytes_by_node_table(on_trino: dict, top: int = 10) -> str:
     """Markdown: the nodes that read most in the daily build, with their bytes in the
-    weekly and the full build."""
+    Sunday's build and the full build."""
     daily, weekly, full = (on_trino[f"trino_{step}_nodes"] for step in ("incremental", "recalibration", "full"))
     total = on_trino["trino_incremental_bytes"] or 1
-    lines = ["| dbt node | daily build | share of the daily build | weekly build | full build |", "|---|---|---|---|---|"]
+    lines = ["| dbt node | daily build | share of the daily build | Sunday's build | full build |", "|---|---|---|---|---|"]
     for node, figures in sorted(daily.items(), key=lambda item: -item[1]["bytes"])[:top]:
         parts = node.split(".")  # model.energy.NAME, test.energy.NAME.HASH, or (other)
         name = f"test: {parts[2]}" if parts[0] == "test" else parts[-1]
@@ -218,16 +218,17 @@ pieces and its peak does not.
 | ingest one more day ({scale['next_day_rows']:,} rows), median of {len(scale['incremental_builds_s'])} days | {scale['ingest_day_s']} |
 | daily incremental `energy build` (models and data tests), median of the {scale['daily_builds']} builds after Tuesday to Saturday | {scale['incremental_build_s']} |
 | daily incremental / full (medians) | {scale['incremental_share']:.1%} |
-| the build after Sunday, which completes the week: forecast bands and accuracy computed again | {scale['recalibration_build_s']} ({scale['recalibration_share']:.1%} of full) |
-| a week's builds on average: (6 × daily + 1 × weekly) / 7 | {scale['week_mean_incremental_s']} ({scale['week_mean_share']:.1%} of full) |
+| Sunday's build | {scale['recalibration_build_s']} ({scale['recalibration_share']:.1%} of full) |
+| the week's {len(scale['incremental_builds_s'])} daily builds on average | {scale['week_mean_incremental_s']} ({scale['week_mean_share']:.1%} of full) |
 
 The year (2024, ending on Monday 30 December) is followed by a week of daily uploads,
 Tuesday to Sunday, each stamped on its own day and the year's five days before the
 first: an incremental build reads the lake partitions from two days before the newest
 ingest it has seen, so each reads only the last days'. The forecast bands and accuracy
-are calibrated on the forecast days before the current week (var
-forecast_calibration_days, 7), so they are computed again only on the build that
-completes a week.
+are calibrated on the forecast days before the start of each meter's week (var
+forecast_calibration_days, 7), and the weeks are staggered by meter (var
+forecast_calibration_stagger): every daily build computes them again for the meters
+whose week starts the next day, about a seventh of them.
 
 Goal: full build at most 60 s, incremental at most 10% of it. Every build runs in the
 same process, as `energy build` calls dbt in-process. Peak memory of the process: {scale['peak_rss_mb']:,} MB.
@@ -256,13 +257,18 @@ server first (a just-started JVM ran the first build 40-60% slower).
 | full build (`--full-refresh`), {on_trino['rows']:,} readings | {on_trino['duckdb_full_s']} | {on_trino['trino_full_s']} | {on_trino['trino_full_bytes'] / 2**20:,.1f} MiB |
 | a daily build (Wednesday's upload), incremental | {on_trino['duckdb_incremental_s']} | {on_trino['trino_incremental_s']} | {on_trino['trino_incremental_bytes'] / 2**20:,.1f} MiB |
 | daily / full | {on_trino['duckdb_incremental_s'] / on_trino['duckdb_full_s']:.1%} | {on_trino['trino_incremental_share']:.1%} | {on_trino['trino_incremental_bytes_share']:.1%} |
-| the build that completes the week (Sunday's upload): bands and accuracy again | {on_trino['duckdb_recalibration_s']} | {on_trino['trino_recalibration_s']} | {on_trino['trino_recalibration_bytes'] / 2**20:,.1f} MiB |
-| weekly / full | {on_trino['duckdb_recalibration_s'] / on_trino['duckdb_full_s']:.1%} | {on_trino['trino_recalibration_share']:.1%} | {on_trino['trino_recalibration_bytes_share']:.1%} |
-| a week's builds on average, bytes / full: (6 × daily + 1 × weekly) / 7 | | | {on_trino['trino_week_mean_bytes_share']:.1%} |
+| Sunday's build, the last of the week's uploads | {on_trino['duckdb_recalibration_s']} | {on_trino['trino_recalibration_s']} | {on_trino['trino_recalibration_bytes'] / 2**20:,.1f} MiB |
+| Sunday's / full | {on_trino['duckdb_recalibration_s'] / on_trino['duckdb_full_s']:.1%} | {on_trino['trino_recalibration_share']:.1%} | {on_trino['trino_recalibration_bytes_share']:.1%} |
+| each daily build, Tuesday to Sunday: seconds, and bytes / full | {' · '.join(str(v) for v in on_trino['duckdb_daily_s'])} | {' · '.join(str(v) for v in on_trino['trino_daily_s'])} | {' · '.join(f'{v:.1%}' for v in on_trino['trino_daily_bytes_shares'])} |
+| the week's daily builds on average, bytes / full | | | {on_trino['trino_week_mean_bytes_share']:.1%} |
 | weekly table maintenance after the week (`energy maintain`: optimize, expire snapshots, remove orphan files) | | {on_trino['trino_maintenance_s']} | {on_trino['trino_maintenance_bytes'] / 2**20:,.1f} MiB ({on_trino['trino_maintenance_bytes_share']:.1%} of a full build) |
 
-Goals: a daily build at most 10% of a full build's bytes, the weekly one at most 30%, a
-week's average at most 15%. An incremental build reads the new uploads, the window of
+Goals: a daily build at most 10% of a full build's bytes, the build that completes a
+week at most 30%, a week's average at most 15%. There is no weekly build any more:
+each meter's week starts on its own weekday (its calibration phase), so every daily
+build calibrates the forecast bands and accuracy of a seventh of the meters again,
+reading only their partitions of the backtest errors; the largest daily build read
+{on_trino['trino_max_daily_bytes_share']:.1%} of a full build. An incremental build reads the new uploads, the window of
 history each model needs before them (28 days for anomaly baselines, 60 for forecast
 origins; monthly partitions, so whole months), and the daily-grain tables that the
 summary and the data tests read whole. Trino reads a Parquet file smaller than 3 MB
@@ -272,17 +278,16 @@ larger deployment's column reads cost.
 
 What each dbt node (model or data test) read on Trino, from the query comment dbt puts
 before each of its queries: the ten largest readers of the daily build, beside what the
-same node read in the weekly and the full build. "(other)" is what no node ran: the
+same node read in Sunday's and the full build. "(other)" is what no node ran: the
 run-start hook and dbt's catalog lookups.
 
 {bytes_by_node_table(on_trino)}
 
 The largest single query of a full build read {on_trino['trino_full_largest_query_bytes'] / 2**20:,.1f} MiB for
 {on_trino['meters']:,} meters; Athena's per-query cutoff of 10 GiB would be passed at about
-{cutoff_meters(on_trino, 'full'):,} meters in a full build of a year. The largest of a daily build read
-{on_trino['trino_incremental_largest_query_bytes'] / 2**20:,.1f} MiB: about {cutoff_meters(on_trino, 'incremental'):,} meters. The largest of the
-weekly build read {on_trino['trino_recalibration_largest_query_bytes'] / 2**20:,.1f} MiB: about {cutoff_meters(on_trino, 'recalibration'):,} meters. All
-scale with meters × days of history held, read linearly from these runs.
+{cutoff_meters(on_trino, 'full'):,} meters in a full build of a year. The largest of any of the week's daily
+builds read {on_trino['trino_daily_largest_query_bytes'] / 2**20:,.1f} MiB: about {cutoff_meters(on_trino, 'daily'):,} meters. All scale with
+meters × days of history held, read linearly from these runs.
 
 ## 7. A 10 MB file with one quote never closed
 

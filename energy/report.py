@@ -194,7 +194,7 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
             select method, avg(mae) as mae, avg(mape) as mape, avg(mase) as mase,
                    sum(interval_coverage * coverage_n) / nullif(sum(coverage_n), 0) as coverage,
                    sum(n) as forecasts, count(distinct meter_id) as meters,
-                   max(calibrated_before) as calibrated_before
+                   min(calibrated_before) as calibrated_from, max(calibrated_before) as calibrated_before
             from fct_forecast_accuracy group by method
         ),
         selected as (

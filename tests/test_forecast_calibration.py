@@ -1,10 +1,13 @@
 """The backtest's bands and accuracy, recomputed here from the backtest errors, and their
 calibration day: fixed within a week, so incremental builds leave them alone until it
-moves or history before it changes."""
+moves or history before it changes. Weeks are staggered by meter: each meter's start on
+the weekday of its calibration phase (from the MD5 of its id), so each day's build
+calibrates only the meters of that day's phase."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import re
 import statistics
@@ -29,8 +32,25 @@ def rows(workspace, sql: str) -> list[dict]:
     return query(workspace, sql).to_pylist()
 
 
-def monday_on_or_before(day: dt.date) -> dt.date:
-    return day - dt.timedelta(days=day.weekday())
+def calibration_phase(meter_id: str) -> int:
+    """The first 28 bits of the id's MD5 digest, modulo the week: 0 is Monday."""
+    return int(hashlib.md5(meter_id.encode()).hexdigest()[:7], 16) % 7
+
+
+def calibration_day(meter_id: str, last_complete_day: dt.date) -> dt.date:
+    """The start of the meter's week (it starts on its phase's weekday) holding the day
+    after its last complete day."""
+    next_day = last_complete_day + dt.timedelta(days=1)
+    return next_day - dt.timedelta(days=(next_day.weekday() - calibration_phase(meter_id)) % 7)
+
+
+def test_calibration_day_helper_matches_a_hand_count():
+    # meter-0001 is phase 2 (Wednesday); meter-0003 phase 6 (Sunday)
+    assert calibration_phase("meter-0001") == 2 and calibration_phase("meter-0003") == 6
+    # Friday 2024-02-09's next day is Saturday: the Wednesday and the Sunday before it
+    assert calibration_day("meter-0001", dt.date(2024, 2, 9)) == dt.date(2024, 2, 7)
+    assert calibration_day("meter-0003", dt.date(2024, 2, 9)) == dt.date(2024, 2, 4)
+    assert calibration_day("meter-0003", dt.date(2024, 2, 10)) == dt.date(2024, 2, 11)
 
 
 def quantiles(values: list[float]) -> tuple[float, float]:
@@ -42,8 +62,8 @@ def test_bands_and_accuracy_match_an_independent_computation(demo_workspace):
     series = defaultdict(dict)
     for r in rows(demo_workspace, "select meter_id, reading_date, total_kwh from fct_daily_consumption where is_complete"):
         series[r["meter_id"]][r["reading_date"]] = r["total_kwh"]
-    # The calibration day: the Monday of the week holding the day after the last complete day.
-    calibrated_before = {meter: monday_on_or_before(max(days) + dt.timedelta(days=1)) for meter, days in series.items()}
+    # The calibration day: the start of the meter's week holding the day after its last complete day.
+    calibrated_before = {meter: calibration_day(meter, max(days)) for meter, days in series.items()}
     got_calibration = {r["meter_id"]: r["calibrated_before"] for r in rows(demo_workspace, "select * from int_forecast_calibration")}
     assert got_calibration == calibrated_before
 
@@ -119,7 +139,11 @@ def test_bands_and_accuracy_match_an_independent_computation(demo_workspace):
         assert math.isclose(got["rmse"], math.sqrt(statistics.fmean(x * x for x in errs)), rel_tol=REL)
         assert math.isclose(got["mase"], statistics.fmean(abs(x) for x in errs) / statistics.fmean(naive), rel_tol=REL)
         assert got["coverage_n"] == len(scored)
-        assert math.isclose(got["interval_coverage"], statistics.fmean(scored), rel_tol=REL)
+        if scored:
+            assert math.isclose(got["interval_coverage"], statistics.fmean(scored), rel_tol=REL)
+        else:
+            # a backtest of one period: no band from a period before to score
+            assert got["interval_coverage"] is None
         assert got["calibrated_before"] == calibrated_before[meter]
 
 
@@ -145,48 +169,70 @@ def meters_calibrated_again(workspace, table: str) -> int:
 
 def test_bands_and_accuracy_are_recomputed_only_when_their_calibration_day_moves(workspace, lakehouse, tmp_path):
     meters = ["meter-0001", "meter-0002", "meter-0003"]
+    assert sorted({calibration_phase(m) for m in meters}) == [2, 3, 6]
     history = generate_long_format(tmp_path / "history.csv", meters=3, days=40, interval_minutes=60, seed=3)
-    # 2024-01-01 to Friday 2024-02-09: calibrated before Monday 2024-02-05
+    # 2024-01-01 to Friday 2024-02-09
+    last_day = dt.date(2024, 2, 9)
     ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 2, 10, tzinfo=dt.UTC))
     assert build(workspace).success
     compiled = workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models"
     tables = ("int_forecast_bands", "fct_forecast_accuracy")
-    first = {table: calibration_marks(workspace, table) for table in tables}
-    assert {c for c, _ in first["fct_forecast_accuracy"].values()} == {dt.date(2024, 2, 5)}
-
-    # Saturday: same week, nothing before the calibration day changed. No error is read.
-    ingest_bytes(day_of_readings(meters, dt.date(2024, 2, 10)), "raw/sat.csv", lakehouse,
-                 now=dt.datetime(2024, 2, 11, tzinfo=dt.UTC))
-    assert build(workspace).success
-    assert {table: calibration_marks(workspace, table) for table in tables} == first
-    for table, folder in (("int_forecast_bands", "intermediate"), ("fct_forecast_accuracy", "marts")):
-        assert "where false" in (compiled / folder / f"{table}.sql").read_text()
-        assert meters_calibrated_again(workspace, table) == 0
-
-    # Sunday completes the week: every meter is calibrated again, before Monday 2024-02-12;
-    # so is a new meter's first day (it has no backtest error yet, so no rows).
-    ingest_bytes(day_of_readings([*meters, "meter-new"], dt.date(2024, 2, 11)), "raw/sun.csv", lakehouse,
-                 now=dt.datetime(2024, 2, 12, tzinfo=dt.UTC))
-    assert build(workspace).success
-    sunday = {table: calibration_marks(workspace, table) for table in tables}
+    marks = {table: calibration_marks(workspace, table) for table in tables}
     for table in tables:
-        assert meters_calibrated_again(workspace, table) == 4
-        assert {c for c, _ in sunday[table].values()} == {dt.date(2024, 2, 12)}
-        assert all(sunday[table][m][1] > first[table][m][1] for m in meters)
-        assert "meter-new" not in sunday[table]
+        assert {m: c for m, (c, _) in marks[table].items()} == {m: calibration_day(m, last_day) for m in meters}
+
+    # A week of daily uploads, Saturday to Friday: each build calibrates again only the
+    # meters whose week starts the next day, and every meter once in the week. Sunday's
+    # upload brings a new meter's first day too: it has no backtest error yet, so it gets
+    # no rows, and it is looked at again on each build until the table next takes rows
+    # (its day is newer than the table's build mark till then).
+    calibrated_in_week = defaultdict(int)
+    new_meter_pending = False
+    for offset in range(1, 8):
+        day = last_day + dt.timedelta(days=offset)
+        uploaded = [*meters, "meter-new"] if day.weekday() == 6 else meters
+        ingest_bytes(day_of_readings(uploaded, day), f"raw/{day}.csv", lakehouse,
+                     now=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC))
+        assert build(workspace).success
+        moved = {m for m in meters if calibration_day(m, day) != calibration_day(m, day - dt.timedelta(days=1))}
+        new_meter_pending = new_meter_pending or "meter-new" in uploaded
+        for m in moved:
+            calibrated_in_week[m] += 1
+        now = {table: calibration_marks(workspace, table) for table in tables}
+        for table, folder in (("int_forecast_bands", "intermediate"), ("fct_forecast_accuracy", "marts")):
+            assert meters_calibrated_again(workspace, table) == len(moved) + new_meter_pending, (day, table)
+            sql = (compiled / folder / f"{table}.sql").read_text()
+            if moved:
+                # only the partitions of the moved meters' phases are opened
+                looked_at = moved | ({"meter-new"} if new_meter_pending else set())
+                phases = ", ".join(str(p) for p in sorted({calibration_phase(m) for m in looked_at}))
+                assert f"calibration_phase in ({phases})" in sql, (day, table)
+            elif not new_meter_pending:
+                assert "where false" in sql, (day, table)
+            assert "meter-new" not in now[table]
+            for m in meters:
+                assert now[table][m][0] == calibration_day(m, day), (day, table, m)
+                if m in moved:
+                    assert now[table][m][1] > marks[table][m][1], (day, table, m)
+                else:
+                    assert now[table][m] == marks[table][m], (day, table, m)
+        marks = now
+        new_meter_pending = new_meter_pending and not moved
+    assert calibrated_in_week == {m: 1 for m in meters}
+    week_end = marks
 
     # A correction of a day before the calibration day: only that meter is calibrated again
     # (not the new meter either, which has no new day).
     correction = "meter_id,timestamp,value\nmeter-0002,2024-02-01T06:00:00Z,40.0\n"
     ingest_bytes(correction.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60),
-                 now=dt.datetime(2024, 2, 12, 1, tzinfo=dt.UTC))
+                 now=dt.datetime(2024, 2, 17, 1, tzinfo=dt.UTC))
     assert build(workspace).success
     fixed = {table: calibration_marks(workspace, table) for table in tables}
     for table in tables:
         assert meters_calibrated_again(workspace, table) == 1
-        assert fixed[table]["meter-0002"][1] > sunday[table]["meter-0002"][1]
+        assert fixed[table]["meter-0002"][1] > week_end[table]["meter-0002"][1]
         assert {m: fixed[table][m] for m in ("meter-0001", "meter-0003")} == \
-            {m: sunday[table][m] for m in ("meter-0001", "meter-0003")}
+            {m: week_end[table][m] for m in ("meter-0001", "meter-0003")}
 
     keys = {"int_forecast_bands": "meter_id, method, horizon_days, error_set, period",
             "fct_forecast_accuracy": "meter_id, method, horizon_days",

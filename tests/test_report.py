@@ -42,8 +42,11 @@ def test_the_report_shows_the_sample_totals(published):
     assert float(per_day.replace(",", "")) == pytest.approx(sum(totals.values()) / len(totals), abs=0.05)
     for meter in ("hvac", "lighting", "refrigerator", "water_heater"):
         assert f'id="meter-{meter}"' in html
-    # The sample's last complete day is Tuesday 30 January: its week began on the 29th.
-    assert "Scored, and the bands calibrated, on the days before 2024-01-29" in html
+    # The sample's last complete day is Tuesday 30 January. Each meter's week starts on its
+    # calibration phase's weekday (hvac Thursday, lighting Friday, the others Tuesday), so
+    # the calibration days run from Thursday the 25th to Tuesday the 30th.
+    assert ("Scored, and the bands calibrated, on the days before each meter's calibration day, "
+            "2024-01-25 to 2024-01-30") in html
     # Self-contained: plotly inlined, no address the browser would fetch.
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', html)
     assert "../dq/data_docs/index.html" in html and "docs/lineage.html" in html

@@ -222,13 +222,19 @@
     skip one: the daily build read those tables in full. One write stays far below
     Athena's limit of 100 partitions per write (over 8 years of history fit in one load).
     DuckDB: none, its zone maps skip row groups already. dbt-athena takes the transform
-    as partitioned_by, dbt-trino as the table property partitioning. -#}
-{% macro monthly_partitions(column) -%}
-  {{ return(['month(' ~ column ~ ')'] if target.type == 'athena' else none) }}
+    as partitioned_by, dbt-trino as the table property partitioning. `identity_columns`
+    partition further by their values (the backtest errors by calibration phase); a
+    write of more than Athena's 100 partitions, dbt-athena splits into batches. -#}
+{% macro monthly_partitions(column, identity_columns=[]) -%}
+  {{ return(['month(' ~ column ~ ')'] + identity_columns if target.type == 'athena' else none) }}
 {%- endmacro %}
 
-{% macro monthly_partition_properties(column) -%}
-  {{ return({'partitioning': "ARRAY['month(" ~ column ~ ")']"} if target.type == 'trino' else none) }}
+{% macro monthly_partition_properties(column, identity_columns=[]) -%}
+  {%- set fields = ["'month(" ~ column ~ ")'"] -%}
+  {%- for identity in identity_columns -%}
+    {%- do fields.append("'" ~ identity ~ "'") -%}
+  {%- endfor -%}
+  {{ return({'partitioning': 'ARRAY[' ~ fields | join(', ') ~ ']'} if target.type == 'trino' else none) }}
 {%- endmacro %}
 
 {#- Before a CTE's body: read it again for each use rather than materialize it. DuckDB

@@ -1,10 +1,11 @@
-{#- For an incremental model: the first day number (day_number) among the rows of
-    `upstream` written since this table last took rows in (by the dbt_loaded_at build
-    mark); none when nothing is new, or outside an incremental run. Models write it into
-    their SQL with day_bound, as a literal every engine can prune on (DuckDB's zone maps,
-    Trino's and Athena's partitions and row-group statistics), where a bound given as a
-    subquery makes them read the whole table. -#}
-{% macro first_new_day(upstream) -%}
+{#- For an incremental model: the first day number (`day`, an expression over the
+    upstream's columns: day_number by default) among the rows of `upstream` written since
+    this table last took rows in (by the dbt_loaded_at build mark); none when nothing is
+    new, or outside an incremental run. Models write it into their SQL with day_bound, as
+    a literal every engine can prune on (DuckDB's zone maps, Trino's and Athena's
+    partitions and row-group statistics), where a bound given as a subquery makes them
+    read the whole table. -#}
+{% macro first_new_day(upstream, day='day_number') -%}
   {%- if not (is_incremental() and execute) -%}
     {{ return(none) }}
   {%- endif -%}
@@ -12,7 +13,7 @@
     {{ return(none) }}
   {%- endif -%}
   {%- set query -%}
-    select min(day_number)
+    select min({{ day }})
     from {{ upstream }}
     where {{ energy.loaded_since_this() }}
   {%- endset -%}
@@ -33,6 +34,36 @@
   {%- else -%}
     {{ column }} > coalesce((select max(dbt_loaded_at) from {{ this }}), cast('1970-01-01 00:00:00' as timestamp(6)))
   {%- endif -%}
+{%- endmacro %}
+
+{#- The first day whose daily total is new or changed, complete or not (int_daily_flows):
+    for the forecast chain, which reads only complete days (int_daily_series) but must
+    also see a day that a later upload made incomplete, whose origin and errors then go. -#}
+{% macro first_changed_daily_total() -%}
+  {{ return(energy.first_new_day(ref('int_daily_flows'), energy.day_number('reading_date'))) }}
+{%- endmacro %}
+
+{#- A pre-hook of an incremental model that computes all its rows again from a day on
+    (int_forecast_origins, int_forecast_errors: `days_before` days before
+    first_changed_daily_total) and appends them: it deletes the table's rows from that
+    day (`day_column`, with the same bound on the partition column `date_column`, which
+    the engines prune on), so that rows of a day no longer upstream go too. A delete by
+    unique key, as delete+insert and MERGE do, keeps them: a complete day that a later
+    upload made incomplete left its forecast origin and its backtest errors behind, and
+    an incremental build then differed from a full refresh. Nothing outside an
+    incremental run or when nothing is new. -#}
+{% macro delete_from_first_changed_day(day_column, date_column, days_before=0) -%}
+  {%- if not (is_incremental() and execute) -%}
+    {{ return('') }}
+  {%- endif -%}
+  {%- set first_new_day = energy.first_changed_daily_total() -%}
+  {%- if first_new_day is none -%}
+    {{ return('') }}
+  {%- endif -%}
+  {%- set bound = (first_new_day | int) - days_before -%}
+  delete from {{ this }}
+  where {{ day_column }} >= {{ bound }}
+    and {{ date_column }} >= date '{{ energy.date_of_day_number(bound) }}'
 {%- endmacro %}
 
 {#- `days_before` days before first_new_day's answer, as SQL: null (no rows pass a

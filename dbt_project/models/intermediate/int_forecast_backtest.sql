@@ -29,16 +29,19 @@ calibration_errors as (
 
 ),
 
--- each meter's backtest span (energy.with_group_span: one read of the errors)
+-- each meter's backtest span (energy.with_group_span: one read of the errors). The
+-- calibration phase, one per meter, is in the grouping so that a filter on it reaches
+-- the read of the errors (the engines push a filter through a window only on its keys)
 with_spans as (
 
-    {{ energy.with_group_span('calibration_errors', 'meter_id, flow', 'origin_day', 'first_origin_day', 'last_origin_day') }}
+    {{ energy.with_group_span('calibration_errors', 'meter_id, flow, calibration_phase', 'origin_day', 'first_origin_day', 'last_origin_day') }}
 
 )
 
 select
     meter_id,
     flow,
+    calibration_phase,
     method,
     horizon_days,
     origin_date,

@@ -11,14 +11,15 @@
     backtest period (error_set = period, scored against the next period's actuals).
 
     Incremental: only the meters whose calibration day moved, or whose history before
-    it changed, are computed again (energy.recalibrating_meters); on most days none. -#}
+    it changed, are computed again (energy.recalibrating_meters): each day, the meters
+    of one calibration phase. -#}
 {%- set low = (1 - var('forecast_interval_level')) / 2 -%}
 {%- set high = 1 - low -%}
-{%- set recalibrating = energy.recalibrating_meters(ref('int_forecast_calibration'), ref('int_daily_series')) -%}
+{%- set recalibrating = energy.recalibrating_meters(ref('int_forecast_calibration'), ref('int_daily_flows')) -%}
 with errors as (
 
     select * from {{ ref('int_forecast_backtest') }}
-    where {{ energy.meter_filter('meter_id', recalibrating) }}
+    where {{ energy.meter_filter('meter_id', recalibrating, 'calibration_phase') }}
 
 ),
 

@@ -1,11 +1,13 @@
 {{ config(materialized='table') }}
 {#- Per meter and flow: the day its forecast bands and accuracy are calibrated up to. Only the
     backtest errors of forecast days before calibrated_before count. It is the first
-    day of the var forecast_calibration_days block (Monday-aligned weeks at 7) that
-    holds the day after the meter's last complete day, so it moves once a block: the
-    bands and the accuracy stay fixed in between, and an incremental build recomputes
-    them only for the meters whose block moved or whose history before it changed. At 1
-    they take in every complete day, on every build.
+    day of the var forecast_calibration_days block that holds the day after the
+    meter's last complete day, so it moves once a block: the bands and the accuracy
+    stay fixed in between, and an incremental build recomputes them only for the meters
+    whose block moved or whose history before it changed. At 1 they take in every
+    complete day, on every build. Blocks start on Mondays (at 7) shifted by the meter's
+    calibration_phase days (energy.calibration_phase): staggered, so each day's build
+    calibrates the meters of one phase, and no build all of them.
 
     A table (one row per meter and flow), not a view: the bands, the accuracy, the live
     forecast and the data tests each look it up on every build, and as a view each
@@ -30,7 +32,13 @@ last_origins as (
 
 next_days as (
 
-    select meter_id, flow, last_origin_day, last_origin_date, last_origin_day + 1 as next_day
+    select
+        meter_id,
+        flow,
+        last_origin_day,
+        last_origin_date,
+        last_origin_day + 1 as next_day,
+        {{ energy.calibration_phase('meter_id') }} as calibration_phase
     from last_origins
 
 ),
@@ -41,9 +49,10 @@ blocks as (
     select
         meter_id,
         flow,
+        calibration_phase,
         last_origin_day,
         last_origin_date,
-        next_day - ((next_day - 4) % {{ block }}) as calibrated_before_day
+        next_day - ((next_day - 4 - calibration_phase) % {{ block }}) as calibrated_before_day
     from next_days
 
 )
@@ -51,6 +60,7 @@ blocks as (
 select
     meter_id,
     flow,
+    calibration_phase,
     last_origin_day,
     last_origin_date,
     calibrated_before_day,

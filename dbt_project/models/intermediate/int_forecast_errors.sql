@@ -1,10 +1,11 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['meter_id', 'flow', 'method', 'horizon_days', 'origin_date'],
+        incremental_strategy='append',
+        pre_hook="{{ energy.delete_from_first_changed_day('origin_day', 'origin_date', var('forecast_horizon_days')) }}",
         on_schema_change='fail',
-        partitioned_by=energy.monthly_partitions('origin_date'),
-        properties=energy.monthly_partition_properties('origin_date'),
+        partitioned_by=energy.monthly_partitions('origin_date', ['calibration_phase']),
+        properties=energy.monthly_partition_properties('origin_date', ['calibration_phase']),
     )
 }}
 {#- The backtest's errors: every method's forecast from every origin with at least
@@ -12,8 +13,13 @@
 
     Incremental: the errors of origins from var forecast_horizon_days days before the
     first new or changed daily total are computed again (their actual or their origin
-    changed); the rest stay. -#}
-{%- set first_new_day = energy.first_new_day(ref('int_daily_series')) -%}
+    changed), replacing every stored error from there (a pre-hook deletes them, so the
+    errors of a day a later upload made incomplete go too); the rest stay.
+
+    Partitioned by month of origin and by the meter's calibration phase: the daily
+    build's recalibration (int_forecast_bands, fct_forecast_accuracy) reads one phase's
+    meters' errors, not every meter's. -#}
+{%- set first_new_day = energy.first_changed_daily_total() -%}
 {%- set first_origin = energy.day_bound(first_new_day, var('forecast_horizon_days')) -%}
 with points as (
 
@@ -42,6 +48,7 @@ actuals as (
 select
     points.meter_id,
     points.flow,
+    {{ energy.calibration_phase('points.meter_id') }} as calibration_phase,
     points.method,
     points.horizon_days,
     points.origin_date,

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['meter_id', 'flow', 'origin_date'],
+        incremental_strategy='append',
+        pre_hook="{{ energy.delete_from_first_changed_day('origin_day', 'origin_date') }}",
         on_schema_change='fail',
         partitioned_by=energy.monthly_partitions('origin_date'),
         properties=energy.monthly_partition_properties('origin_date'),
@@ -11,10 +12,12 @@
     knows at the end of T: only days up to T are used. The live forecast starts at the
     last complete day; the backtest starts at every earlier one.
 
-    Incremental: origins from the first day whose total is new or changed are computed
-    again (an origin's history is the days before it), from one lookback of history. -#}
+    Incremental: origins from the first day whose total is new or changed (complete or
+    not) are computed again (an origin's history is the days before it), from one
+    lookback of history, and replace every stored origin from that day (a pre-hook
+    deletes them, so the origin of a day a later upload made incomplete goes too). -#}
 {%- set lookback = [var('forecast_history_days'), var('forecast_ewma_days'), 7 * var('forecast_weekday_profile_weeks')] | max -%}
-{%- set first_new_day = energy.first_new_day(ref('int_daily_series')) %}
+{%- set first_new_day = energy.first_changed_daily_total() %}
 with series as (
 
     select * from {{ ref('int_daily_series') }}

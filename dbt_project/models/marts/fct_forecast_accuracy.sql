@@ -12,13 +12,14 @@
     before the meter's calibration day (int_forecast_calibration).
 
     Incremental: only the meters whose calibration day moved, or whose history before
-    it changed, are computed again (energy.recalibrating_meters); on most days none. -#}
+    it changed, are computed again (energy.recalibrating_meters): each day, the meters
+    of one calibration phase. -#}
 {%- set use_errors = "errors.method <> 'moving_average'" -%}
-{%- set recalibrating = energy.recalibrating_meters(ref('int_forecast_calibration'), ref('int_daily_series')) -%}
+{%- set recalibrating = energy.recalibrating_meters(ref('int_forecast_calibration'), ref('int_daily_flows')) -%}
 with errors as (
 
     select * from {{ ref('int_forecast_backtest') }}
-    where {{ energy.meter_filter('meter_id', recalibrating) }}
+    where {{ energy.meter_filter('meter_id', recalibrating, 'calibration_phase') }}
 
 ),
 
