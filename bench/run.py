@@ -86,6 +86,19 @@ def cutoff_meters(on_trino: dict, step: str, limit: int = 10 * 2**30) -> int:
     return int(limit / per_meter) if per_meter else 0
 
 
+def per_reading(on_trino: dict) -> dict:
+    """Bytes read per reading held: a daily build (the week's mean), calibrating every
+    meter's forecast bands and accuracy (their nodes in the full build), and the weekly
+    maintenance: the cost model's inputs."""
+    readings = on_trino["rows"]
+    calibration_nodes = ("model.energy.int_forecast_bands", "model.energy.fct_forecast_accuracy")
+    return {
+        "daily": on_trino["trino_week_mean_bytes_share"] * on_trino["trino_full_bytes"] / readings,
+        "calibration": sum(on_trino["trino_full_nodes"].get(node, {}).get("bytes", 0) for node in calibration_nodes) / readings,
+        "maintenance": on_trino["trino_maintenance_bytes"] / readings,
+    }
+
+
 def median_of(results: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in results)
 
@@ -288,6 +301,11 @@ The largest single query of a full build read {on_trino['trino_full_largest_quer
 {cutoff_meters(on_trino, 'full'):,} meters in a full build of a year. The largest of any of the week's daily
 builds read {on_trino['trino_daily_largest_query_bytes'] / 2**20:,.1f} MiB: about {cutoff_meters(on_trino, 'daily'):,} meters. All scale with
 meters × days of history held, read linearly from these runs.
+
+Per reading held, for the cost model (`make costs`, infra/cost_model.py): a daily build
+reads {per_reading(on_trino)['daily']:.1f} B on average over the week (DAILY_BYTES), calibrating every meter's
+forecasts {per_reading(on_trino)['calibration']:.1f} B (CALIBRATION_BYTES: the full build's bands and accuracy), the
+weekly maintenance {per_reading(on_trino)['maintenance']:.1f} B (MAINTENANCE_BYTES).
 
 ## 7. A 10 MB file with one quote never closed
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 
 PRICES_AS_OF = "2025 (us-east-1 list prices)"
 # Measured in BENCHMARKS.md case 6 (make bench, 100 meters, 3,561,600 readings held):
-# Trino's bytes read per reading held by a daily build (27.7 MiB, 7.3% of a full build),
-# the extra of the build that completes the week (74.7 MiB in all, 19.6%) and the
-# weekly table maintenance (15.4 MiB).
+# Trino's bytes read per reading held by a daily build, on average over a week's builds
+# (each also calibrates the forecasts of the meters whose week starts next: a seventh),
+# the bytes of calibrating every meter's forecasts (the full build's bands and accuracy)
+# and the weekly table maintenance.
 DAILY_BYTES = 8.2
-WEEKLY_EXTRA_BYTES = 13.8
+CALIBRATION_BYTES = 13.8
 MAINTENANCE_BYTES = 4.5
+CALIBRATION_PHASES = 7
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 
 
@@ -71,16 +73,18 @@ class Workload:
     dbt_memory_gb: float = 2.0
     dbt_queries_per_run: int = 110  # models, data tests, hooks (a `dbt build`)
     # Bytes a daily incremental build reads per reading in the warehouse (Trino's physical
-    # input bytes, BENCHMARKS.md case 6: DAILY_BYTES), and the extra bytes of a build that also calibrates forecast bands and
-    # accuracy again (WEEKLY_EXTRA_BYTES). A meter is calibrated with the upload that
-    # completes its week; such a run reads every backtest error, however few of the meters
-    # it calibrates. Per warehouse reading, so they grow with the history held: at 100
-    # meters most files are below Trino's 3 MB whole-file read, which overstates column
-    # reads of a larger deployment (a conservative figure).
+    # input bytes, BENCHMARKS.md case 6: DAILY_BYTES). It includes calibrating the
+    # forecast bands and accuracy of the meters whose week starts the next day: each
+    # meter's week starts on its own weekday (one of CALIBRATION_PHASES) and the backtest
+    # errors are partitioned by it, so a run reads one phase's errors, however many runs
+    # a day there are. A run whose uploads move every meter's week (a month in one file)
+    # calibrates the other phases too: CALIBRATION_BYTES for all of them. Per warehouse
+    # reading, so they grow with the history held: at 100 meters most files are below
+    # Trino's 3 MB whole-file read, which overstates column reads of a larger deployment
+    # (a conservative figure).
     athena_bytes_per_warehouse_reading: float = DAILY_BYTES
-    athena_calibration_bytes_per_warehouse_reading: float = WEEKLY_EXTRA_BYTES
-    # Runs a week that calibrate (None: every run does).
-    calibrating_runs_per_week: float | None = 1.0
+    athena_calibration_bytes_per_warehouse_reading: float = CALIBRATION_BYTES
+    calibrates_every_phase: bool = False
     # The weekly table maintenance (energy maintain: OPTIMIZE and VACUUM), per reading.
     athena_maintenance_bytes_per_warehouse_reading: float = MAINTENANCE_BYTES
     analyst_queries_per_month: int = 200
@@ -127,14 +131,15 @@ def estimate(w: Workload, p: Prices = Prices()) -> Estimate:
 
     per_run = max(w.readings_in_warehouse * w.athena_bytes_per_warehouse_reading,
                   w.dbt_queries_per_run * p.athena_minimum_bytes_per_query)
-    calibrating = runs if w.calibrating_runs_per_week is None else w.calibrating_runs_per_week * WEEKS_PER_MONTH
-    per_calibration = w.readings_in_warehouse * w.athena_calibration_bytes_per_warehouse_reading
+    other_phases = (1 - 1 / CALIBRATION_PHASES) if w.calibrates_every_phase else 0.0
+    per_calibration = w.readings_in_warehouse * w.athena_calibration_bytes_per_warehouse_reading * other_phases
     analyst = w.analyst_queries_per_month * max(w.analyst_bytes_per_query, p.athena_minimum_bytes_per_query)
     maintenance = WEEKS_PER_MONTH * w.readings_in_warehouse * w.athena_maintenance_bytes_per_warehouse_reading
-    scanned = runs * per_run + calibrating * per_calibration + maintenance + analyst
+    scanned = runs * (per_run + per_calibration) + maintenance + analyst
     add("Athena", scanned / 1e12 * p.athena_per_tb_scanned,
-        f"{scanned / 1e9:,.1f} GB scanned ({runs:,.0f} builds x {per_run / 1e9:,.2f} GB, "
-        f"{calibrating:,.0f} of them + {per_calibration / 1e9:,.2f} GB to calibrate forecasts, "
+        f"{scanned / 1e9:,.1f} GB scanned ({runs:,.0f} builds x {per_run / 1e9:,.2f} GB"
+        + (f" + {per_calibration / 1e9:,.2f} GB to calibrate every meter's forecasts" if per_calibration else "")
+        + ", "
         f"weekly maintenance {maintenance / 1e9:,.1f} GB, + analysts)")
 
     readings = w.uploads_per_month * w.readings_per_upload
@@ -160,24 +165,22 @@ def estimate(w: Workload, p: Prices = Prices()) -> Estimate:
 
 def meters_every_15_minutes(meters: int, uploads_per_dbt_run: float = 1.0) -> Workload:
     """`meters` read every 15 minutes, sent as one daily file per 1,000 meters; the
-    warehouse holds half a year on average in the first year. The files of the day that
-    completes the week make runs that each calibrate their meters."""
+    warehouse holds half a year on average in the first year. Every run calibrates the
+    meters of its files whose week starts the next day, reading their phase's errors."""
     files_a_day = max(1, meters // 1_000)
-    runs_a_day = files_a_day / uploads_per_dbt_run
     return Workload(
         f"{meters:,} meters every 15 minutes ({files_a_day:,} file{'s' if files_a_day > 1 else ''} a day"
         + (f", one dbt run per {uploads_per_dbt_run:g} uploads)" if uploads_per_dbt_run > 1 else ")"),
         uploads_per_month=30 * files_a_day, readings_per_upload=96 * min(meters, 1_000),
         readings_in_warehouse=meters * 96 * 182, uploads_per_dbt_run=uploads_per_dbt_run,
-        calibrating_runs_per_week=runs_a_day,
     )
 
 
 SCENARIOS = [
     # The seed's scenario: 100 uploads a month of the 2,880-reading sample file.
-    # Each upload holds a month, so every run calibrates the forecasts.
+    # Each upload holds a month, so every run calibrates every meter's forecasts.
     Workload("seed: 100 uploads a month of 2,880 readings", uploads_per_month=100, readings_per_upload=2_880,
-             readings_in_warehouse=6 * 100 * 2_880, calibrating_runs_per_week=None),
+             readings_in_warehouse=6 * 100 * 2_880, calibrates_every_phase=True),
     meters_every_15_minutes(1_000),
     meters_every_15_minutes(10_000),
     # 100 files a day: bursts coalesced, a run every ten uploads (the run queue takes up

@@ -250,17 +250,22 @@ def test_deploy_refuses_without_docker(moto_endpoint, monkeypatch, capsys):
 def test_cost_model_lines_follow_from_their_inputs():
     from infra.cost_model import SCENARIOS, Prices, estimate, render
 
-    from infra.cost_model import DAILY_BYTES, MAINTENANCE_BYTES, WEEKLY_EXTRA_BYTES, WEEKS_PER_MONTH, meters_every_15_minutes
+    from infra.cost_model import (
+        CALIBRATION_BYTES,
+        DAILY_BYTES,
+        MAINTENANCE_BYTES,
+        WEEKS_PER_MONTH,
+        meters_every_15_minutes,
+    )
 
     meters = estimate(SCENARIOS[2])
     assert SCENARIOS[2].name.startswith("10,000 meters")
     lines = {line.item: line.usd for line in meters.lines}
     # Athena by hand: 300 builds (ten files a day), each reading DAILY_BYTES per reading of
-    # 10,000 x 96 x 182 readings; ten a week (the files that complete it) also calibrate the
-    # forecasts; the weekly maintenance; plus 200 analyst queries of 200 MB, at $5 per TB.
+    # 10,000 x 96 x 182 readings (its calibration phase included); the weekly maintenance;
+    # plus 200 analyst queries of 200 MB, at $5 per TB.
     readings = 10_000 * 96 * 182
-    by_hand = (300 * readings * DAILY_BYTES + 10 * WEEKS_PER_MONTH * readings * WEEKLY_EXTRA_BYTES
-               + WEEKS_PER_MONTH * readings * MAINTENANCE_BYTES + 200 * 200e6) / 1e12 * 5
+    by_hand = (300 * readings * DAILY_BYTES + WEEKS_PER_MONTH * readings * MAINTENANCE_BYTES + 200 * 200e6) / 1e12 * 5
     assert lines["Athena"] == pytest.approx(by_hand)
     # The runner: 300 runs x 240 s x 2 GB at the GB-second price.
     assert lines["Lambda dbt runner"] == pytest.approx(300 * 240 * 2 * Prices().lambda_gb_second)
@@ -270,6 +275,15 @@ def test_cost_model_lines_follow_from_their_inputs():
     assert coalesced["Lambda dbt runner"] == pytest.approx(lines["Lambda dbt runner"] / 10)
     assert [w.name.split(" meters")[0] for w in SCENARIOS[1:]] == ["1,000", "10,000", "100,000"]
     assert "seed: 100 uploads" in render([estimate(SCENARIOS[0])])
+    # The seed's month-long uploads move every meter's week: each run also calibrates the
+    # six other phases (at least Athena's 10 MB per query for its own builds' queries).
+    seed = SCENARIOS[0]
+    seed_athena = {line.item: line.usd for line in estimate(seed).lines}["Athena"]
+    seed_readings = seed.readings_in_warehouse
+    per_run = max(seed_readings * DAILY_BYTES, seed.dbt_queries_per_run * Prices().athena_minimum_bytes_per_query)
+    seed_by_hand = (100 * (per_run + seed_readings * CALIBRATION_BYTES * 6 / 7)
+                    + WEEKS_PER_MONTH * seed_readings * MAINTENANCE_BYTES + 200 * 200e6) / 1e12 * 5
+    assert seed_athena == pytest.approx(seed_by_hand)
 
 
 def test_destroy_keeps_the_data_unless_asked(moto_endpoint):

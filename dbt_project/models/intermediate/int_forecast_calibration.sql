@@ -16,16 +16,18 @@
 {%- if block < 1 -%}
     {{ exceptions.raise_compiler_error("var forecast_calibration_days must be a whole number of days, 1 or more; got " ~ var('forecast_calibration_days')) }}
 {%- endif -%}
-with origins as (
+-- every complete day is a forecast origin (int_forecast_origins), so the last origin is
+-- the last complete day: read from the daily totals, a fraction of the origins' bytes
+with series as (
 
-    select * from {{ ref('int_forecast_origins') }}
+    select * from {{ ref('int_daily_series') }}
 
 ),
 
 last_origins as (
 
-    select meter_id, flow, max(origin_day) as last_origin_day, max(origin_date) as last_origin_date
-    from origins
+    select meter_id, flow, max(day_number) as last_origin_day, max(reading_date) as last_origin_date
+    from series
     group by meter_id, flow
 
 ),

@@ -49,18 +49,31 @@ series as (
 
 ),
 
+-- each complete day beside the same weekday's total a week before (a window: one read
+-- of the daily totals, where a self-join read them twice on Trino and Athena)
+week_pairs as (
+
+    select
+        meter_id,
+        flow,
+        day_number,
+        total_kwh,
+        lag(day_number) over same_weekday as last_week_day,
+        lag(total_kwh) over same_weekday as last_week_kwh
+    from series
+    window same_weekday as (partition by meter_id, flow, day_of_week order by day_number)
+
+),
+
 naive_scale as (
 
     select
-        today.meter_id,
-        today.flow,
-        avg(abs(today.total_kwh - last_week.total_kwh)) as naive_mae
-    from series as today
-    inner join series as last_week
-        on last_week.meter_id = today.meter_id
-        and last_week.flow = today.flow
-        and last_week.day_number = today.day_number - 7
-    group by today.meter_id, today.flow
+        meter_id,
+        flow,
+        avg(abs(total_kwh - last_week_kwh)) as naive_mae
+    from week_pairs
+    where last_week_day = day_number - 7
+    group by meter_id, flow
 
 ),
 
