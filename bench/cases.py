@@ -255,7 +255,7 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     full = statistics.median(full_s)
     daily, recalibration = incremental_s[:-1], incremental_s[-1]
-    week_mean = week_average(incremental_s)
+    week_mean = week_average(incremental_s[1:])  # the first re-reads the year's upload (see trino_scale)
     return {
         "rows": report.rows_landed,
         "next_day_rows": next_day_rows[0],
@@ -341,13 +341,19 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     for step in ("incremental", "recalibration"):
         figures[f"trino_{step}_share"] = round(figures[f"trino_{step}_s"] / figures["trino_full_s"], 3)
         figures[f"trino_{step}_bytes_share"] = round(figures[f"trino_{step}_bytes"] / figures["trino_full_bytes"], 3)
-    daily_bytes = [figures[f"trino_{step}_bytes"] for step in steps]
-    figures["trino_daily_bytes_shares"] = [round(b / figures["trino_full_bytes"], 3) for b in daily_bytes]
-    figures["trino_max_daily_bytes_share"] = max(figures["trino_daily_bytes_shares"])
-    figures["trino_daily_largest_query_bytes"] = max(figures[f"trino_{step}_largest_query_bytes"] for step in steps)
+    figures["trino_daily_bytes_shares"] = [round(figures[f"trino_{step}_bytes"] / figures["trino_full_bytes"], 3) for step in steps]
     figures["duckdb_daily_s"] = [figures[f"duckdb_{step}_s"] for step in steps]
     figures["trino_daily_s"] = [figures[f"trino_{step}_s"] for step in steps]
-    figures["trino_week_mean_bytes_share"] = round(week_average(daily_bytes) / figures["trino_full_bytes"], 3)
+    # The first build after the year's import reads that import's lake partition once
+    # more (staging reads the lake from two days before the newest upload it has seen):
+    # once in a deployment's life, after its history is loaded. The others are the
+    # steady state, each with its calibration phase.
+    steady = steps[1:]
+    figures["trino_first_daily_bytes_share"] = figures["trino_daily_bytes_shares"][0]
+    figures["trino_max_daily_bytes_share"] = max(figures["trino_daily_bytes_shares"][1:])
+    figures["trino_daily_largest_query_bytes"] = max(figures[f"trino_{step}_largest_query_bytes"] for step in steady)
+    figures["trino_week_mean_bytes_share"] = round(
+        week_average([figures[f"trino_{step}_bytes"] for step in steady]) / figures["trino_full_bytes"], 3)
     shutil.rmtree(home, ignore_errors=True)
     return figures
 
