@@ -35,13 +35,12 @@ def floor_copy(csv_path: Path, out: Path) -> None:
 def small_ingest(csv_path: str, runs: str) -> dict:
     """Warm, in-process: our ingest, the floor and the seed's pandas, interleaved."""
     from bench.seed_pandas import process
-    from ingest_lambda.pipeline import ingest_file
-    from ingest_lambda.storage import Lakehouse
-    from ingest_lambda.validate import validator
-
     from ingest_lambda.detect import detect_dialect
     from ingest_lambda.options import IngestOptions
     from ingest_lambda.parse import Upload
+    from ingest_lambda.pipeline import ingest_file
+    from ingest_lambda.storage import Lakehouse
+    from ingest_lambda.validate import validator
 
     validator()
     path = Path(csv_path)
@@ -193,8 +192,7 @@ def week_of_uploads(next_days_csv: str) -> tuple[dt.datetime, list[tuple[int, Pa
     first, beyond the two days an incremental build reads back."""
     days = next_days_csv.split(",")
     return upload_time(days_ago=len(days) + 5), [
-        (number, Path(day_csv), upload_time(days_ago=len(days) - number))
-        for number, day_csv in enumerate(days, start=1)
+        (number, Path(day_csv), upload_time(days_ago=len(days) - number)) for number, day_csv in enumerate(days, start=1)
     ]
 
 
@@ -336,7 +334,8 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     maintain(workspace, target="trino")
     figures["trino_maintenance_s"] = round(time.perf_counter() - started, 2)
     figures["trino_maintenance_bytes"] = sum(
-        node["bytes"] for node in server.physical_input_bytes_by_node(f"bench_maintenance_{run_id}").values())
+        node["bytes"] for node in server.physical_input_bytes_by_node(f"bench_maintenance_{run_id}").values()
+    )
     figures["trino_maintenance_bytes_share"] = round(figures["trino_maintenance_bytes"] / figures["trino_full_bytes"], 3)
     for step in ("incremental", "recalibration"):
         figures[f"trino_{step}_share"] = round(figures[f"trino_{step}_s"] / figures["trino_full_s"], 3)
@@ -353,7 +352,8 @@ def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     figures["trino_max_daily_bytes_share"] = max(figures["trino_daily_bytes_shares"][1:])
     figures["trino_daily_largest_query_bytes"] = max(figures[f"trino_{step}_largest_query_bytes"] for step in steady)
     figures["trino_week_mean_bytes_share"] = round(
-        week_average([figures[f"trino_{step}_bytes"] for step in steady]) / figures["trino_full_bytes"], 3)
+        week_average([figures[f"trino_{step}_bytes"] for step in steady]) / figures["trino_full_bytes"], 3
+    )
     shutil.rmtree(home, ignore_errors=True)
     return figures
 

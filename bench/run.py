@@ -27,7 +27,10 @@ WORK = REPO / "workspace" / "bench"
 def run_case(*args: str) -> dict:
     done = subprocess.run(
         [sys.executable, "-m", "bench.cases", *args],
-        cwd=REPO, capture_output=True, text=True, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "GX_ANALYTICS_ENABLED": "false"},
     )
     if done.returncode != 0:
@@ -42,8 +45,12 @@ def days_after_the_year(prefix: Path, meters: int, count: int, seed: int) -> lis
 
     return [
         generate_long_format(
-            prefix.with_name(f"{prefix.name}-{day}.csv"), meters=meters, days=1, interval_minutes=15,
-            seed=seed + day, start=dt.datetime(2024, 1, 1) + dt.timedelta(days=365 + day),
+            prefix.with_name(f"{prefix.name}-{day}.csv"),
+            meters=meters,
+            days=1,
+            interval_minutes=15,
+            seed=seed + day,
+            start=dt.datetime(2024, 1, 1) + dt.timedelta(days=365 + day),
         ).data_path
         for day in range(count)
     ]
@@ -74,8 +81,10 @@ def bytes_by_node_table(on_trino: dict, top: int = 10) -> str:
     for node, figures in sorted(daily.items(), key=lambda item: -item[1]["bytes"])[:top]:
         parts = node.split(".")  # model.energy.NAME, test.energy.NAME.HASH, or (other)
         name = f"test: {parts[2]}" if parts[0] == "test" else parts[-1]
-        lines.append(f"| {name} | {figures['bytes'] / 2**20:,.2f} MiB | {figures['bytes'] / total:.1%} | "
-                     f"{weekly.get(node, {}).get('bytes', 0) / 2**20:,.2f} MiB | {full.get(node, {}).get('bytes', 0) / 2**20:,.2f} MiB |")
+        lines.append(
+            f"| {name} | {figures['bytes'] / 2**20:,.2f} MiB | {figures['bytes'] / total:.1%} | "
+            f"{weekly.get(node, {}).get('bytes', 0) / 2**20:,.2f} MiB | {full.get(node, {}).get('bytes', 0) / 2**20:,.2f} MiB |"
+        )
     return "\n".join(lines)
 
 
@@ -164,12 +173,21 @@ def main() -> None:
     for _ in range(runs):
         shutil.rmtree(WORK / "demo-cli", ignore_errors=True)
         started = time.perf_counter()
-        subprocess.run([str(REPO / ".venv" / "bin" / "energy"), "demo"], cwd=REPO, check=True, capture_output=True,
-                       env={**os.environ, "ENERGY_HOME": str(WORK / "demo-cli")})
+        subprocess.run(
+            [str(REPO / ".venv" / "bin" / "energy"), "demo"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            env={**os.environ, "ENERGY_HOME": str(WORK / "demo-cli")},
+        )
         demo_wall.append(time.perf_counter() - started)
     started = time.perf_counter()
-    subprocess.run([str(REPO / ".venv" / "bin" / "uv"), "sync", "--frozen", "--quiet"], cwd=REPO, check=True,
-                   env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(WORK / "venv")})
+    subprocess.run(
+        [str(REPO / ".venv" / "bin" / "uv"), "sync", "--frozen", "--quiet"],
+        cwd=REPO,
+        check=True,
+        env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(WORK / "venv")},
+    )
     install_s = time.perf_counter() - started
     shutil.rmtree(WORK / "venv", ignore_errors=True)
     print("case 4", demo_runs, demo_wall, install_s, flush=True)
@@ -184,38 +202,38 @@ Medians of several runs; ratios compare figures measured in the same run. Re-run
 
 ## 1. Ingest of the 2,880-row seed-format file (warm, in-process)
 
-Median of {small['runs']} runs after two warm-up rounds, each round running all three one after the other.
+Median of {small["runs"]} runs after two warm-up rounds, each round running all three one after the other.
 
 | what | median |
 |---|---|
-| `ingest_file` (parse, normalise, Great Expectations, land Parquet, quarantine, dq records) | {small['median_ms']['ingest']} ms |
-| floor: pyarrow reads the CSV and writes Parquet, no validation | {small['median_ms']['floor']} ms |
-| the seed's processing in pandas (z-scores, daily totals, forecast, Parquet) | {small['median_ms']['seed_pandas']} ms |
-| ratio ingest / floor | {small['ratio_ingest_to_floor']} |
-| ratio ingest / seed pandas | {small['ratio_ingest_to_seed_pandas']} |
-| of the ingest: the detection stage alone (table start, layout, conventions; part of the ingest's time) | {small['median_ms']['detect']} ms |
+| `ingest_file` (parse, normalise, Great Expectations, land Parquet, quarantine, dq records) | {small["median_ms"]["ingest"]} ms |
+| floor: pyarrow reads the CSV and writes Parquet, no validation | {small["median_ms"]["floor"]} ms |
+| the seed's processing in pandas (z-scores, daily totals, forecast, Parquet) | {small["median_ms"]["seed_pandas"]} ms |
+| ratio ingest / floor | {small["ratio_ingest_to_floor"]} |
+| ratio ingest / seed pandas | {small["ratio_ingest_to_seed_pandas"]} |
+| of the ingest: the detection stage alone (table start, layout, conventions; part of the ingest's time) | {small["median_ms"]["detect"]} ms |
 
 Goal: at most 100 ms; detection adds at most 10 ms.
 
 ## 2. Ingest of a large long-format file (15-minute readings, {meters:,} meters × 105 days)
 
 Each run in a fresh process; peak memory is that process's maximum resident set size,
-Great Expectations included (about {round(median_of(large_runs, 'rss_before_mb'))} MB before the first row).
+Great Expectations included (about {round(median_of(large_runs, "rss_before_mb"))} MB before the first row).
 
 | what | rows | median seconds | rows per second | peak memory |
 |---|---|---|---|---|
-| ingest | {large.rows:,} | {ingest_s} | {median_of(large_runs, 'rows_per_second'):,.0f} | {median_of(large_runs, 'peak_rss_mb'):,.0f} MB |
-| ingest, file twice as large | {double.rows:,} | {median_of(double_runs, 'seconds')} | {median_of(double_runs, 'rows_per_second'):,.0f} | {median_of(double_runs, 'peak_rss_mb'):,.0f} MB |
-| floor: pyarrow read CSV + write Parquet | {large.rows:,} | {floor_s} | {large.rows / floor_s:,.0f} | {median_of(floor_runs, 'peak_rss_mb'):,.0f} MB |
-| ingest, the same readings wide by day (a row per meter and day, 96 columns, `;` and decimal commas) | {median_of(wide_runs, 'rows'):,.0f} | {median_of(wide_runs, 'seconds')} | {median_of(wide_runs, 'rows_per_second'):,.0f} | {median_of(wide_runs, 'peak_rss_mb'):,.0f} MB |
-| ingest, wide by day, twice as large | {median_of(wide_double_runs, 'rows'):,.0f} | {median_of(wide_double_runs, 'seconds')} | {median_of(wide_double_runs, 'rows_per_second'):,.0f} | {median_of(wide_double_runs, 'peak_rss_mb'):,.0f} MB |
+| ingest | {large.rows:,} | {ingest_s} | {median_of(large_runs, "rows_per_second"):,.0f} | {median_of(large_runs, "peak_rss_mb"):,.0f} MB |
+| ingest, file twice as large | {double.rows:,} | {median_of(double_runs, "seconds")} | {median_of(double_runs, "rows_per_second"):,.0f} | {median_of(double_runs, "peak_rss_mb"):,.0f} MB |
+| floor: pyarrow read CSV + write Parquet | {large.rows:,} | {floor_s} | {large.rows / floor_s:,.0f} | {median_of(floor_runs, "peak_rss_mb"):,.0f} MB |
+| ingest, the same readings wide by day (a row per meter and day, 96 columns, `;` and decimal commas) | {median_of(wide_runs, "rows"):,.0f} | {median_of(wide_runs, "seconds")} | {median_of(wide_runs, "rows_per_second"):,.0f} | {median_of(wide_runs, "peak_rss_mb"):,.0f} MB |
+| ingest, wide by day, twice as large | {median_of(wide_double_runs, "rows"):,.0f} | {median_of(wide_double_runs, "seconds")} | {median_of(wide_double_runs, "rows_per_second"):,.0f} | {median_of(wide_double_runs, "peak_rss_mb"):,.0f} MB |
 
 Rows are readings (a wide row holds 96).
 
 - ratio ingest / floor (time): {ingest_s / floor_s:.2f}
-- wide by day / long, readings per second: {median_of(wide_runs, 'rows_per_second') / median_of(large_runs, 'rows_per_second'):.2f}
-- peak memory wide by day, twice the readings / the readings: {median_of(wide_double_runs, 'peak_rss_mb') / median_of(wide_runs, 'peak_rss_mb'):.2f}
-- peak memory, twice the rows / the rows: {median_of(double_runs, 'peak_rss_mb') / median_of(large_runs, 'peak_rss_mb'):.2f}
+- wide by day / long, readings per second: {median_of(wide_runs, "rows_per_second") / median_of(large_runs, "rows_per_second"):.2f}
+- peak memory wide by day, twice the readings / the readings: {median_of(wide_double_runs, "peak_rss_mb") / median_of(wide_runs, "peak_rss_mb"):.2f}
+- peak memory, twice the rows / the rows: {median_of(double_runs, "peak_rss_mb") / median_of(large_runs, "peak_rss_mb"):.2f}
 
 Goal: at least 1,000,000 rows per second with flat peak memory. The floor reads the
 whole file into memory, so its peak grows with the file; the ingest reads 32 MiB
@@ -225,14 +243,14 @@ pieces and its peak does not.
 
 | step | seconds |
 |---|---|
-| ingest the year ({scale['rows']:,} rows, one upload) | {scale['ingest_year_s']} |
-| `energy build --full-refresh` (models and data tests; the unit tests run in `make test`), median of 3 | {scale['full_build_s']} |
-| the first of them, which also imports dbt and parses the project from scratch | {scale['first_full_build_s']} |
-| ingest one more day ({scale['next_day_rows']:,} rows), median of {len(scale['incremental_builds_s'])} days | {scale['ingest_day_s']} |
-| daily incremental `energy build` (models and data tests), median of the {scale['daily_builds']} builds after Tuesday to Saturday | {scale['incremental_build_s']} |
-| daily incremental / full (medians) | {scale['incremental_share']:.1%} |
-| Sunday's build | {scale['recalibration_build_s']} ({scale['recalibration_share']:.1%} of full) |
-| the week's daily builds after the first on average | {scale['week_mean_incremental_s']} ({scale['week_mean_share']:.1%} of full) |
+| ingest the year ({scale["rows"]:,} rows, one upload) | {scale["ingest_year_s"]} |
+| `energy build --full-refresh` (models and data tests; the unit tests run in `make test`), median of 3 | {scale["full_build_s"]} |
+| the first of them, which also imports dbt and parses the project from scratch | {scale["first_full_build_s"]} |
+| ingest one more day ({scale["next_day_rows"]:,} rows), median of {len(scale["incremental_builds_s"])} days | {scale["ingest_day_s"]} |
+| daily incremental `energy build` (models and data tests), median of the {scale["daily_builds"]} builds after Tuesday to Saturday | {scale["incremental_build_s"]} |
+| daily incremental / full (medians) | {scale["incremental_share"]:.1%} |
+| Sunday's build | {scale["recalibration_build_s"]} ({scale["recalibration_share"]:.1%} of full) |
+| the week's daily builds after the first on average | {scale["week_mean_incremental_s"]} ({scale["week_mean_share"]:.1%} of full) |
 
 The year (2024, ending on Monday 30 December) is followed by a week of daily uploads,
 Tuesday to Sunday, each stamped on its own day and the year's five days before the
@@ -244,15 +262,15 @@ forecast_calibration_stagger): every daily build computes them again for the met
 whose week starts the next day, about a seventh of them.
 
 Goal: full build at most 60 s, incremental at most 10% of it. Every build runs in the
-same process, as `energy build` calls dbt in-process. Peak memory of the process: {scale['peak_rss_mb']:,} MB.
+same process, as `energy build` calls dbt in-process. Peak memory of the process: {scale["peak_rss_mb"]:,} MB.
 
 ## 4. The demo: install, ingest, build
 
 | step | median seconds |
 |---|---|
 | install (`uv sync --frozen` into a new environment, package cache warm) | {install_s:.1f} |
-| ingest of the sample (Great Expectations import included) | {statistics.median(r['ingest_s'] for r in demo_runs)} |
-| `dbt build` | {statistics.median(r['build_s'] for r in demo_runs)} |
+| ingest of the sample (Great Expectations import included) | {statistics.median(r["ingest_s"] for r in demo_runs)} |
+| `dbt build` | {statistics.median(r["build_s"] for r in demo_runs)} |
 | `energy demo` end to end (new process: imports, generate, ingest, build, summary) | {statistics.median(demo_wall):.1f} |
 
 Goal: ingest and build together at most 15 s on a warm machine.
@@ -267,22 +285,22 @@ server first (a just-started JVM ran the first build 40-60% slower).
 
 | step | DuckDB seconds | Trino seconds | Trino bytes read |
 |---|---|---|---|
-| full build (`--full-refresh`), {on_trino['rows']:,} readings | {on_trino['duckdb_full_s']} | {on_trino['trino_full_s']} | {on_trino['trino_full_bytes'] / 2**20:,.1f} MiB |
-| a daily build (Wednesday's upload), incremental | {on_trino['duckdb_incremental_s']} | {on_trino['trino_incremental_s']} | {on_trino['trino_incremental_bytes'] / 2**20:,.1f} MiB |
-| daily / full | {on_trino['duckdb_incremental_s'] / on_trino['duckdb_full_s']:.1%} | {on_trino['trino_incremental_share']:.1%} | {on_trino['trino_incremental_bytes_share']:.1%} |
-| Sunday's build, the last of the week's uploads | {on_trino['duckdb_recalibration_s']} | {on_trino['trino_recalibration_s']} | {on_trino['trino_recalibration_bytes'] / 2**20:,.1f} MiB |
-| Sunday's / full | {on_trino['duckdb_recalibration_s'] / on_trino['duckdb_full_s']:.1%} | {on_trino['trino_recalibration_share']:.1%} | {on_trino['trino_recalibration_bytes_share']:.1%} |
-| each daily build, Tuesday to Sunday: seconds, and bytes / full | {' · '.join(str(v) for v in on_trino['duckdb_daily_s'])} | {' · '.join(str(v) for v in on_trino['trino_daily_s'])} | {' · '.join(f'{v:.1%}' for v in on_trino['trino_daily_bytes_shares'])} |
-| the week's daily builds after the first on average, bytes / full | | | {on_trino['trino_week_mean_bytes_share']:.1%} |
-| weekly table maintenance after the week (`energy maintain`: optimize, expire snapshots, remove orphan files) | | {on_trino['trino_maintenance_s']} | {on_trino['trino_maintenance_bytes'] / 2**20:,.1f} MiB ({on_trino['trino_maintenance_bytes_share']:.1%} of a full build) |
+| full build (`--full-refresh`), {on_trino["rows"]:,} readings | {on_trino["duckdb_full_s"]} | {on_trino["trino_full_s"]} | {on_trino["trino_full_bytes"] / 2**20:,.1f} MiB |
+| a daily build (Wednesday's upload), incremental | {on_trino["duckdb_incremental_s"]} | {on_trino["trino_incremental_s"]} | {on_trino["trino_incremental_bytes"] / 2**20:,.1f} MiB |
+| daily / full | {on_trino["duckdb_incremental_s"] / on_trino["duckdb_full_s"]:.1%} | {on_trino["trino_incremental_share"]:.1%} | {on_trino["trino_incremental_bytes_share"]:.1%} |
+| Sunday's build, the last of the week's uploads | {on_trino["duckdb_recalibration_s"]} | {on_trino["trino_recalibration_s"]} | {on_trino["trino_recalibration_bytes"] / 2**20:,.1f} MiB |
+| Sunday's / full | {on_trino["duckdb_recalibration_s"] / on_trino["duckdb_full_s"]:.1%} | {on_trino["trino_recalibration_share"]:.1%} | {on_trino["trino_recalibration_bytes_share"]:.1%} |
+| each daily build, Tuesday to Sunday: seconds, and bytes / full | {" · ".join(str(v) for v in on_trino["duckdb_daily_s"])} | {" · ".join(str(v) for v in on_trino["trino_daily_s"])} | {" · ".join(f"{v:.1%}" for v in on_trino["trino_daily_bytes_shares"])} |
+| the week's daily builds after the first on average, bytes / full | | | {on_trino["trino_week_mean_bytes_share"]:.1%} |
+| weekly table maintenance after the week (`energy maintain`: optimize, expire snapshots, remove orphan files) | | {on_trino["trino_maintenance_s"]} | {on_trino["trino_maintenance_bytes"] / 2**20:,.1f} MiB ({on_trino["trino_maintenance_bytes_share"]:.1%} of a full build) |
 
 Goals: a daily build at most 10% of a full build's bytes, the build that completes a
 week at most 30%, a week's average at most 15%. There is no weekly build any more:
 each meter's week starts on its own weekday (its calibration phase), so every daily
 build calibrates the forecast bands and accuracy of a seventh of the meters again,
 reading only their partitions of the backtest errors; the largest daily build after the
-first read {on_trino['trino_max_daily_bytes_share']:.1%} of a full build. The first daily build after the year's import read
-{on_trino['trino_first_daily_bytes_share']:.1%}: staging reads the lake from two days before the newest upload it has seen, which
+first read {on_trino["trino_max_daily_bytes_share"]:.1%} of a full build. The first daily build after the year's import read
+{on_trino["trino_first_daily_bytes_share"]:.1%}: staging reads the lake from two days before the newest upload it has seen, which
 is the year's import itself, so it reads that import once more; this happens once in a
 deployment's life, after its history is loaded. An incremental build reads the new uploads, the window of
 history each model needs before them (28 days for anomaly baselines, 60 for forecast
@@ -299,16 +317,16 @@ run-start hook and dbt's catalog lookups.
 
 {bytes_by_node_table(on_trino)}
 
-The largest single query of a full build read {on_trino['trino_full_largest_query_bytes'] / 2**20:,.1f} MiB for
-{on_trino['meters']:,} meters; Athena's per-query cutoff of 10 GiB would be passed at about
-{cutoff_meters(on_trino, 'full'):,} meters in a full build of a year. The largest of any of the week's daily
-builds read {on_trino['trino_daily_largest_query_bytes'] / 2**20:,.1f} MiB: about {cutoff_meters(on_trino, 'daily'):,} meters. All scale with
+The largest single query of a full build read {on_trino["trino_full_largest_query_bytes"] / 2**20:,.1f} MiB for
+{on_trino["meters"]:,} meters; Athena's per-query cutoff of 10 GiB would be passed at about
+{cutoff_meters(on_trino, "full"):,} meters in a full build of a year. The largest of any of the week's daily
+builds read {on_trino["trino_daily_largest_query_bytes"] / 2**20:,.1f} MiB: about {cutoff_meters(on_trino, "daily"):,} meters. All scale with
 meters × days of history held, read linearly from these runs.
 
 Per reading held, for the cost model (`make costs`, infra/cost_model.py): a daily build
-reads {per_reading(on_trino)['daily']:.1f} B on average over the week (DAILY_BYTES), calibrating every meter's
-forecasts {per_reading(on_trino)['calibration']:.1f} B (CALIBRATION_BYTES: the full build's bands and accuracy), the
-weekly maintenance {per_reading(on_trino)['maintenance']:.1f} B (MAINTENANCE_BYTES).
+reads {per_reading(on_trino)["daily"]:.1f} B on average over the week (DAILY_BYTES), calibrating every meter's
+forecasts {per_reading(on_trino)["calibration"]:.1f} B (CALIBRATION_BYTES: the full build's bands and accuracy), the
+weekly maintenance {per_reading(on_trino)["maintenance"]:.1f} B (MAINTENANCE_BYTES).
 
 ## 7. A 10 MB file with one quote never closed
 
@@ -316,11 +334,11 @@ Reading it (parse into text batches) beside the same file without the stray quot
 median of {runs} interleaved runs each: row boundaries are found in one forward pass, and
 the row with the stray quote is set aside with its number.
 
-| what | {quote['megabytes']} MB, {quote['rows']:,} rows |
+| what | {quote["megabytes"]} MB, {quote["rows"]:,} rows |
 |---|---|
-| without the stray quote | {quote['clean_s']} s |
-| with one stray quote near the start | {quote['stray_s']} s |
-| speed with / without | {quote['speed_ratio']} |
+| without the stray quote | {quote["clean_s"]} s |
+| with one stray quote near the start | {quote["stray_s"]} s |
+| speed with / without | {quote["speed_ratio"]} |
 
 Goal: at least 0.5.
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import pyarrow as pa
 import typer
@@ -22,7 +24,11 @@ from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progres
 from rich.table import Table
 from rich.text import Text
 
-from .warehouse import NodeProgress, WarehouseError, build as build_warehouse, maintain as maintain_warehouse, query
+from ingest_lambda.errors import EnergyError, FileRejected, UsageError
+
+from .warehouse import NodeProgress, query
+from .warehouse import build as build_warehouse
+from .warehouse import maintain as maintain_warehouse
 from .workspace import Workspace
 
 app = typer.Typer(
@@ -52,10 +58,32 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
+def command(*args, **kwargs) -> Callable:
+    """``app.command``, with the project's errors (EnergyError: bad options, a rejected
+    file, a warehouse that cannot answer) told as one line and the error's exit code,
+    never a traceback. The one place the commands handle them; anything else is a bug
+    and keeps its traceback."""
+
+    def register(function: Callable) -> Callable:
+        @functools.wraps(function)  # typer reads the options from the wrapped signature
+        def run(*call_args, **call_kwargs):
+            try:
+                return function(*call_args, **call_kwargs)
+            except EnergyError as exc:
+                _fail(str(exc), exc.exit_code)
+
+        return app.command(*args, **kwargs)(run)
+
+    return register
+
+
+@command()
 def generate(
-    sample_format: Annotated[SampleFormat, typer.Option("--format", help="seed: timestamp,appliance,kwh hourly; long: meter_id,timestamp,value,unit,interval_minutes")] = SampleFormat.seed,
-    output: Annotated[Optional[Path], typer.Option(help="CSV to write (default: raw/sample.csv or raw/meters.csv in the workspace)")] = None,
+    sample_format: Annotated[
+        SampleFormat,
+        typer.Option("--format", help="seed: timestamp,appliance,kwh hourly; long: meter_id,timestamp,value,unit,interval_minutes"),
+    ] = SampleFormat.seed,
+    output: Annotated[Path | None, typer.Option(help="CSV to write (default: raw/sample.csv or raw/meters.csv in the workspace)")] = None,
     days: Annotated[int, typer.Option(min=1, help="days of readings")] = 30,
     meters: Annotated[int, typer.Option(min=1, help="meters (long format)")] = 10,
     interval_minutes: Annotated[int, typer.Option(min=1, help="interval length (long format)")] = 15,
@@ -72,7 +100,10 @@ def generate(
             _fail("--interval-minutes must divide a day (1440 minutes), e.g. 5, 15, 30 or 60", 2)
         result = generate_long_format(
             output or workspace.raw / "meters.csv",
-            meters=meters, days=days, interval_minutes=interval_minutes, seed=seed,
+            meters=meters,
+            days=days,
+            interval_minutes=interval_minutes,
+            seed=seed,
         )
     out.print(f"wrote {result.rows:,} readings to {result.data_path}")
     out.print(f"wrote {result.anomalies:,} injected anomalies to {result.labels_path}")
@@ -93,8 +124,7 @@ def _report_table(reports: list) -> Table:
             detail += "\n" + "\n".join(f"{n} × {reason}" for reason, n in list(report.reasons.items())[:5])
         # refused before its rows were read (layout, dialect): no row counts to give
         unread = report.outcome == "rejected" and not report.rows_in
-        counts = ["not read", "", ""] if unread else [
-            f"{report.rows_in:,}", f"{report.rows_landed:,}", f"{report.rows_quarantined:,}"]
+        counts = ["not read", "", ""] if unread else [f"{report.rows_in:,}", f"{report.rows_landed:,}", f"{report.rows_quarantined:,}"]
         table.add_row(Text(report.source_key), Text(report.outcome, style=colour), *counts, Text(detail))
     return table
 
@@ -146,8 +176,6 @@ def _stage_in_raw(workspace: Workspace, file: Path, private: Path) -> _Staged:
             if _sha256_of(target) != sha:
                 continue
         return _Staged(file, f"raw/{target.name}", copy, sha)
-    from ingest_lambda.options import UsageError
-
     raise UsageError(f"{file}: raw/ already holds other files under its names; move them away and try again")
 
 
@@ -171,14 +199,10 @@ def _sha256_of(path: Path) -> str:
 
 
 def _refuse_repeats(staged: list[_Staged]) -> None:
-    from ingest_lambda.options import UsageError
-
     first: dict[str, _Staged] = {}
     for item in staged:
         if item.key in first:
-            raise UsageError(
-                f"{first[item.key].file} and {item.file} are the same upload (both are {item.key}): give each file once"
-            )
+            raise UsageError(f"{first[item.key].file} and {item.file} are the same upload (both are {item.key}): give each file once")
         first[item.key] = item
 
 
@@ -201,24 +225,40 @@ def _reading_options(workspace: Workspace, sources: Path | None, column: list[st
 
 # Options of how a file is read, shared by `ingest` and `inspect` (the same names as the
 # source configuration's keys).
-TimezoneOpt = Annotated[Optional[str], typer.Option(help="IANA timezone of naive timestamps and of the meters' local days [default: UTC]")]
-UnitOpt = Annotated[Optional[str], typer.Option(help="unit of the values when the file has no unit column: Wh, kWh, MWh, kW (average power)")]
-MeterIdOpt = Annotated[Optional[str], typer.Option(help="meter id for files without a meter column")]
-IntervalOpt = Annotated[Optional[int], typer.Option(help="interval length when the file has none (otherwise inferred per meter)")]
-RegisterOpt = Annotated[Optional[bool], typer.Option("--register/--no-register", help="values are cumulative register reads: differences become interval energy")]
-ColumnOpt = Annotated[Optional[list[str]], typer.Option(help="map a column: ROLE=HEADER or ROLE=#POSITION; roles: meter_id, timestamp, date, time, hour, end_time, value, import, export, unit, interval_minutes, quality, flow")]
-TimestampFormatOpt = Annotated[Optional[str], typer.Option(help="strptime format for timestamps detection cannot read, e.g. '%d/%m/%Y %H:%M'")]
-SourcesOpt = Annotated[Optional[Path], typer.Option(help="source configuration (JSON) with options per raw/ prefix [default: $ENERGY_HOME/sources.json if present]")]
-ConventionOpt = Annotated[Optional[str], typer.Option(help="auto, beginning or ending: do timestamps mark the start or the END of each interval [default: auto]")]
-FlowOpt = Annotated[Optional[str], typer.Option(help="import, export, or net (signed values: positive import, negative export) [default: import]")]
-DateOrderOpt = Annotated[Optional[str], typer.Option(help="dmy, mdy or ymd, when the dates cannot tell (e.g. only 02/09/2024-style dates)")]
-DecimalMarkOpt = Annotated[Optional[str], typer.Option(help="'.' or ',', when the numbers cannot tell (e.g. only 1.032-style values)")]
-DelimiterOpt = Annotated[Optional[str], typer.Option(help="the CSV delimiter, when detection cannot find it ('\\t' for tab)")]
-MaxBadRowsOpt = Annotated[Optional[float], typer.Option(help="reject the whole file when more than this share of rows fails the row rules [default: 0.25]")]
-MaxKwOpt = Annotated[Optional[float], typer.Option(help="plausibility cap: average power over an interval, in kW [default: 10000]")]
+TimezoneOpt = Annotated[str | None, typer.Option(help="IANA timezone of naive timestamps and of the meters' local days [default: UTC]")]
+UnitOpt = Annotated[str | None, typer.Option(help="unit of the values when the file has no unit column: Wh, kWh, MWh, kW (average power)")]
+MeterIdOpt = Annotated[str | None, typer.Option(help="meter id for files without a meter column")]
+IntervalOpt = Annotated[int | None, typer.Option(help="interval length when the file has none (otherwise inferred per meter)")]
+RegisterOpt = Annotated[
+    bool | None, typer.Option("--register/--no-register", help="values are cumulative register reads: differences become interval energy")
+]
+ColumnOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="map a column: ROLE=HEADER or ROLE=#POSITION; roles: meter_id, timestamp, date, time, hour, end_time, value, import, export, unit, interval_minutes, quality, flow"
+    ),
+]
+TimestampFormatOpt = Annotated[str | None, typer.Option(help="strptime format for timestamps detection cannot read, e.g. '%d/%m/%Y %H:%M'")]
+SourcesOpt = Annotated[
+    Path | None,
+    typer.Option(help="source configuration (JSON) with options per raw/ prefix [default: $ENERGY_HOME/sources.json if present]"),
+]
+ConventionOpt = Annotated[
+    str | None, typer.Option(help="auto, beginning or ending: do timestamps mark the start or the END of each interval [default: auto]")
+]
+FlowOpt = Annotated[
+    str | None, typer.Option(help="import, export, or net (signed values: positive import, negative export) [default: import]")
+]
+DateOrderOpt = Annotated[str | None, typer.Option(help="dmy, mdy or ymd, when the dates cannot tell (e.g. only 02/09/2024-style dates)")]
+DecimalMarkOpt = Annotated[str | None, typer.Option(help="'.' or ',', when the numbers cannot tell (e.g. only 1.032-style values)")]
+DelimiterOpt = Annotated[str | None, typer.Option(help="the CSV delimiter, when detection cannot find it ('\\t' for tab)")]
+MaxBadRowsOpt = Annotated[
+    float | None, typer.Option(help="reject the whole file when more than this share of rows fails the row rules [default: 0.25]")
+]
+MaxKwOpt = Annotated[float | None, typer.Option(help="plausibility cap: average power over an interval, in kW [default: 10000]")]
 
 
-@app.command()
+@command()
 def ingest(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV files (optionally .gz) to ingest")],
     timezone: TimezoneOpt = None,
@@ -242,7 +282,6 @@ def ingest(
     Options given here win over the source configuration. Exit 0 when every file was
     accepted, 1 when any was rejected (nothing of it landed), 2 for a usage error.
     """
-    from ingest_lambda.options import UsageError
     from ingest_lambda.parse import Upload
     from ingest_lambda.pipeline import ingest_upload
     from ingest_lambda.storage import Lakehouse
@@ -252,22 +291,39 @@ def ingest(
     incoming = tempfile.TemporaryDirectory(prefix=".incoming-", dir=workspace.raw, ignore_cleanup_errors=True)
     try:
         config, overrides = _reading_options(
-            workspace, sources, column, timezone=timezone, unit=unit, meter_id=meter_id,
-            interval_minutes=interval_minutes, register=register, timestamp_format=timestamp_format,
-            max_bad_row_share=max_bad_rows, interval_convention=interval_convention, flow=flow,
-            date_order=date_order, decimal_mark=decimal_mark, delimiter=delimiter, max_kw=max_kw,
+            workspace,
+            sources,
+            column,
+            timezone=timezone,
+            unit=unit,
+            meter_id=meter_id,
+            interval_minutes=interval_minutes,
+            register=register,
+            timestamp_format=timestamp_format,
+            max_bad_row_share=max_bad_rows,
+            interval_convention=interval_convention,
+            flow=flow,
+            date_order=date_order,
+            decimal_mark=decimal_mark,
+            delimiter=delimiter,
+            max_kw=max_kw,
         )
         staged = [_stage_in_raw(workspace, file, Path(incoming.name)) for file in files]
         _refuse_repeats(staged)
         plans = [(item, config.options_for(item.key, overrides)) for item in staged]
-    except UsageError as exc:
+    except UsageError:
         incoming.cleanup()
-        _fail(str(exc), 2)
+        raise
     lakehouse = Lakehouse.local(str(workspace.home))
     reports = []
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
-        console=out, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
     ) as progress:
         for number, (item, options) in enumerate(plans, 1):
             key = item.key
@@ -293,7 +349,7 @@ def ingest(
         raise typer.Exit(1)
 
 
-@app.command()
+@command()
 def inspect(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file (optionally .gz) to look at")],
     timezone: TimezoneOpt = None,
@@ -317,33 +373,44 @@ def inspect(
     land, then ingest the whole file into a throwaway lake to give the ingest's own
     verdict (rows landed and quarantined, or why it is rejected), landing nothing in the
     workspace. Exit 1 when the file would be refused or rejected."""
-    from ingest_lambda.errors import FileRejected
     from ingest_lambda.inspect import dry_run, inspect_file
-    from ingest_lambda.options import UsageError
 
     workspace = Workspace.current()
     key = f"raw/{file.name}"
-    try:
-        config, overrides = _reading_options(
-            workspace, sources, column, timezone=timezone, unit=unit, meter_id=meter_id,
-            interval_minutes=interval_minutes, register=register, timestamp_format=timestamp_format,
-            interval_convention=interval_convention, flow=flow, date_order=date_order,
-            decimal_mark=decimal_mark, delimiter=delimiter, max_bad_row_share=max_bad_rows, max_kw=max_kw,
-        )
-        options = config.options_for(key, overrides)
-    except UsageError as exc:
-        _fail(str(exc), 2)
+    config, overrides = _reading_options(
+        workspace,
+        sources,
+        column,
+        timezone=timezone,
+        unit=unit,
+        meter_id=meter_id,
+        interval_minutes=interval_minutes,
+        register=register,
+        timestamp_format=timestamp_format,
+        interval_convention=interval_convention,
+        flow=flow,
+        date_order=date_order,
+        decimal_mark=decimal_mark,
+        delimiter=delimiter,
+        max_bad_row_share=max_bad_rows,
+        max_kw=max_kw,
+    )
+    options = config.options_for(key, overrides)
     try:
         result = inspect_file(file, options, key, rows)
     except FileRejected as rejected:
         err.print(Text.assemble(("would be rejected: ", "bold red"), rejected.reason))
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     out.print(_dialect_table(result.dialect, f"detected in {file.name}"))
     table = Table(title="first readings as they would land (nothing is landed)", box=box.SIMPLE, padding=(0, 1))
     for name in result.readings.column_names:
-        table.add_column(name, justify="right" if name in ("row", "minutes", "kWh") else "left",
-                         no_wrap=name not in ("meter", "problem"), overflow="fold",
-                         min_width={"meter": 12, "problem": 20}.get(name))
+        table.add_column(
+            name,
+            justify="right" if name in ("row", "minutes", "kWh") else "left",
+            no_wrap=name not in ("meter", "problem"),
+            overflow="fold",
+            min_width={"meter": 12, "problem": 20}.get(name),
+        )
     for row in result.readings.to_pylist():
         table.add_row(*[Text("" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))) for v in row.values()])
     out.print(table)
@@ -384,32 +451,40 @@ class Target(str, Enum):
     athena = "athena"
 
 
-@app.command()
+@command()
 def build(
-    target: Annotated[Target, typer.Option(
-        help="duckdb: the local warehouse file; trino: the server at TRINO_HOST:TRINO_PORT "
-             "(start one with trino/server.sh start); athena: AWS, configured by ATHENA_* variables")] = Target.duckdb,
+    target: Annotated[
+        Target,
+        typer.Option(
+            help="duckdb: the local warehouse file; trino: the server at TRINO_HOST:TRINO_PORT "
+            "(start one with trino/server.sh start); athena: AWS, configured by ATHENA_* variables"
+        ),
+    ] = Target.duckdb,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="rebuild incremental models from scratch")] = False,
 ) -> None:
     """Run `dbt build` (models and their tests) on the warehouse."""
     workspace = Workspace.current().ensure()
-    try:
-        with Progress(TextColumn("dbt build on " + target.value), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.description}"), TimeElapsedColumn(), console=out, transient=True) as progress:
-            task = progress.add_task("starting", total=None)
+    with Progress(
+        TextColumn("dbt build on " + target.value),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=None)
 
-            def show(step: NodeProgress) -> None:
-                progress.update(task, completed=step.done, total=step.total or None, description=step.running)
+        def show(step: NodeProgress) -> None:
+            progress.update(task, completed=step.done, total=step.total or None, description=step.running)
 
-            result = build_warehouse(workspace, target.value, full_refresh, on_progress=show)
-    except WarehouseError as exc:
-        _fail(str(exc))
+        result = build_warehouse(workspace, target.value, full_refresh, on_progress=show)
     _print_build(result)
     if not result.success:
         raise typer.Exit(1)
 
 
-@app.command()
+@command()
 def maintain(
     target: Annotated[Target, typer.Option(help="the warehouse to maintain (as for build)")] = Target.duckdb,
     retention_days: Annotated[int, typer.Option(min=7, help="keep table snapshots this many days (Trino's floor is 7)")] = 7,
@@ -418,15 +493,14 @@ def maintain(
     Trino and Athena; nothing to do on DuckDB). The dbt runner does it weekly in AWS;
     run it between builds, never during one."""
     workspace = Workspace.current().ensure()
-    try:
-        with Progress(TextColumn(f"table maintenance on {target.value}"), TimeElapsedColumn(),
-                      console=out, transient=True) as progress:
-            progress.add_task("maintain", total=None)
-            maintain_warehouse(workspace, target.value, retention_days)
-    except WarehouseError as exc:
-        _fail(str(exc))
-    out.print("table maintenance on duckdb: nothing to do (one file, rewritten in place)" if target is Target.duckdb
-              else f"table maintenance on {target.value}: done")
+    with Progress(TextColumn(f"table maintenance on {target.value}"), TimeElapsedColumn(), console=out, transient=True) as progress:
+        progress.add_task("maintain", total=None)
+        maintain_warehouse(workspace, target.value, retention_days)
+    out.print(
+        "table maintenance on duckdb: nothing to do (one file, rewritten in place)"
+        if target is Target.duckdb
+        else f"table maintenance on {target.value}: done"
+    )
 
 
 # A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV
@@ -481,20 +555,17 @@ def _print_arrow(table: pa.Table, fmt: OutputFormat) -> None:
         out.print(rich_table)
 
 
-@app.command()
+@command()
 def sql(
-    statement: Annotated[Optional[str], typer.Argument(help="SQL to run, e.g. \"select * from rpt_summary\"")] = None,
-    file: Annotated[Optional[Path], typer.Option("-f", "--file", exists=True, dir_okay=False, help="read the SQL from a file")] = None,
+    statement: Annotated[str | None, typer.Argument(help='SQL to run, e.g. "select * from rpt_summary"')] = None,
+    file: Annotated[Path | None, typer.Option("-f", "--file", exists=True, dir_okay=False, help="read the SQL from a file")] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json")] = OutputFormat.table,
 ) -> None:
     """Run a read-only query on the warehouse and print the result."""
     if (statement is None) == (file is None):
         _fail("give either a SQL statement or -f FILE", 2)
     text = statement if statement is not None else file.read_text()
-    try:
-        result = query(Workspace.current(), text)
-    except WarehouseError as exc:
-        _fail(str(exc))
+    result = query(Workspace.current(), text)
     _print_arrow(result, output_format)
 
 
@@ -529,7 +600,7 @@ def _print_summary(workspace: Workspace) -> None:
     out.print(days)
 
 
-@app.command()
+@command()
 def demo() -> None:
     """Generate the seed-format sample, ingest it, build, and print the summary."""
     from ingest_lambda.pipeline import ingest_file
@@ -544,11 +615,8 @@ def demo() -> None:
     if not report.accepted:
         _fail(f"the sample was rejected: {report.message}")
     out.print(f"2/3 ingest {report.outcome}: {report.message}")
-    try:
-        with out.status("3/3 dbt build…"):
-            result = build_warehouse(workspace)
-    except WarehouseError as exc:
-        _fail(str(exc))
+    with out.status("3/3 dbt build…"):
+        result = build_warehouse(workspace)
     _print_build(result)
     if not result.success:
         raise typer.Exit(1)
@@ -569,9 +637,9 @@ def demo() -> None:
     out.print('query it: energy sql "select * from fct_daily_anomalies where is_anomaly"')
 
 
-@app.command()
+@command()
 def report(
-    output: Annotated[Optional[Path], typer.Option(help="HTML file to write [default: reports/report.html in the workspace]")] = None,
+    output: Annotated[Path | None, typer.Option(help="HTML file to write [default: reports/report.html in the workspace]")] = None,
     max_meters: Annotated[int, typer.Option(min=0, help="draw charts for this many of the largest meters (tables list them all)")] = 12,
 ) -> None:
     """Write the HTML report (one file, opens offline).
@@ -581,30 +649,27 @@ def report(
     from .report import ReportOptions, write_report
 
     workspace = Workspace.current().ensure()
-    try:
-        path = write_report(workspace, output, ReportOptions(max_meters=max_meters))
-    except WarehouseError as exc:
-        _fail(str(exc))
+    path = write_report(workspace, output, ReportOptions(max_meters=max_meters))
     out.print(f"report: {path}")
 
 
-@app.command()
+@command()
 def docs(
-    serve: Annotated[bool, typer.Option("--serve", help="then serve both sites and the report (nothing else) on http://127.0.0.1:PORT until Ctrl-C")] = False,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="then serve both sites and the report (nothing else) on http://127.0.0.1:PORT until Ctrl-C")
+    ] = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="port for --serve")] = 8000,
 ) -> None:
     """Build the dbt lineage site and the validation reports; --serve serves them.
 
     Both are static and open offline: the dbt docs as one HTML file in reports/docs/,
     the Great Expectations Data Docs in dq/data_docs/."""
-    from .docs import build_docs, serve as serve_workspace
+    from .docs import build_docs
+    from .docs import serve as serve_workspace
 
     workspace = Workspace.current().ensure()
-    try:
-        with out.status("building the lineage site and the validation reports…"):
-            sites = build_docs(workspace)
-    except WarehouseError as exc:
-        _fail(str(exc))
+    with out.status("building the lineage site and the validation reports…"):
+        sites = build_docs(workspace)
     out.print(f"lineage (dbt docs): {sites.lineage}")
     out.print(f"validation reports (Great Expectations): {sites.data_docs}")
     if serve:
@@ -614,8 +679,11 @@ def docs(
             _fail(f"cannot serve on port {port}: {exc.strerror}; pick another with --port")
         base = f"http://127.0.0.1:{server.port}"
         out.print(f"serving the two sites and the report (nothing else of {workspace.home}) on {base} (Ctrl-C stops)")
-        for label, path in (("lineage", sites.lineage), ("validation reports", sites.data_docs),
-                            ("report", workspace.reports / "report.html")):
+        for label, path in (
+            ("lineage", sites.lineage),
+            ("validation reports", sites.data_docs),
+            ("report", workspace.reports / "report.html"),
+        ):
             out.print(f"  {label:<20} {base}/{path.relative_to(workspace.home).as_posix()}")
         try:
             server.serve_forever()
@@ -625,7 +693,7 @@ def docs(
             server.server_close()
 
 
-@app.command()
+@command()
 def status(
     recent: Annotated[int, typer.Option(min=1, help="how many recent ingests and failures to list")] = 10,
 ) -> None:
@@ -637,15 +705,22 @@ def status(
     totals = state.ingest_totals
     out.print(f"[bold]workspace[/] {workspace.home}")
     if state.objects:
-        out.print(f"[bold]lake[/] {state.readings:,} readings from {state.meters:,} meters in {state.objects:,} objects, "
-                  f"{state.first_reading} to {state.last_reading} (UTC)")
+        out.print(
+            f"[bold]lake[/] {state.readings:,} readings from {state.meters:,} meters in {state.objects:,} objects, "
+            f"{state.first_reading} to {state.last_reading} (UTC)"
+        )
     else:
         out.print("[bold]lake[/] empty: `energy ingest FILE` lands readings")
-    out.print(f"[bold]uploads[/] {totals['uploads']:,} ({totals['accepted']:,} accepted, {totals['rejected']:,} rejected"
-              + (f", {totals['in_flight']} in flight or interrupted" if totals["in_flight"] else "") + "): "
-              f"{totals['rows_in']:,} rows in, {totals['rows_landed']:,} landed, {totals['rows_quarantined']:,} quarantined")
-    out.print("[bold]warehouse[/] " + (f"last built {state.warehouse_built:%Y-%m-%d %H:%M} UTC" if state.warehouse_built
-                                      else "not built: `energy build`"))
+    out.print(
+        f"[bold]uploads[/] {totals['uploads']:,} ({totals['accepted']:,} accepted, {totals['rejected']:,} rejected"
+        + (f", {totals['in_flight']} in flight or interrupted" if totals["in_flight"] else "")
+        + "): "
+        f"{totals['rows_in']:,} rows in, {totals['rows_landed']:,} landed, {totals['rows_quarantined']:,} quarantined"
+    )
+    out.print(
+        "[bold]warehouse[/] "
+        + (f"last built {state.warehouse_built:%Y-%m-%d %H:%M} UTC" if state.warehouse_built else "not built: `energy build`")
+    )
     if state.recent_ingests:
         table = Table(title="recent ingests")
         for column in ("when (UTC)", "upload", "outcome", "rows", "landed", "quarantined", "main reason"):
@@ -655,20 +730,31 @@ def status(
             colour = "green" if record["outcome"] == "accepted" else "red"
             # refused before its rows were read (layout, dialect): no row counts to give
             unread = record["outcome"] == "rejected" and not record["rows_in"]
-            counts = ["not read", "", ""] if unread else [
-                f"{record['rows_in']:,}", f"{record['rows_landed']:,}", f"{record['rows_quarantined']:,}"]
-            table.add_row(record["ingested_at"][:19].replace("T", " "), Text(record["source_key"]),
-                          Text(record["outcome"], style=colour), *counts,
-                          Text((f"{reasons[0][0]} ({reasons[0][1]:,})" if reasons[0][1] else reasons[0][0]) if reasons else ""))
+            counts = (
+                ["not read", "", ""]
+                if unread
+                else [f"{record['rows_in']:,}", f"{record['rows_landed']:,}", f"{record['rows_quarantined']:,}"]
+            )
+            table.add_row(
+                record["ingested_at"][:19].replace("T", " "),
+                Text(record["source_key"]),
+                Text(record["outcome"], style=colour),
+                *counts,
+                Text((f"{reasons[0][0]} ({reasons[0][1]:,})" if reasons[0][1] else reasons[0][0]) if reasons else ""),
+            )
         out.print(table)
     if state.dq_failures:
         table = Table(title="latest data-quality failures")
         for column in ("when (UTC)", "upload", "check", "rows", "reason"):
             table.add_column(column)
         for failure in state.dq_failures:
-            table.add_row(f"{failure['evaluated_at']:%Y-%m-%d %H:%M}", Text(failure["source_key"]), failure["expectation"],
-                          "" if failure["unexpected_count"] is None else f"{failure['unexpected_count']:,}",
-                          Text(failure["reason"] or ""))
+            table.add_row(
+                f"{failure['evaluated_at']:%Y-%m-%d %H:%M}",
+                Text(failure["source_key"]),
+                failure["expectation"],
+                "" if failure["unexpected_count"] is None else f"{failure['unexpected_count']:,}",
+                Text(failure["reason"] or ""),
+            )
         out.print(table)
     elif totals["uploads"]:
         out.print("no data-quality failures")
@@ -682,9 +768,13 @@ def main() -> None:
         app()
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
-        err.print(Text.assemble(("error: ", "bold red"), f"{exc.strerror or exc}{where}; check that ENERGY_HOME "
-                                "and the files named are writable folders with free space"))
-        raise SystemExit(1)
+        err.print(
+            Text.assemble(
+                ("error: ", "bold red"),
+                f"{exc.strerror or exc}{where}; check that ENERGY_HOME and the files named are writable folders with free space",
+            )
+        )
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

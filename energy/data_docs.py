@@ -28,18 +28,12 @@ VENDORED = {
     "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "js/bootstrap.min.js",
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "css/bootstrap-table.min.css",
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "js/bootstrap-table.min.js",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
-        "css/bootstrap-table-filter-control.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
-        "css/bootstrap-table-filter-control.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
-        "js/bootstrap-table-filter-control.min.js",
-    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css":
-        "css/bootstrap-prefers-dark.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
-        "css/bootstrap-datepicker.min.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
-        "js/bootstrap-datepicker.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": "css/bootstrap-table-filter-control.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": "css/bootstrap-table-filter-control.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": "js/bootstrap-table-filter-control.min.js",
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": "css/bootstrap-prefers-dark.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css": "css/bootstrap-datepicker.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": "js/bootstrap-datepicker.min.js",
     "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "css/fontawesome-all.min.css",
     "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "js/popper.min.js",
     "https://code.jquery.com/jquery-3.7.1.min.js": "js/jquery.min.js",
@@ -63,13 +57,13 @@ class UnknownRemoteAsset(RuntimeError):
 
 def make_offline(site: Path) -> None:
     """Point every page at the vendored assets; fail loudly on any other remote load."""
-    shutil.copytree(ASSETS, site / VENDOR_DIR, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("SOURCES.md", "licenses"))
+    shutil.copytree(ASSETS, site / VENDOR_DIR, dirs_exist_ok=True, ignore=shutil.ignore_patterns("SOURCES.md", "licenses"))
     for page in site.rglob("*.html"):
         prefix = os.path.relpath(site / VENDOR_DIR, page.parent).replace(os.sep, "/")
         html = _CDN_ATTRIBUTES.sub("", _REMOTE_LOGO.sub("", page.read_text(encoding="utf-8")))
 
-        def local(match: re.Match) -> str:
+        # bound now: re.sub below calls it within this iteration
+        def local(match: re.Match, prefix: str = prefix, html: str = html, page: Path = page) -> str:
             attribute, url = match.groups()
             if url in VENDORED:
                 return f'{attribute}="{prefix}/{VENDORED[url]}"'
@@ -84,7 +78,7 @@ def make_offline(site: Path) -> None:
 
 def _is_stylesheet_link(html: str, position: int) -> bool:
     tag_start = html.rfind("<", 0, position)
-    return html[tag_start:tag_start + 5].lower() == "<link"
+    return html[tag_start : tag_start + 5].lower() == "<link"
 
 
 def stored_results(lakehouse: Lakehouse) -> list[dict]:

@@ -43,8 +43,9 @@ def build_docs(workspace: Workspace, target: str = "duckdb") -> DocSites:
     lineage.parent.mkdir(parents=True, exist_ok=True)
     lineage.write_text(_without_broken_loads(static.read_text(encoding="utf-8")), encoding="utf-8")
 
-    from .data_docs import publish_data_docs
     from ingest_lambda.storage import Lakehouse
+
+    from .data_docs import publish_data_docs
 
     data_docs = Path(publish_data_docs(Lakehouse.local(str(workspace.home))))
     return DocSites(lineage=lineage, data_docs=data_docs)
@@ -91,8 +92,11 @@ class _DocsHandler(http.server.SimpleHTTPRequestHandler):
 
     def send_head(self):
         if not self._host_allowed():
-            self.send_error(HTTPStatus.FORBIDDEN, "Host not allowed",
-                            f"open http://127.0.0.1:{self.server.port}/ or http://localhost:{self.server.port}/")
+            self.send_error(
+                HTTPStatus.FORBIDDEN,
+                "Host not allowed",
+                f"open http://127.0.0.1:{self.server.port}/ or http://localhost:{self.server.port}/",
+            )
             return None
         if urllib.parse.urlsplit(self.path).path == "/":
             self.send_response(HTTPStatus.OK)
@@ -139,7 +143,7 @@ class _DocsHandler(http.server.SimpleHTTPRequestHandler):
             if prefix is None:
                 return None
             root = self.server.sites[prefix]
-            candidate = root.joinpath(*relative[len(prefix):].split("/")[1:])
+            candidate = root.joinpath(*relative[len(prefix) :].split("/")[1:])
             if url_path.endswith("/"):
                 candidate = candidate / "index.html"
         real, real_root = candidate.resolve(), root.resolve()

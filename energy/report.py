@@ -23,8 +23,15 @@ from .status import run_records, upload_totals
 from .warehouse import query
 from .workspace import Workspace
 
-COLOURS = {"actual": "#1f4e79", "anomaly": "#c0392b", "forecast": "#e67e22", "band": "rgba(230,126,34,0.18)",
-           "export": "#2e8b57", "net": "#6c3483", "estimated": "#7f8c8d"}
+COLOURS = {
+    "actual": "#1f4e79",
+    "anomaly": "#c0392b",
+    "forecast": "#e67e22",
+    "band": "rgba(230,126,34,0.18)",
+    "export": "#2e8b57",
+    "net": "#6c3483",
+    "estimated": "#7f8c8d",
+}
 
 
 @dataclass
@@ -42,56 +49,98 @@ def _chart(days: list[dict], forecast: list[dict], title: str) -> str:
     net line when the meters feed in, days with estimated reads marked, then the
     forecast and its band."""
     figure = go.Figure()
-    figure.add_trace(go.Scatter(
-        x=[d["reading_date"] for d in days], y=[d["total_kwh"] for d in days],
-        mode="lines", name="daily kWh (import)", line={"color": COLOURS["actual"], "width": 2},
-        hovertemplate="%{x|%a %d %b %Y}<br>%{y:,.1f} kWh<extra></extra>",
-    ))
+    figure.add_trace(
+        go.Scatter(
+            x=[d["reading_date"] for d in days],
+            y=[d["total_kwh"] for d in days],
+            mode="lines",
+            name="daily kWh (import)",
+            line={"color": COLOURS["actual"], "width": 2},
+            hovertemplate="%{x|%a %d %b %Y}<br>%{y:,.1f} kWh<extra></extra>",
+        )
+    )
     if any(d.get("export_kwh") for d in days):
-        figure.add_trace(go.Bar(
-            x=[d["reading_date"] for d in days], y=[-(d.get("export_kwh") or 0.0) for d in days],
-            name="export (fed in)", marker={"color": COLOURS["export"]}, opacity=0.6,
-            customdata=[d.get("export_kwh") or 0.0 for d in days],
-            hovertemplate="%{x|%a %d %b %Y}<br>%{customdata:,.1f} kWh fed in<extra>export</extra>",
-        ))
-        figure.add_trace(go.Scatter(
-            x=[d["reading_date"] for d in days], y=[d.get("net_kwh") for d in days],
-            mode="lines", name="net (import − export)", line={"color": COLOURS["net"], "width": 1.5, "dash": "dot"},
-            hovertemplate="%{x|%a %d %b %Y}<br>net %{y:,.1f} kWh<extra></extra>",
-        ))
+        figure.add_trace(
+            go.Bar(
+                x=[d["reading_date"] for d in days],
+                y=[-(d.get("export_kwh") or 0.0) for d in days],
+                name="export (fed in)",
+                marker={"color": COLOURS["export"]},
+                opacity=0.6,
+                customdata=[d.get("export_kwh") or 0.0 for d in days],
+                hovertemplate="%{x|%a %d %b %Y}<br>%{customdata:,.1f} kWh fed in<extra>export</extra>",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=[d["reading_date"] for d in days],
+                y=[d.get("net_kwh") for d in days],
+                mode="lines",
+                name="net (import − export)",
+                line={"color": COLOURS["net"], "width": 1.5, "dash": "dot"},
+                hovertemplate="%{x|%a %d %b %Y}<br>net %{y:,.1f} kWh<extra></extra>",
+            )
+        )
     estimated = [d for d in days if d.get("estimated_reading_count")]
     if estimated:
-        figure.add_trace(go.Scatter(
-            x=[d["reading_date"] for d in estimated], y=[d["total_kwh"] for d in estimated],
-            mode="markers", name="estimated reads", marker={"color": COLOURS["estimated"], "size": 8, "symbol": "x"},
-            customdata=[d["estimated_reading_count"] for d in estimated],
-            hovertemplate="%{x|%a %d %b %Y}<br>%{customdata} estimated reading(s)<extra>estimated</extra>",
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=[d["reading_date"] for d in estimated],
+                y=[d["total_kwh"] for d in estimated],
+                mode="markers",
+                name="estimated reads",
+                marker={"color": COLOURS["estimated"], "size": 8, "symbol": "x"},
+                customdata=[d["estimated_reading_count"] for d in estimated],
+                hovertemplate="%{x|%a %d %b %Y}<br>%{customdata} estimated reading(s)<extra>estimated</extra>",
+            )
+        )
     flagged = [d for d in days if d["is_anomaly"]]
     if flagged:
-        figure.add_trace(go.Scatter(
-            x=[d["reading_date"] for d in flagged], y=[d["total_kwh"] for d in flagged],
-            mode="markers", name="anomaly", marker={"color": COLOURS["anomaly"], "size": 10, "symbol": "circle-open",
-                                                     "line": {"width": 2.5}},
-            text=[d["note"] for d in flagged], hovertemplate="%{x|%a %d %b %Y}<br>%{text}<extra>anomaly</extra>",
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=[d["reading_date"] for d in flagged],
+                y=[d["total_kwh"] for d in flagged],
+                mode="markers",
+                name="anomaly",
+                marker={"color": COLOURS["anomaly"], "size": 10, "symbol": "circle-open", "line": {"width": 2.5}},
+                text=[d["note"] for d in flagged],
+                hovertemplate="%{x|%a %d %b %Y}<br>%{text}<extra>anomaly</extra>",
+            )
+        )
     if forecast:
         dates = [f["forecast_date"] for f in forecast]
-        figure.add_trace(go.Scatter(
-            x=dates + dates[::-1],
-            y=[f["upper_kwh"] for f in forecast] + [f["lower_kwh"] for f in forecast][::-1],
-            fill="toself", fillcolor=COLOURS["band"], line={"width": 0}, mode="lines", name="95% band", hoverinfo="skip",
-        ))
-        figure.add_trace(go.Scatter(
-            x=dates, y=[f["forecast_kwh"] for f in forecast], mode="lines+markers", name="forecast",
-            line={"color": COLOURS["forecast"], "dash": "dash", "width": 2},
-            customdata=[[f["lower_kwh"], f["upper_kwh"]] for f in forecast],
-            hovertemplate="%{x|%a %d %b}<br>%{y:,.1f} kWh (%{customdata[0]:,.1f} – %{customdata[1]:,.1f})<extra>forecast</extra>",
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=dates + dates[::-1],
+                y=[f["upper_kwh"] for f in forecast] + [f["lower_kwh"] for f in forecast][::-1],
+                fill="toself",
+                fillcolor=COLOURS["band"],
+                line={"width": 0},
+                mode="lines",
+                name="95% band",
+                hoverinfo="skip",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=dates,
+                y=[f["forecast_kwh"] for f in forecast],
+                mode="lines+markers",
+                name="forecast",
+                line={"color": COLOURS["forecast"], "dash": "dash", "width": 2},
+                customdata=[[f["lower_kwh"], f["upper_kwh"]] for f in forecast],
+                hovertemplate="%{x|%a %d %b}<br>%{y:,.1f} kWh (%{customdata[0]:,.1f} – %{customdata[1]:,.1f})<extra>forecast</extra>",
+            )
+        )
     figure.update_layout(
-        title={"text": title, "font": {"size": 15}}, height=340, margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        template="plotly_white", hovermode="closest", legend={"orientation": "h", "y": -0.18},
-        yaxis={"title": "kWh per day", "rangemode": "tozero", "zeroline": True}, barmode="relative",
+        title={"text": title, "font": {"size": 15}},
+        height=340,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        template="plotly_white",
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.18},
+        yaxis={"title": "kWh per day", "rangemode": "tozero", "zeroline": True},
+        barmode="relative",
     )
     return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
 
@@ -121,8 +170,7 @@ def _with_links(records: list[dict], workspace: Workspace, report_dir: Path) -> 
 def _with_notes(days: list[dict]) -> list[dict]:
     for day in days:
         if day["is_anomaly"]:
-            day["note"] = (f"{day['total_kwh']:,.1f} kWh, z = {day['z_score']:+.1f} "
-                           f"(usual {day['baseline_mean']:,.1f} kWh)")
+            day["note"] = f"{day['total_kwh']:,.1f} kWh, z = {day['z_score']:+.1f} (usual {day['baseline_mean']:,.1f} kWh)"
     return days
 
 
@@ -134,23 +182,38 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
     charted = [row["meter_id"] for row in meters[: options.max_meters]]
     reasons = {row["meter_id"]: row.get("no_forecast_reason") for row in meters}
 
-    daily = _rows(workspace, """
+    daily = _rows(
+        workspace,
+        """
         select c.meter_id, c.reading_date, c.total_kwh, c.export_kwh, c.net_kwh, c.estimated_reading_count,
                c.is_complete, coalesce(a.is_anomaly, false) as is_anomaly, a.z_score, a.baseline_mean, a.direction
         from fct_daily_consumption c
         left join fct_daily_anomalies a
             on a.meter_id = c.meter_id and a.reading_date = c.reading_date and a.flow = 'import'
-        order by c.meter_id, c.reading_date""")
-    forecast = _rows(workspace, """
+        order by c.meter_id, c.reading_date""",
+    )
+    forecast = _rows(
+        workspace,
+        """
         select meter_id, method, forecast_date, horizon_days, forecast_kwh, lower_kwh, upper_kwh
-        from fct_forecast where is_selected and flow = 'import' order by meter_id, forecast_date""")
+        from fct_forecast where is_selected and flow = 'import' order by meter_id, forecast_date""",
+    )
 
     charts = []
     by_day: dict = {}
     for day in daily:
-        total = by_day.setdefault(day["reading_date"], {"reading_date": day["reading_date"], "total_kwh": 0.0,
-                                                        "export_kwh": 0.0, "net_kwh": 0.0, "estimated_reading_count": 0,
-                                                        "is_anomaly": False, "flagged": []})
+        total = by_day.setdefault(
+            day["reading_date"],
+            {
+                "reading_date": day["reading_date"],
+                "total_kwh": 0.0,
+                "export_kwh": 0.0,
+                "net_kwh": 0.0,
+                "estimated_reading_count": 0,
+                "is_anomaly": False,
+                "flagged": [],
+            },
+        )
         for key in ("total_kwh", "export_kwh", "net_kwh", "estimated_reading_count"):
             total[key] += day[key]
         if day["is_anomaly"]:
@@ -161,12 +224,21 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         day["note"] = "unusual day for " + ", ".join(map(_plotly_text, day["flagged"])) if day["flagged"] else ""
     all_forecast: dict = {}
     for point in forecast:
-        total = all_forecast.setdefault(point["forecast_date"], {"forecast_date": point["forecast_date"],
-                                                                 "forecast_kwh": 0.0, "lower_kwh": 0.0, "upper_kwh": 0.0})
+        total = all_forecast.setdefault(
+            point["forecast_date"], {"forecast_date": point["forecast_date"], "forecast_kwh": 0.0, "lower_kwh": 0.0, "upper_kwh": 0.0}
+        )
         for key in ("forecast_kwh", "lower_kwh", "upper_kwh"):
             total[key] += point[key] or 0.0
-    charts.append({"meter_id": None, "html": _chart(all_days, sorted(all_forecast.values(), key=lambda f: f["forecast_date"]),
-                                                    "All meters: daily consumption and the next 7 days")})
+    charts.append(
+        {
+            "meter_id": None,
+            "html": _chart(
+                all_days,
+                sorted(all_forecast.values(), key=lambda f: f["forecast_date"]),
+                "All meters: daily consumption and the next 7 days",
+            ),
+        }
+    )
     days_by_meter, points_by_meter = defaultdict(list), defaultdict(list)
     for day in daily:
         days_by_meter[day["meter_id"]].append(day)
@@ -176,20 +248,30 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         days = _with_notes(days_by_meter[meter_id])
         points = points_by_meter[meter_id]
         method = points[0]["method"].replace("_", " ") if points else "no forecast yet"
-        title = (f"{_plotly_text(meter_id)}: daily consumption, forecast by {method}" if points
-                 else f"{_plotly_text(meter_id)}: daily consumption, no forecast "
-                      f"({_plotly_text(reasons.get(meter_id) or 'none yet')})")
+        title = (
+            f"{_plotly_text(meter_id)}: daily consumption, forecast by {method}"
+            if points
+            else f"{_plotly_text(meter_id)}: daily consumption, no forecast ({_plotly_text(reasons.get(meter_id) or 'none yet')})"
+        )
         charts.append({"meter_id": meter_id, "method": method, "html": _chart(days, points, title)})
 
-    anomalies = _rows(workspace, f"""
+    anomalies = _rows(
+        workspace,
+        f"""
         select meter_id, reading_start, kwh, baseline_mean, z_score, direction
         from fct_reading_anomalies where is_anomaly
-        order by abs(z_score) desc, meter_id, reading_start limit {int(options.largest_anomalies)}""")
-    daily_anomalies = _rows(workspace, f"""
+        order by abs(z_score) desc, meter_id, reading_start limit {int(options.largest_anomalies)}""",
+    )
+    daily_anomalies = _rows(
+        workspace,
+        f"""
         select meter_id, reading_date, total_kwh, baseline_mean, z_score, direction
         from fct_daily_anomalies where is_anomaly
-        order by abs(z_score) desc, meter_id, reading_date limit {int(options.largest_anomalies)}""")
-    accuracy = _rows(workspace, """
+        order by abs(z_score) desc, meter_id, reading_date limit {int(options.largest_anomalies)}""",
+    )
+    accuracy = _rows(
+        workspace,
+        """
         with per_method as (
             select method, avg(mae) as mae, avg(mape) as mape, avg(mase) as mase,
                    sum(interval_coverage * coverage_n) / nullif(sum(coverage_n), 0) as coverage,
@@ -203,15 +285,25 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         )
         select per_method.*, coalesce(selected.selected_for, 0) as selected_for
         from per_method left join selected using (method)
-        order by mae""")
-    failed_checks = _rows(workspace, """
+        order by mae""",
+    )
+    failed_checks = _rows(
+        workspace,
+        """
         select source_key, expectation, unexpected_count, unexpected_share, reason, evaluated_at
-        from fct_data_quality where not success order by evaluated_at desc, source_key, expectation limit 30""")
+        from fct_data_quality where not success order by evaluated_at desc, source_key, expectation limit 30""",
+    )
     uploads = run_records(workspace)
     return {
-        "overall": overall, "meters": meters, "charts": charts, "anomalies": anomalies,
-        "daily_anomalies": daily_anomalies, "accuracy": accuracy, "failed_checks": failed_checks,
-        "uploads": _with_links(uploads[:50], workspace, report_dir), "upload_totals": upload_totals(uploads),
+        "overall": overall,
+        "meters": meters,
+        "charts": charts,
+        "anomalies": anomalies,
+        "daily_anomalies": daily_anomalies,
+        "accuracy": accuracy,
+        "failed_checks": failed_checks,
+        "uploads": _with_links(uploads[:50], workspace, report_dir),
+        "upload_totals": upload_totals(uploads),
         "charted_meters": len(charted),
     }
 

@@ -27,11 +27,7 @@ class LakeStatus:
 
 def run_records(workspace: Workspace) -> list[dict]:
     """Every ingest's run record (dq/ingests/<id>.json), newest first."""
-    records = [
-        json.loads(path.read_text())
-        for path in (workspace.dq / "ingests").glob("*.json")
-        if not path.name.endswith(".intent.json")
-    ]
+    records = [json.loads(path.read_text()) for path in (workspace.dq / "ingests").glob("*.json") if not path.name.endswith(".intent.json")]
     return sorted(records, key=lambda r: r["ingested_at"], reverse=True)
 
 
@@ -55,13 +51,15 @@ def lake_status(workspace: Workspace, recent: int = 10) -> LakeStatus:
         if lake_files:
             status.readings, status.meters, status.first_reading, status.last_reading = connection.execute(
                 "select count(*), count(distinct meter_id), min(reading_start), max(reading_start) "
-                "from read_parquet(?, union_by_name = true)", [[str(p) for p in lake_files]]
+                "from read_parquet(?, union_by_name = true)",
+                [[str(p) for p in lake_files]],
             ).fetchone()
         if dq_files:
             cursor = connection.execute(
                 "select source_key, expectation, unexpected_count, reason, evaluated_at "
                 "from read_parquet(?, union_by_name = true) where not success "
-                "order by evaluated_at desc, source_key, expectation limit ?", [[str(p) for p in dq_files], recent]
+                "order by evaluated_at desc, source_key, expectation limit ?",
+                [[str(p) for p in dq_files], recent],
             )
             names = [column[0] for column in cursor.description]
             status.dq_failures = [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -70,7 +68,8 @@ def lake_status(workspace: Workspace, recent: int = 10) -> LakeStatus:
     status.ingest_totals = upload_totals(records)
     # Uploads still being written (an intent record with no run record after it).
     status.ingest_totals["in_flight"] = sum(
-        1 for path in (workspace.dq / "ingests").glob("*.intent.json")
+        1
+        for path in (workspace.dq / "ingests").glob("*.intent.json")
         if not path.with_name(path.name.replace(".intent.json", ".json")).exists()
     )
     if workspace.warehouse.exists():

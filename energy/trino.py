@@ -10,16 +10,13 @@ import os
 import re
 import subprocess
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from .workspace import REPO_ROOT
+from .settings import REPO_ROOT, TrinoSettings
 
 SERVER_SCRIPT = REPO_ROOT / "trino" / "server.sh"
-# Where the local server's `hive` catalog is rooted (trino/server.sh): it reads files
-# under this folder only, so a workspace the trino target builds must sit inside it.
-DEFAULT_LOCAL_ROOT = REPO_ROOT / "workspace"
 _SIZE = re.compile(r"^([0-9.]+)\s*([kMGTP]?B)$")
 # dbt's query comment: /* {"app": "dbt", ..., "node_id": "model.energy.stg_readings"} */
 _NODE_ID = re.compile(r'"node_id": "([^"]+)"')
@@ -33,13 +30,10 @@ class TrinoServer:
     scheme: str = "http"
 
     @classmethod
-    def from_environment(cls) -> "TrinoServer":
-        """The same settings the dbt profile reads."""
-        return cls(
-            host=os.environ.get("TRINO_HOST", "127.0.0.1"),
-            port=int(os.environ.get("TRINO_PORT", "8080")),
-            scheme=os.environ.get("TRINO_HTTP_SCHEME", "http"),
-        )
+    def from_environment(cls) -> TrinoServer:
+        """The server of TrinoSettings (the same variables the dbt profile reads)."""
+        settings = TrinoSettings.from_environment()
+        return cls(host=settings.host, port=settings.port, scheme=settings.scheme)
 
     @property
     def url(self) -> str:
@@ -73,9 +67,11 @@ class TrinoServer:
 
 
 def local_root() -> Path:
-    """The folder the local server's file system is rooted at: TRINO_LOCAL_ROOT, else
-    the repository's `workspace` folder (trino/server.sh reads the same setting)."""
-    return Path(os.environ.get("TRINO_LOCAL_ROOT") or DEFAULT_LOCAL_ROOT).resolve()
+    """The folder the local server's file system is rooted at (its `hive` catalog reads
+    files under it only, so a workspace the trino target builds must sit inside it):
+    TRINO_LOCAL_ROOT, else the repository's `workspace` folder (TrinoSettings;
+    trino/server.sh reads the same setting)."""
+    return TrinoSettings.from_environment().local_root
 
 
 def local_lake_location(home: Path) -> str:
@@ -131,5 +127,4 @@ def start_local_server(port: int, catalog_management: str = "static") -> None:
 
 
 def stop_local_server(port: int) -> None:
-    subprocess.run([str(SERVER_SCRIPT), "stop"], env={**os.environ, "TRINO_PORT": str(port)},
-                   capture_output=True)
+    subprocess.run([str(SERVER_SCRIPT), "stop"], env={**os.environ, "TRINO_PORT": str(port)}, capture_output=True)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import duckdb
 import pyarrow as pa
 
+from ingest_lambda.errors import EnergyError
+
 from .workspace import DBT_PROJECT_DIR, Workspace
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(EnergyError, RuntimeError):
     """A problem a person can act on; the message says what to do."""
 
 
@@ -54,13 +56,15 @@ def dbt_environment(workspace: Workspace, target: str = "duckdb") -> None:
 @dataclass
 class NodeProgress:
     """One step of a dbt run: `done` of `total` nodes finished, `running` just started."""
+
     done: int
     total: int
     running: str
 
 
-def run_dbt(workspace: Workspace, command: list[str], target: str = "duckdb",
-            on_progress: Callable[[NodeProgress], None] | None = None) -> BuildResult:
+def run_dbt(
+    workspace: Workspace, command: list[str], target: str = "duckdb", on_progress: Callable[[NodeProgress], None] | None = None
+) -> BuildResult:
     """Run a dbt command in-process (no second interpreter start-up)."""
     from dbt.cli.main import dbtRunner
 
@@ -68,11 +72,16 @@ def run_dbt(workspace: Workspace, command: list[str], target: str = "duckdb",
     artifacts = workspace.dbt_artifacts
     args = [
         *command,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(artifacts / "target"),
-        "--log-path", str(artifacts / "logs"),
-        "--target", target,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(artifacts / "target"),
+        "--log-path",
+        str(artifacts / "logs"),
+        "--target",
+        target,
         "--quiet",
     ]
     callbacks = [_progress_callback(on_progress)] if on_progress else []
@@ -88,13 +97,15 @@ def run_dbt(workspace: Workspace, command: list[str], target: str = "duckdb",
         result.counts[status] = result.counts.get(status, 0) + 1
         if status in ("error", "fail"):
             compiled = getattr(node.node, "compiled_path", None)
-            result.failures.append(NodeFailure(
-                name=node.node.name,
-                kind=str(getattr(node.node, "resource_type", "node")).split(".")[-1].lower(),
-                message=(node.message or "").strip(),
-                failing_rows=getattr(node, "failures", None),
-                compiled_sql=str(artifacts / "target" / compiled) if compiled else None,
-            ))
+            result.failures.append(
+                NodeFailure(
+                    name=node.node.name,
+                    kind=str(getattr(node.node, "resource_type", "node")).split(".")[-1].lower(),
+                    message=(node.message or "").strip(),
+                    failing_rows=getattr(node, "failures", None),
+                    compiled_sql=str(artifacts / "target" / compiled) if compiled else None,
+                )
+            )
     return result
 
 
@@ -128,12 +139,11 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def build(workspace: Workspace, target: str = "duckdb", full_refresh: bool = False,
-          on_progress: Callable[[NodeProgress], None] | None = None) -> BuildResult:
+def build(
+    workspace: Workspace, target: str = "duckdb", full_refresh: bool = False, on_progress: Callable[[NodeProgress], None] | None = None
+) -> BuildResult:
     if target == "duckdb" and not workspace.lake_has_readings():
-        raise WarehouseError(
-            f"the lake at {workspace.lake} holds no readings yet: run `energy ingest FILE` first"
-        )
+        raise WarehouseError(f"the lake at {workspace.lake} holds no readings yet: run `energy ingest FILE` first")
     _check_target_reachable(target)
     # Data tests on the largest tables check only the rows this build wrote
     # (dbt_project/macros/tests_on_new_rows.sql): on a full refresh that is every row.
@@ -156,8 +166,7 @@ def maintain(workspace: Workspace, target: str = "duckdb", retention_days: int =
     `retention_days` (dbt_project/macros/maintenance.sql): weekly, never during a build.
     Raises WarehouseError when dbt cannot run or a maintenance statement fails."""
     _check_target_reachable(target)
-    result = run_dbt(workspace, ["run-operation", "maintain_tables", "--args",
-                                 f"{{retention_days: {int(retention_days)}}}"], target)
+    result = run_dbt(workspace, ["run-operation", "maintain_tables", "--args", f"{{retention_days: {int(retention_days)}}}"], target)
     if not result.success:
         raise WarehouseError(f"table maintenance on {target} failed: see {workspace.dbt_artifacts / 'logs'}")
     return result
@@ -206,9 +215,7 @@ def query(workspace: Workspace, sql: str) -> pa.Table:
     warehouse, when a statement is not a query, or when the query fails.
     """
     if not workspace.warehouse.exists():
-        raise WarehouseError(
-            f"no warehouse at {workspace.warehouse}: run `energy build` (or `energy demo`) first"
-        )
+        raise WarehouseError(f"no warehouse at {workspace.warehouse}: run `energy build` (or `energy demo`) first")
     with duckdb.connect(str(workspace.warehouse), read_only=True) as connection:
         # allowed_directories can only be set on a running database, and must be set
         # before external access goes off; the lock then keeps all three as they are.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from .settings import REPO_ROOT, LocalSettings
+
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 AREAS = ("raw", "lake", "quarantine", "dq", "reports")
 
@@ -16,10 +16,11 @@ class Workspace:
     home: Path
 
     @classmethod
-    def current(cls) -> "Workspace":
-        return cls(Path(os.environ.get("ENERGY_HOME", "workspace")).expanduser().resolve())
+    def current(cls) -> Workspace:
+        """The workspace of the ``energy`` command: ENERGY_HOME (LocalSettings)."""
+        return cls(LocalSettings.from_environment().home)
 
-    def ensure(self) -> "Workspace":
+    def ensure(self) -> Workspace:
         for area in AREAS:
             (self.home / area).mkdir(parents=True, exist_ok=True)
         return self

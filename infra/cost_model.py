@@ -117,48 +117,67 @@ def estimate(w: Workload, p: Prices = Prices()) -> Estimate:
     out = Estimate(w)
     add = lambda item, usd, how: out.lines.append(Line(item, usd, how))  # noqa: E731
 
-    seconds = (w.ingest_cold_start_share * w.ingest_cold_start_seconds
-               + w.readings_per_upload / w.ingest_readings_per_second + 0.5)
+    seconds = w.ingest_cold_start_share * w.ingest_cold_start_seconds + w.readings_per_upload / w.ingest_readings_per_second + 0.5
     ingest_gb_s = w.uploads_per_month * seconds * w.ingest_memory_gb
-    add("Lambda ingest", ingest_gb_s * p.lambda_gb_second
+    add(
+        "Lambda ingest",
+        ingest_gb_s * p.lambda_gb_second
         + w.uploads_per_month * seconds * (w.ingest_ephemeral_gb - 0.5) * p.lambda_ephemeral_gb_second
         + w.uploads_per_month / 1e6 * p.lambda_per_million_requests,
-        f"{w.uploads_per_month:,} uploads x {seconds:.1f} s x {w.ingest_memory_gb:.2f} GB")
+        f"{w.uploads_per_month:,} uploads x {seconds:.1f} s x {w.ingest_memory_gb:.2f} GB",
+    )
 
     runs = w.uploads_per_month / w.uploads_per_dbt_run
-    add("Lambda dbt runner", runs * w.dbt_run_seconds * w.dbt_memory_gb * p.lambda_gb_second,
-        f"{runs:,.0f} runs x {w.dbt_run_seconds:.0f} s x {w.dbt_memory_gb:.0f} GB")
+    add(
+        "Lambda dbt runner",
+        runs * w.dbt_run_seconds * w.dbt_memory_gb * p.lambda_gb_second,
+        f"{runs:,.0f} runs x {w.dbt_run_seconds:.0f} s x {w.dbt_memory_gb:.0f} GB",
+    )
 
-    per_run = max(w.readings_in_warehouse * w.athena_bytes_per_warehouse_reading,
-                  w.dbt_queries_per_run * p.athena_minimum_bytes_per_query)
+    per_run = max(w.readings_in_warehouse * w.athena_bytes_per_warehouse_reading, w.dbt_queries_per_run * p.athena_minimum_bytes_per_query)
     other_phases = (1 - 1 / CALIBRATION_PHASES) if w.calibrates_every_phase else 0.0
     per_calibration = w.readings_in_warehouse * w.athena_calibration_bytes_per_warehouse_reading * other_phases
     analyst = w.analyst_queries_per_month * max(w.analyst_bytes_per_query, p.athena_minimum_bytes_per_query)
     maintenance = WEEKS_PER_MONTH * w.readings_in_warehouse * w.athena_maintenance_bytes_per_warehouse_reading
     scanned = runs * (per_run + per_calibration) + maintenance + analyst
-    add("Athena", scanned / 1e12 * p.athena_per_tb_scanned,
+    add(
+        "Athena",
+        scanned / 1e12 * p.athena_per_tb_scanned,
         f"{scanned / 1e9:,.1f} GB scanned ({runs:,.0f} builds x {per_run / 1e9:,.2f} GB"
         + (f" + {per_calibration / 1e9:,.2f} GB to calibrate every meter's forecasts" if per_calibration else "")
         + ", "
-        f"weekly maintenance {maintenance / 1e9:,.1f} GB, + analysts)")
+        f"weekly maintenance {maintenance / 1e9:,.1f} GB, + analysts)",
+    )
 
     readings = w.uploads_per_month * w.readings_per_upload
     raw_gb = readings * w.csv_bytes_per_reading / 1e9
     stored = (w.readings_in_warehouse * (w.lake_bytes_per_reading + w.warehouse_bytes_per_reading)) / 1e9
     raw_history_gb = w.readings_in_warehouse * w.csv_bytes_per_reading / 1e9
-    add("S3 storage", raw_gb * p.s3_standard_gb_month + max(raw_history_gb - raw_gb, 0) * p.s3_standard_ia_gb_month
-        + stored * p.s3_standard_gb_month,
-        f"raw {raw_gb:,.2f} GB new (older in IA), lake + warehouse {stored:,.2f} GB")
-    add("S3 requests", w.uploads_per_month * w.s3_puts_per_upload / 1000 * p.s3_put_per_1000
+    add(
+        "S3 storage",
+        raw_gb * p.s3_standard_gb_month + max(raw_history_gb - raw_gb, 0) * p.s3_standard_ia_gb_month + stored * p.s3_standard_gb_month,
+        f"raw {raw_gb:,.2f} GB new (older in IA), lake + warehouse {stored:,.2f} GB",
+    )
+    add(
+        "S3 requests",
+        w.uploads_per_month * w.s3_puts_per_upload / 1000 * p.s3_put_per_1000
         + runs * w.dbt_queries_per_run * 20 / 1000 * p.s3_get_per_1000,
-        "uploads' writes and the builds' reads")
+        "uploads' writes and the builds' reads",
+    )
 
-    add("KMS", p.kms_key_month + (w.uploads_per_month * 20 + runs * w.dbt_queries_per_run * 2) / 10_000
-        * p.kms_per_10000_requests, "one key (bucket keys keep requests low)")
+    add(
+        "KMS",
+        p.kms_key_month + (w.uploads_per_month * 20 + runs * w.dbt_queries_per_run * 2) / 10_000 * p.kms_per_10000_requests,
+        "one key (bucket keys keep requests low)",
+    )
     add("SQS (FIFO run queue)", w.uploads_per_month * 3 / 1e6 * p.sqs_fifo_per_million, "send, receive, delete")
-    add("CloudWatch", w.alarms * p.cloudwatch_alarm_month + w.custom_metrics * p.cloudwatch_custom_metric_month
+    add(
+        "CloudWatch",
+        w.alarms * p.cloudwatch_alarm_month
+        + w.custom_metrics * p.cloudwatch_custom_metric_month
         + w.log_gb_per_month * (p.cloudwatch_logs_ingest_gb + p.cloudwatch_logs_store_gb_month),
-        f"{w.alarms} alarms, {w.custom_metrics} custom metrics, {w.log_gb_per_month} GB logs")
+        f"{w.alarms} alarms, {w.custom_metrics} custom metrics, {w.log_gb_per_month} GB logs",
+    )
     add("ECR", w.image_gb * p.ecr_gb_month, f"{w.image_gb} GB image")
     return out
 
@@ -171,16 +190,23 @@ def meters_every_15_minutes(meters: int, uploads_per_dbt_run: float = 1.0) -> Wo
     return Workload(
         f"{meters:,} meters every 15 minutes ({files_a_day:,} file{'s' if files_a_day > 1 else ''} a day"
         + (f", one dbt run per {uploads_per_dbt_run:g} uploads)" if uploads_per_dbt_run > 1 else ")"),
-        uploads_per_month=30 * files_a_day, readings_per_upload=96 * min(meters, 1_000),
-        readings_in_warehouse=meters * 96 * 182, uploads_per_dbt_run=uploads_per_dbt_run,
+        uploads_per_month=30 * files_a_day,
+        readings_per_upload=96 * min(meters, 1_000),
+        readings_in_warehouse=meters * 96 * 182,
+        uploads_per_dbt_run=uploads_per_dbt_run,
     )
 
 
 SCENARIOS = [
     # The seed's scenario: 100 uploads a month of the 2,880-reading sample file.
     # Each upload holds a month, so every run calibrates every meter's forecasts.
-    Workload("seed: 100 uploads a month of 2,880 readings", uploads_per_month=100, readings_per_upload=2_880,
-             readings_in_warehouse=6 * 100 * 2_880, calibrates_every_phase=True),
+    Workload(
+        "seed: 100 uploads a month of 2,880 readings",
+        uploads_per_month=100,
+        readings_per_upload=2_880,
+        readings_in_warehouse=6 * 100 * 2_880,
+        calibrates_every_phase=True,
+    ),
     meters_every_15_minutes(1_000),
     meters_every_15_minutes(10_000),
     # 100 files a day: bursts coalesced, a run every ten uploads (the run queue takes up

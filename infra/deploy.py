@@ -26,7 +26,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
 
-from ingest_lambda.options import UsageError
+from ingest_lambda.errors import EnergyError, UsageError
 from ingest_lambda.sources import SourceConfig
 
 from .stack import INFRA, template_body
@@ -34,7 +34,7 @@ from .stack import INFRA, template_body
 RETAINED_BUCKET_OUTPUTS = ("RawBucket", "LakeBucket", "WarehouseBucket", "AccessLogsBucket")
 
 
-class PreflightError(RuntimeError):
+class PreflightError(EnergyError, RuntimeError):
     """Something the person deploying must fix first; the message says what."""
 
 
@@ -60,8 +60,9 @@ def check_credentials(session: boto3.session.Session) -> Account:
 
 def check_docker() -> None:
     if shutil.which("docker") is None:
-        raise PreflightError("Docker is needed to build the Lambda image: install it, "
-                             "or pass --image-uri of an image already pushed to ECR")
+        raise PreflightError(
+            "Docker is needed to build the Lambda image: install it, or pass --image-uri of an image already pushed to ECR"
+        )
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         raise PreflightError("Docker is installed but its engine does not answer: start it (or pass --image-uri)")
 
@@ -71,27 +72,34 @@ def check_permissions(session: boto3.session.Session) -> None:
     try:
         session.client("cloudformation").validate_template(TemplateBody=template_body())
     except ClientError as error:
-        raise PreflightError(f"CloudFormation refused the template or the call: {error}; the deploying identity "
-                             "needs cloudformation:*Stack*, iam:*Role*, s3, lambda, sqs, kms, glue, athena, "
-                             "events, logs, sns and cloudwatch rights") from None
+        raise PreflightError(
+            f"CloudFormation refused the template or the call: {error}; the deploying identity "
+            "needs cloudformation:*Stack*, iam:*Role*, s3, lambda, sqs, kms, glue, athena, "
+            "events, logs, sns and cloudwatch rights"
+        ) from None
 
 
 def push_image(session: boto3.session.Session, account: Account, repository: str, tag: str) -> str:
     ecr = session.client("ecr")
     try:
-        ecr.create_repository(repositoryName=repository, imageTagMutability="IMMUTABLE",
-                              imageScanningConfiguration={"scanOnPush": True},
-                              encryptionConfiguration={"encryptionType": "KMS"})
+        ecr.create_repository(
+            repositoryName=repository,
+            imageTagMutability="IMMUTABLE",
+            imageScanningConfiguration={"scanOnPush": True},
+            encryptionConfiguration={"encryptionType": "KMS"},
+        )
     except ecr.exceptions.RepositoryAlreadyExistsException:
         pass
     registry = f"{account.id}.dkr.ecr.{account.region}.amazonaws.com"
     image = f"{registry}/{repository}:{tag}"
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     user, password = base64.b64decode(token).decode().split(":", 1)
-    subprocess.run(["docker", "login", "--username", user, "--password-stdin", registry],
-                   input=password.encode(), check=True, capture_output=True)
-    subprocess.run(["docker", "build", "--platform", "linux/amd64", "-f", str(INFRA / "Dockerfile"),
-                    "-t", image, str(INFRA.parent)], check=True)
+    subprocess.run(
+        ["docker", "login", "--username", user, "--password-stdin", registry], input=password.encode(), check=True, capture_output=True
+    )
+    subprocess.run(
+        ["docker", "build", "--platform", "linux/amd64", "-f", str(INFRA / "Dockerfile"), "-t", image, str(INFRA.parent)], check=True
+    )
     subprocess.run(["docker", "push", image], check=True)
     return image
 
@@ -99,7 +107,9 @@ def push_image(session: boto3.session.Session, account: Account, repository: str
 def deploy_stack(cloudformation, stack: str, parameters: dict[str, str], wait_seconds: int = 3600) -> dict[str, str]:
     """Create or update the stack and wait for it; returns its outputs."""
     arguments = dict(
-        StackName=stack, TemplateBody=template_body(), Capabilities=["CAPABILITY_NAMED_IAM"],
+        StackName=stack,
+        TemplateBody=template_body(),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Tags=[{"Key": "project", "Value": parameters.get("ProjectName", "energy")}],
     )
@@ -165,8 +175,14 @@ def put_sources(ssm, parameter: str, text: str) -> None:
     """Write the source configuration where the ingest reads it: an SSM parameter, which
     producers (who may write anything into the raw bucket) cannot change. Containers
     read it when they start. Intelligent-Tiering: standard up to 4 KB, advanced above."""
-    ssm.put_parameter(Name=parameter, Value=text, Type="String", Tier="Intelligent-Tiering", Overwrite=True,
-                      Description="energy ingest: per-source options (README, Options per source)")
+    ssm.put_parameter(
+        Name=parameter,
+        Value=text,
+        Type="String",
+        Tier="Intelligent-Tiering",
+        Overwrite=True,
+        Description="energy ingest: per-source options (README, Options per source)",
+    )
 
 
 def stale_sources_warning(session: boto3.session.Session, outputs: dict[str, str]) -> str | None:
@@ -179,9 +195,11 @@ def stale_sources_warning(session: boto3.session.Session, outputs: dict[str, str
         session.client("s3").head_object(Bucket=bucket, Key="config/sources.json")
     except ClientError:
         return None
-    return (f"warning: s3://{bucket}/config/sources.json is no longer read (producers can write that bucket); "
-            f"the ingest reads the SSM parameter {outputs.get('SourcesParameter')}: "
-            "write it with make deploy ARGS=\"--sources FILE\", then delete the old object")
+    return (
+        f"warning: s3://{bucket}/config/sources.json is no longer read (producers can write that bucket); "
+        f"the ingest reads the SSM parameter {outputs.get('SourcesParameter')}: "
+        'write it with make deploy ARGS="--sources FILE", then delete the old object'
+    )
 
 
 def empty_bucket(session: boto3.session.Session, bucket: str) -> None:
@@ -220,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         check_permissions(session)
         print(f"deploying stack {args.stack} to account {account.id} in {account.region} as {account.arn}")
         image = args.image_uri or push_image(session, account, f"{args.project}-lambda", time.strftime("%Y%m%d%H%M%S"))
-        result = deploy_stack(session.client("cloudformation"), args.stack,
-                              {"ProjectName": args.project, "ImageUri": image, "AlarmEmail": args.alarm_email})
+        result = deploy_stack(
+            session.client("cloudformation"), args.stack, {"ProjectName": args.project, "ImageUri": image, "AlarmEmail": args.alarm_email}
+        )
         if sources is not None:
             put_sources(session.client("ssm"), result["SourcesParameter"], sources)
         warning = stale_sources_warning(session, result)

@@ -24,19 +24,84 @@ from __future__ import annotations
 import re
 import unicodedata
 
-MEASURED = ("r", "a", "m", "l1", "measured", "actual", "real", "read", "valid", "messwert", "gemessen",
-            "lectura real", "misurato", "misurata", "gemeten", "mesure", "mesuree")
-ESTIMATED = ("e", "s", "l2", "l3", "estimated", "estimate", "substituted", "substitute", "calculated",
-             "interpolated", "ersatzwert", "geschatzt", "geschaetzt", "vorlaufig", "vorlaeufig", "estimada",
-             "estimado", "stimato", "stimata", "geschat", "estime", "estimee")
+MEASURED = (
+    "r",
+    "a",
+    "m",
+    "l1",
+    "measured",
+    "actual",
+    "real",
+    "read",
+    "valid",
+    "messwert",
+    "gemessen",
+    "lectura real",
+    "misurato",
+    "misurata",
+    "gemeten",
+    "mesure",
+    "mesuree",
+)
+ESTIMATED = (
+    "e",
+    "s",
+    "l2",
+    "l3",
+    "estimated",
+    "estimate",
+    "substituted",
+    "substitute",
+    "calculated",
+    "interpolated",
+    "ersatzwert",
+    "geschatzt",
+    "geschaetzt",
+    "vorlaufig",
+    "vorlaeufig",
+    "estimada",
+    "estimado",
+    "stimato",
+    "stimata",
+    "geschat",
+    "estime",
+    "estimee",
+)
 MISSING = ("missing", "n", "no data", "fehlt", "faltante", "mancante", "ontbreekt", "manquant")
-QUALITY_BY_CODE = {**{c: "measured" for c in MEASURED}, **{c: "estimated" for c in ESTIMATED},
-                   **{c: "missing" for c in MISSING}}
+QUALITY_BY_CODE = {**{c: "measured" for c in MEASURED}, **{c: "estimated" for c in ESTIMATED}, **{c: "missing" for c in MISSING}}
 
-IMPORT_WORDS = ("offtake", "consumption", "delivered", "import", "bezug", "netzbezug", "verbrauch",
-                "prelevement", "consumo", "afname", "levering", "prelievo", "from grid", "purchased")
-EXPORT_WORDS = ("injection", "injectie", "feed-in", "feed in", "feedin", "received", "export", "einspeisung",
-                "produccion", "immissione", "teruglevering", "to grid", "generation", "surplus")
+IMPORT_WORDS = (
+    "offtake",
+    "consumption",
+    "delivered",
+    "import",
+    "bezug",
+    "netzbezug",
+    "verbrauch",
+    "prelevement",
+    "consumo",
+    "afname",
+    "levering",
+    "prelievo",
+    "from grid",
+    "purchased",
+)
+EXPORT_WORDS = (
+    "injection",
+    "injectie",
+    "feed-in",
+    "feed in",
+    "feedin",
+    "received",
+    "export",
+    "einspeisung",
+    "produccion",
+    "immissione",
+    "teruglevering",
+    "to grid",
+    "generation",
+    "surplus",
+)
 
 
 def fold(text: str) -> str:
@@ -51,8 +116,7 @@ def quality_of(code: str | None) -> tuple[str | None, str | None]:
         return "measured", None
     quality = QUALITY_BY_CODE.get(fold(code))
     if quality is None:
-        return None, (f"quality code '{code.strip()[:40]}' is unknown (known: R/A/M/L1 measured, "
-                      "E/S/L2/L3 estimated, missing)")
+        return None, (f"quality code '{code.strip()[:40]}' is unknown (known: R/A/M/L1 measured, E/S/L2/L3 estimated, missing)")
     return quality, None
 
 
@@ -69,5 +133,7 @@ def flow_of(text: str | None) -> tuple[str | None, str | None]:
     is_export = any(_has_word(plain, w) for w in EXPORT_WORDS)
     if is_import != is_export:
         return ("import" if is_import else "export"), None
-    return None, (f"energy direction '{text.strip()[:40]}' is not recognised (import: offtake, consumption, "
-                  "delivered, Bezug…; export: injection, feed-in, received, Einspeisung…)")
+    return None, (
+        f"energy direction '{text.strip()[:40]}' is not recognised (import: offtake, consumption, "
+        "delivered, Bezug…; export: injection, feed-in, received, Einspeisung…)"
+    )

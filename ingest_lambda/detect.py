@@ -33,8 +33,14 @@ from .parse import TextBatch, Upload, check_text
 from .registers import reads_are_irregular
 
 TAIL_BYTES = 64 << 10
-UNIT_NAMES = {"wh": "Wh (from the header)", "kwh": "kWh", "mwh": "MWh (from the header)",
-              "kw": "kW, average power (from the header)", "w": "W (from the header)", "mw": "MW (from the header)"}
+UNIT_NAMES = {
+    "wh": "Wh (from the header)",
+    "kwh": "kWh",
+    "mwh": "MWh (from the header)",
+    "kw": "kW, average power (from the header)",
+    "w": "W (from the header)",
+    "mw": "MW (from the header)",
+}
 
 
 @dataclass(frozen=True)
@@ -58,16 +64,22 @@ class Dialect:
             "decimal_mark": values.number.decimal,
             "grouping": values.number.grouping,
             "columns": {role: name for role, name in layout.roles.items()},
-            "value_columns": [v.column for v in layout.values] if layout.kind != "wide_day"
+            "value_columns": [v.column for v in layout.values]
+            if layout.kind != "wide_day"
             else f"{len(layout.slots)} interval columns, {layout.slot_minutes} minutes each",
             "time_formats": {name: fmt.describe() for name, fmt in layout.formats.items()},
             "interval_convention": self.convention,
             "order": "newest first" if self.descending else "oldest first",
             "timezone": options.timezone,
-            "unit": options.unit or ("from the unit column" if "unit" in layout.roles
-                                     else UNIT_NAMES.get(values.unit or "kwh", values.unit)),
-            "flow": ("from the flow column" if "flow" in layout.roles
-                     else "per value column" if any(v.flow for v in layout.values) else options.flow),
+            "unit": options.unit
+            or ("from the unit column" if "unit" in layout.roles else UNIT_NAMES.get(values.unit or "kwh", values.unit)),
+            "flow": (
+                "from the flow column"
+                if "flow" in layout.roles
+                else "per value column"
+                if any(v.flow for v in layout.values)
+                else options.flow
+            ),
             "meter": layout.meter_default or ("one per value column" if layout.kind == "wide_meter" else "from the meter column"),
             "trailing_delimiter": table.trailing_delimiter,
             "register_grid_minutes": self.register_grid,
@@ -99,8 +111,10 @@ def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> D
     grid = None
     if options.register and reads_are_irregular(meters, stamps):
         grid = options.interval_minutes or 60
-        evidence.append(f"register reads at irregular times: apportioned to a {grid}-minute grid "
-                        f"(--interval-minutes sets it; rises over gaps above {options.register_max_gap_minutes} minutes are left out)")
+        evidence.append(
+            f"register reads at irregular times: apportioned to a {grid}-minute grid "
+            f"(--interval-minutes sets it; rises over gaps above {options.register_max_gap_minutes} minutes are left out)"
+        )
     return Dialect(table, layout, convention, descending, tuple(evidence), grid)
 
 
@@ -134,9 +148,7 @@ def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptio
     else:
         meter = pa.repeat(pa.scalar(layout.meter_default or (layout.values[0].meter_id or ""), pa.string()), text.num_rows)
     epoch, _ = _to_utc(times, meter, options.timezone, StreamState())
-    wall = pc.coalesce(
-        pc.cast(times.naive, pa.int64()), pc.cast(pc.cast(times.aware, pa.timestamp("ms", "UTC")), pa.int64())
-    )
+    wall = pc.coalesce(pc.cast(times.naive, pa.int64()), pc.cast(pc.cast(times.aware, pa.timestamp("ms", "UTC")), pa.int64()))
     keep = pc.is_valid(epoch).to_numpy(zero_copy_only=False)
     meters = np.asarray(meter.to_pylist(), dtype=object)[keep]
     values = {}
@@ -145,8 +157,12 @@ def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptio
     for name, column in columns:
         numbers, _, _ = parse_numbers(text[name], column.number)
         values[name] = pc.fill_null(numbers, np.nan).to_numpy(zero_copy_only=False)[keep]
-    return (meters, pc.fill_null(epoch, 0).to_numpy(zero_copy_only=False)[keep],
-            pc.fill_null(wall, 0).to_numpy(zero_copy_only=False)[keep], values)
+    return (
+        meters,
+        pc.fill_null(epoch, 0).to_numpy(zero_copy_only=False)[keep],
+        pc.fill_null(wall, 0).to_numpy(zero_copy_only=False)[keep],
+        values,
+    )
 
 
 WIDE_DAY_VALUES = "__value__"  # the value column of an unpivoted wide-by-day sample (normalise.unpivot_wide_day)
@@ -197,7 +213,7 @@ def _refuse_undeclared_registers(layout: Layout, options: IngestOptions, meters,
                 f"far above their rises (from '{ordered[0]:g}' up by about {step:g} a read): they look like cumulative "
                 "register reads, which read as energy would land the register's level in every interval. "
                 "Give --register to land the rises between reads as interval energy, or --no-register if each "
-                "value is the energy of its own interval (source configuration: \"register\": true or false)",
+                'value is the energy of its own interval (source configuration: "register": true or false)',
                 "--register",
             )
 
@@ -223,8 +239,8 @@ def _convention(layout: Layout, options: IngestOptions, meters, stamps, evidence
         return layout.convention_hint
     if not len(stamps):
         return "beginning"
-    import zoneinfo
     import datetime as dt
+    import zoneinfo
 
     zone = zoneinfo.ZoneInfo(options.timezone)
 
@@ -249,13 +265,16 @@ def _convention(layout: Layout, options: IngestOptions, meters, stamps, evidence
     if not begin and not at_midnight:
         evidence.append("no reading at midnight: both conventions give the same days; read as beginnings")
         return "beginning"
-    why = ("some readings look like interval beginnings (" + begin[0] + ") and others like ends (" + end[0] + ")"
-           if begin and end else "the readings do not run from one day boundary to another, and some fall at midnight")
+    why = (
+        "some readings look like interval beginnings (" + begin[0] + ") and others like ends (" + end[0] + ")"
+        if begin and end
+        else "the readings do not run from one day boundary to another, and some fall at midnight"
+    )
     raise DialectAmbiguous(
         f"cannot tell whether the timestamps mark the beginning or the end of each interval: {why}; "
         "the two conventions put a reading at midnight on different days. "
         "Give --interval-convention beginning or --interval-convention ending "
-        "(source configuration: \"interval_convention\")",
+        '(source configuration: "interval_convention")',
         "--interval-convention",
     )
 
@@ -294,8 +313,12 @@ def _votes(meters, stamps, interval_option, minute_of_day):
 def dialect_summary(record: dict) -> list[tuple[str, str]]:
     """(label, text) lines of a dialect record for the console."""
     lines = [
-        ("header", f"line {record['header_row']}" + (f" after {record['preamble_lines']} preamble lines" if record["preamble_lines"] else "")
-         if record["header_row"] else "none (columns by position #1, #2 …)"),
+        (
+            "header",
+            f"line {record['header_row']}" + (f" after {record['preamble_lines']} preamble lines" if record["preamble_lines"] else "")
+            if record["header_row"]
+            else "none (columns by position #1, #2 …)",
+        ),
         ("layout", record["layout"]),
         ("delimiter", repr(record["delimiter"]) + (" (data rows end with one more)" if record["trailing_delimiter"] else "")),
         ("numbers", f"decimal {record['decimal_mark']!r}" + (f", grouping {record['grouping']!r}" if record["grouping"] else "")),
@@ -315,4 +338,3 @@ def dialect_summary(record: dict) -> list[tuple[str, str]]:
         shown = ", ".join(f"{m}: {n:,}" for m, n in list(per.items())[:10])
         lines.append(("readings per meter", shown + (f" … ({len(per)} meters)" if len(per) > 10 else "")))
     return lines
-

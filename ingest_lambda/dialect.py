@@ -29,9 +29,7 @@ SAMPLE_LINES = 2000
 SHAPE_LINES = 300  # lines that decide delimiter, preamble and header
 # A date in a cell: ISO (2024-01-15), day or month first with . / - (15.01.2024,
 # 1/15/24), or compact ISO with a time (20240115T0000).
-DATE_IN_CELL = re.compile(
-    r"(?<!\d)(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{8}T\d{4})(?!\d)"
-)
+DATE_IN_CELL = re.compile(r"(?<!\d)(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{8}T\d{4})(?!\d)")
 SEP_LINE = re.compile(r"^\s*\"?sep=(.)\"?\s*$", re.IGNORECASE)
 
 
@@ -137,9 +135,7 @@ def detect_table(head: bytes, delimiter: str | None = None, whole: bool = True) 
     _, delimiter, rows, start, width, header_at = best
     rows = rows + [_split(line, delimiter) if line.strip() else None for line in lines[SHAPE_LINES:]]
     if width > MAX_COLUMNS:
-        raise FileRejected(
-            f"the table has {width:,} columns, more than {MAX_COLUMNS:,}: this is not a meter export", "too_many_columns"
-        )
+        raise FileRejected(f"the table has {width:,} columns, more than {MAX_COLUMNS:,}: this is not a meter export", "too_many_columns")
     data_rows = [r for r in rows[start:] if r is not None]
     header = [c.strip() for c in rows[header_at]] if header_at is not None else []
     trailing = False
@@ -210,7 +206,7 @@ def _header_index(rows: list[list[str] | None], start: int, width: int) -> int |
     if len(candidate) == width:
         return previous
     # One cell short: only when the data rows end with a delimiter the header lacks.
-    data = [r for r in rows[start:start + 50] if r is not None and len(r) == width]
+    data = [r for r in rows[start : start + 50] if r is not None and len(r) == width]
     if len(candidate) == width - 1 and data and all(not r[-1].strip() for r in data):
         return previous
     return None

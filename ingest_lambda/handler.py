@@ -11,7 +11,6 @@ key can make a local path fail: the download's file name never comes from the ke
 
 from __future__ import annotations
 
-import os
 import tempfile
 import urllib.parse
 from dataclasses import dataclass
@@ -22,22 +21,31 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeNotificationEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from .pipeline import ingest_file
+from .settings import IngestSettings
 from .sources import SourceConfig
 from .storage import Area, Lakehouse
 from .validate import validator
 
 logger = Logger(service="energy-ingest")
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "EnergyLakehouse"), service="energy-ingest")
+metrics = Metrics(namespace=IngestSettings.from_environment().metrics_namespace, service="energy-ingest")
 
 
-def lakehouse_from_environment() -> Lakehouse:
+def lakehouse_from_environment(settings: IngestSettings | None = None) -> Lakehouse:
+    """The three areas the stack names (LAKE_URI, QUARANTINE_URI, DQ_URI). Raises
+    KeyError naming the first that is not set: the function cannot run without them."""
+    settings = settings or IngestSettings.from_environment()
+    uris = {"LAKE_URI": settings.lake_uri, "QUARANTINE_URI": settings.quarantine_uri, "DQ_URI": settings.dq_uri}
+    for name, uri in uris.items():
+        if not uri:
+            raise KeyError(name)
     return Lakehouse(
-        lake=Area.from_uri(os.environ["LAKE_URI"]),
-        quarantine=Area.from_uri(os.environ["QUARANTINE_URI"]),
-        dq=Area.from_uri(os.environ["DQ_URI"]),
+        lake=Area.from_uri(settings.lake_uri),
+        quarantine=Area.from_uri(settings.quarantine_uri),
+        dq=Area.from_uri(settings.dq_uri),
     )
 
 
@@ -80,9 +88,10 @@ def sources_from_environment() -> SourceConfig:
     """The source configuration the stack names: an SSM parameter (SOURCES_PARAMETER,
     where producers, who can write the raw bucket, cannot) or a file (SOURCES_URI, a
     path or s3:// URI). Until someone writes it, every upload is read with the defaults."""
-    parameter = os.environ.get("SOURCES_PARAMETER")
+    settings = IngestSettings.from_environment()
+    parameter = settings.sources_parameter
     if not parameter:
-        return SourceConfig.load(os.environ.get("SOURCES_URI"), missing_ok=True)
+        return SourceConfig.load(settings.sources_uri, missing_ok=True)
     ssm = boto3.client("ssm")
     try:
         text = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
@@ -158,13 +167,13 @@ def service() -> IngestService:
     return _service
 
 
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # Lambda init: pay the start-up cost before the first event
+if IngestSettings.from_environment().in_lambda:  # Lambda init: pay the start-up cost before the first event
     service()
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def handler(event: dict, context) -> dict:
+def handler(event: dict, context: LambdaContext) -> dict:
     results = [service().ingest_object(item) for item in s3_objects(event)]
     return {
         "uploads": len(results),

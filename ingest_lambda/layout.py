@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-
-import pyarrow as pa
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from .dialect import DATE_IN_CELL, TableStart
+import pyarrow as pa
+
 from .codes import flow_of
+from .dialect import DATE_IN_CELL, TableStart
 from .errors import DialectAmbiguous, FileRejected
-from .numbers import NumberFormat, NumberFormatAmbiguous, PLACEHOLDERS, detect_number_format
+from .numbers import PLACEHOLDERS, NumberFormat, NumberFormatAmbiguous, detect_number_format
 from .options import IngestOptions, normalise_unit
 from .timestamps import TimeFormat, TimeFormatAmbiguous, detect_time_format, parse_times
 
@@ -36,40 +36,166 @@ from .timestamps import TimeFormat, TimeFormatAmbiguous, detect_time_format, par
 # words equal an entry or hold it as one word.
 ROLE_WORDS: dict[str, tuple[str, ...]] = {
     "meter_id": (
-        "meter_id", "meter", "meterid", "meter_number", "meter_no", "appliance", "device", "device_id",
-        "sensor", "sensor_id", "channel", "zaehler", "zahler", "zaehlernummer", "zaehlpunkt", "zahlpunkt",
-        "messpunkt", "cups", "lclid", "mpan", "mprn", "ean", "pod", "esiid", "prm", "compteur", "contador",
-        "contatore", "meternummer", "aansluiting", "supply_point", "ppe", "nmi", "mpid", "premise", "premise_id",
+        "meter_id",
+        "meter",
+        "meterid",
+        "meter_number",
+        "meter_no",
+        "appliance",
+        "device",
+        "device_id",
+        "sensor",
+        "sensor_id",
+        "channel",
+        "zaehler",
+        "zahler",
+        "zaehlernummer",
+        "zaehlpunkt",
+        "zahlpunkt",
+        "messpunkt",
+        "cups",
+        "lclid",
+        "mpan",
+        "mprn",
+        "ean",
+        "pod",
+        "esiid",
+        "prm",
+        "compteur",
+        "contador",
+        "contatore",
+        "meternummer",
+        "aansluiting",
+        "supply_point",
+        "ppe",
+        "nmi",
+        "mpid",
+        "premise",
+        "premise_id",
     ),
     "timestamp": (
-        "timestamp", "time_stamp", "datetime", "date_time", "zeitstempel", "messzeitpunkt", "zeitpunkt",
-        "reading_start", "interval_start", "start_time_utc", "horodatage", "fecha_hora", "data_ora",
-        "tijdstip", "datum_tijd", "datum_zeit", "from", "von", "start", "period_start", "interval_end",
-        "end", "ende", "bis", "to", "period_end", "read_time", "reading_time",
+        "timestamp",
+        "time_stamp",
+        "datetime",
+        "date_time",
+        "zeitstempel",
+        "messzeitpunkt",
+        "zeitpunkt",
+        "reading_start",
+        "interval_start",
+        "start_time_utc",
+        "horodatage",
+        "fecha_hora",
+        "data_ora",
+        "tijdstip",
+        "datum_tijd",
+        "datum_zeit",
+        "from",
+        "von",
+        "start",
+        "period_start",
+        "interval_end",
+        "end",
+        "ende",
+        "bis",
+        "to",
+        "period_end",
+        "read_time",
+        "reading_time",
     ),
     "date": ("date", "datum", "fecha", "giorno", "data", "jour", "dag", "day", "usage_date", "read_date"),
     "time": (
-        "time", "zeit", "uhrzeit", "hora", "ora", "heure", "tijd", "start_time", "begin", "beginn",
-        "interval", "periode", "periodo",
+        "time",
+        "zeit",
+        "uhrzeit",
+        "hora",
+        "ora",
+        "heure",
+        "tijd",
+        "start_time",
+        "begin",
+        "beginn",
+        "interval",
+        "periode",
+        "periodo",
     ),
     "end_time": ("end_time", "endzeit", "bis_zeit", "hora_fin", "heure_fin", "ora_fine", "eindtijd"),
     "value": (
-        "value", "kwh", "wh", "mwh", "kw", "energy", "energy_kwh", "energie", "consumption", "consumo",
-        "verbrauch", "usage", "reading", "load", "conso", "consommation", "verbruik", "afname", "levering",
-        "import", "bezug", "netzbezug", "wert", "valor", "valore", "waarde", "quantity", "menge",
-        "kwh_hh", "consumo_kwh", "energia", "lettura", "demand",
+        "value",
+        "kwh",
+        "wh",
+        "mwh",
+        "kw",
+        "energy",
+        "energy_kwh",
+        "energie",
+        "consumption",
+        "consumo",
+        "verbrauch",
+        "usage",
+        "reading",
+        "load",
+        "conso",
+        "consommation",
+        "verbruik",
+        "afname",
+        "levering",
+        "import",
+        "bezug",
+        "netzbezug",
+        "wert",
+        "valor",
+        "valore",
+        "waarde",
+        "quantity",
+        "menge",
+        "kwh_hh",
+        "consumo_kwh",
+        "energia",
+        "lettura",
+        "demand",
     ),
     "unit": ("unit", "units", "uom", "einheit", "unidad", "unite", "unita", "eenheid", "unit_of_measure"),
     "interval_minutes": ("interval_minutes", "interval_min", "minutes", "interval_length", "intervall"),
     "quality": (
-        "quality", "qualitaet", "qualitat", "status", "flag", "estimated", "metodo_obtencion", "read_type",
-        "reading_type", "quality_code", "data_quality", "qualite", "calidad", "qualita", "kwaliteit",
+        "quality",
+        "qualitaet",
+        "qualitat",
+        "status",
+        "flag",
+        "estimated",
+        "metodo_obtencion",
+        "read_type",
+        "reading_type",
+        "quality_code",
+        "data_quality",
+        "qualite",
+        "calidad",
+        "qualita",
+        "kwaliteit",
     ),
     "flow": ("flow", "direction", "register", "richtung", "energierichtung", "sens", "direccion"),
 }
 # Columns that are never energy, whatever their content.
-IGNORED_WORDS = ("cost", "costs", "price", "kosten", "preis", "amount", "notes", "note", "comment", "kommentar",
-                 "bill", "charge", "temperature", "temp", "type", "stdortou", "tariff_name")
+IGNORED_WORDS = (
+    "cost",
+    "costs",
+    "price",
+    "kosten",
+    "preis",
+    "amount",
+    "notes",
+    "note",
+    "comment",
+    "kommentar",
+    "bill",
+    "charge",
+    "temperature",
+    "temp",
+    "type",
+    "stdortou",
+    "tariff_name",
+)
 TIME_ROLES = ("timestamp", "date", "time", "end_time")
 # Words of a timestamp header that say it marks the END of the interval.
 END_WORDS = {"end", "ende", "bis", "to", "interval_end", "period_end", "fin"}
@@ -230,9 +356,12 @@ def _header_text(table: TableStart) -> str:
     if table.header_guessed:
         # No row of the file holds a date the way exports write one: the "header" may be
         # a preamble line with a customer's name or address, so it is never quoted.
-        return (f"(the first line, not shown: no row holds a date this tool reads, so it may be a preamble; "
-                f"{len(table.names)} columns)")
-    return str([h for h in table.header]) if table.header else f"(no header: {len(table.names)} columns, refer to them as #1 … #{len(table.names)})"
+        return f"(the first line, not shown: no row holds a date this tool reads, so it may be a preamble; {len(table.names)} columns)"
+    return (
+        str([h for h in table.header])
+        if table.header
+        else f"(no header: {len(table.names)} columns, refer to them as #1 … #{len(table.names)})"
+    )
 
 
 def detect_layout(table: TableStart, options: IngestOptions, source_key: str) -> Layout:
@@ -258,8 +387,11 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
             return None  # cheap refusal first: a wide file has a hundred value columns
         try:
             found = detect_time_format(
-                _spread(samples[name], TIME_SAMPLE_CELLS), kind_hint=kind, date_order=options.date_order,
-                timestamp_format=options.timestamp_format if kind in (None, "datetime") else None, column=name,
+                _spread(samples[name], TIME_SAMPLE_CELLS),
+                kind_hint=kind,
+                date_order=options.date_order,
+                timestamp_format=options.timestamp_format if kind in (None, "datetime") else None,
+                column=name,
             )
         except TimeFormatAmbiguous as exc:
             raise DialectAmbiguous(exc.message, exc.option) from None
@@ -366,18 +498,22 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
         wide = _wide_day(table, [n for n in filled if n not in taken], options)
         if wide is not None:
             slots, step, elapsed, hint, why = wide
-            number = _number_format(
-                [c for s in slots for c in samples[s.column][:200]], options, "the interval columns"
-            )
+            number = _number_format([c for s in slots for c in samples[s.column][:200]], options, "the interval columns")
             meter_default = None if "meter_id" in roles else (options.meter_id or default_meter_id(source_key))
             if roles["date"] in undecided_dates:
                 evidence.append(f"date order {formats[roles['date']].order}: the rows are successive days only in that order")
             unit = options.unit and normalise_unit(options.unit)
             return Layout(
-                kind="wide_day", roles=roles, formats=formats,
+                kind="wide_day",
+                roles=roles,
+                formats=formats,
                 values=(ValueColumn(column=slots[0].column, number=number, unit=unit),),
-                meter_default=meter_default, slots=tuple(slots), slot_minutes=step, slot_elapsed=elapsed,
-                convention_hint=hint, evidence=evidence + [why],
+                meter_default=meter_default,
+                slots=tuple(slots),
+                slot_minutes=step,
+                slot_elapsed=elapsed,
+                convention_hint=hint,
+                evidence=evidence + [why],
             )
 
     for name, ambiguous in undecided_dates.items():
@@ -407,8 +543,11 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
     for role, flow in (("value", None), ("import", "import"), ("export", "export")):
         if role in roles:
             name = roles[role]
-            values.append(ValueColumn(name, _number_format(samples[name], options, name),
-                                      unit=unit_of_header(name) if table.header else None, flow=flow))
+            values.append(
+                ValueColumn(
+                    name, _number_format(samples[name], options, name), unit=unit_of_header(name) if table.header else None, flow=flow
+                )
+            )
     if not values:
         candidates = []
         for name in filled:
@@ -449,10 +588,10 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
                     "--column import=",
                 )
             for name in chosen:
-                values.append(ValueColumn(name, _number_format(samples[name], options, name),
-                                          unit=unit_of_header(name), flow=directions[name]))
-            evidence.append("value columns named for import and export: " + ", ".join(
-                f"{n!r} {d}" for n, d in directions.items()))
+                values.append(
+                    ValueColumn(name, _number_format(samples[name], options, name), unit=unit_of_header(name), flow=directions[name])
+                )
+            evidence.append("value columns named for import and export: " + ", ".join(f"{n!r} {d}" for n, d in directions.items()))
             chosen = []
         if len(chosen) > 1 and "meter_id" in roles:
             raise DialectAmbiguous(
@@ -461,19 +600,29 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
                 "--column value=",
             )
         for name in chosen:
-            values.append(ValueColumn(
-                name, _number_format(samples[name], options, name),
-                meter_id=meter_name_of_header(name) if len(chosen) > 1 else None,
-                unit=unit_of_header(name) if table.header else None,
-            ))
+            values.append(
+                ValueColumn(
+                    name,
+                    _number_format(samples[name], options, name),
+                    meter_id=meter_name_of_header(name) if len(chosen) > 1 else None,
+                    unit=unit_of_header(name) if table.header else None,
+                )
+            )
     kind = "wide_meter" if len(values) > 1 and all(v.meter_id for v in values) else "long"
     meter_default = None
     if "meter_id" not in roles and kind == "long":
         meter_default = options.meter_id or default_meter_id(source_key)
         if not options.meter_id:
             evidence.append(f"no meter column: the meter is named after the file, {meter_default!r} (--meter-id sets it)")
-    return Layout(kind=kind, roles=roles, formats=formats, values=tuple(values), meter_default=meter_default,
-                  convention_hint=convention_hint, evidence=evidence)
+    return Layout(
+        kind=kind,
+        roles=roles,
+        formats=formats,
+        values=tuple(values),
+        meter_default=meter_default,
+        convention_hint=convention_hint,
+        evidence=evidence,
+    )
 
 
 def _day_per_row_order(cells: list[str], column: str) -> TimeFormat | None:
@@ -582,9 +731,9 @@ def _wide_day(table: TableStart, names: list[str], options: IngestOptions):
     ranges, times, numbers = [], [], []
     for name in names:
         label = name.split("#")[0] if "#" in name and not name.startswith("#") else name
-        if (m := SLOT_RANGE.match(label)):
+        if m := SLOT_RANGE.match(label):
             ranges.append((name, int(m.group(1)) * 60 + int(m.group(2)), int(m.group(3)) * 60 + int(m.group(4))))
-        elif (m := SLOT_TIME.match(label)):
+        elif m := SLOT_TIME.match(label):
             times.append((name, int(m.group(1)) * 60 + int(m.group(2))))
         elif (m := SLOT_NUMBER.match(label)) and not label.startswith("#"):
             fold = {"a": 0, "b": 1}.get((m.group(2) or "").lower())

@@ -63,9 +63,7 @@ def _quoted(arr: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("'", pc.utf8_slice_codeunits(arr, 0, 40), "'", "")
 
 
-def localise(
-    naive: pa.Array, meters: pa.Array, tz: str, state: StreamState, fold: pa.Array | None = None
-) -> tuple[pa.Array, pa.Array]:
+def localise(naive: pa.Array, meters: pa.Array, tz: str, state: StreamState, fold: pa.Array | None = None) -> tuple[pa.Array, pa.Array]:
     """Naive local times into UTC, resolving DST without guessing.
 
     A time in the spring-forward gap does not exist: it is an error. A time in the
@@ -172,9 +170,7 @@ def infer_intervals(
         gaps = (times[1:] - times[:-1]) // 60000
         keep = same_meter & (gaps > 0)
         if keep.any():
-            pairs, counts = np.unique(
-                np.stack([sorted_meters[1:][keep], gaps[keep]], axis=1), axis=0, return_counts=True
-            )
+            pairs, counts = np.unique(np.stack([sorted_meters[1:][keep], gaps[keep]], axis=1), axis=0, return_counts=True)
             # Most common gap per meter; ties go to the smaller gap.
             for meter, gap in pairs[np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))]:
                 per_meter.setdefault(int(meter), int(gap))
@@ -187,9 +183,7 @@ def infer_intervals(
     return lookup[meter_codes]
 
 
-def _duplicate_facts(
-    meter_codes: np.ndarray, epoch_ms: np.ndarray, kwh: np.ndarray, valid: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _duplicate_facts(meter_codes: np.ndarray, epoch_ms: np.ndarray, kwh: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(is_repeat, key_conflict): a repeat is an exact copy of an earlier row of the
     same meter and time; a conflict is a meter and time reported with different
     values, which cannot be settled from the file, so every such row is flagged."""
@@ -238,10 +232,16 @@ def _add_up_registers(meter_codes, flow, epoch_ms, registers, kwh, usable) -> tu
     index = np.flatnonzero(usable)
     if index.size < 2:
         return kwh, part
-    frame = pa.table({
-        "m": pa.array(meter_codes[index]), "f": pc.take(flow, pa.array(index)), "t": pa.array(np.asarray(epoch_ms)[index]),
-        "r": pc.take(registers, pa.array(index)), "i": pa.array(index), "k": pc.take(kwh, pa.array(index)),
-    })
+    frame = pa.table(
+        {
+            "m": pa.array(meter_codes[index]),
+            "f": pc.take(flow, pa.array(index)),
+            "t": pa.array(np.asarray(epoch_ms)[index]),
+            "r": pc.take(registers, pa.array(index)),
+            "i": pa.array(index),
+            "k": pc.take(kwh, pa.array(index)),
+        }
+    )
     groups = frame.group_by(["m", "f", "t"]).aggregate([("r", "count_distinct"), ("i", "count"), ("i", "min"), ("k", "sum")])
     summed = groups.filter(pc.and_(pc.greater(groups["r_count_distinct"], 1), pc.equal(groups["r_count_distinct"], groups["i_count"])))
     if not summed.num_rows:
@@ -349,14 +349,20 @@ def _to_utc(times: TimedRows, meter: pa.Array, tz: str, state: StreamState) -> t
             shifted = pc.add(epoch, pc.multiply(pc.cast(times.elapsed, pa.int64()), 60_000))
             beyond = pc.and_(has_elapsed, pc.greater_equal(pc.cast(times.elapsed, pa.int64()), day_minutes))
             epoch = pc.if_else(has_elapsed, shifted, epoch)
-            dst_error = pc.coalesce(dst_error, _error_where(
-                beyond,
-                lambda at: pc.binary_join_element_wise(
-                    "interval ", pc.cast(pc.add(pc.divide(pc.take(times.elapsed, at), 60), 1), pa.string()),
-                    " of ", pc.strftime(pc.take(times.naive, at), format="%Y-%m-%d"),
-                    f" is past the end of that day in {tz} (a 23- or 24-hour day)", "",
+            dst_error = pc.coalesce(
+                dst_error,
+                _error_where(
+                    beyond,
+                    lambda at: pc.binary_join_element_wise(
+                        "interval ",
+                        pc.cast(pc.add(pc.divide(pc.take(times.elapsed, at), 60), 1), pa.string()),
+                        " of ",
+                        pc.strftime(pc.take(times.naive, at), format="%Y-%m-%d"),
+                        f" is past the end of that day in {tz} (a 23- or 24-hour day)",
+                        "",
+                    ),
                 ),
-            ))
+            )
             epoch = pc.if_else(beyond, pa.scalar(None, pa.int64()), epoch)
     return epoch, pc.coalesce(times.error, dst_error)
 
@@ -404,9 +410,12 @@ def normalise(
     meter_error = _error_where(pc.is_null(meter), "missing meter id")
     if blocks > 1:
         times = TimedRows(
-            _tile(times.aware, blocks), _tile(times.naive, blocks),
+            _tile(times.aware, blocks),
+            _tile(times.naive, blocks),
             None if times.elapsed is None else _tile(times.elapsed, blocks),
-            _tile(times.fold, blocks), _tile(times.error, blocks), times.stamps,
+            _tile(times.fold, blocks),
+            _tile(times.error, blocks),
+            times.stamps,
         )
         row_numbers = _tile(row_numbers, blocks)
     encoded = pc.dictionary_encode(meter)
@@ -424,10 +433,13 @@ def normalise(
         unit_column = _tile(_column(table, layout.roles["unit"]), blocks)
         default_unit = normalise_unit(options.unit) if options.unit else "kwh"
     else:
-        unit_column = pa.concat_arrays([
-            pa.repeat(pa.scalar(options.unit or column.unit or "kWh", pa.string()), table.num_rows)
-            for _, column in value_columns
-        ]) if blocks > 1 else pa.repeat(pa.scalar(options.unit or value_columns[0][1].unit or "kWh", pa.string()), rows)
+        unit_column = (
+            pa.concat_arrays(
+                [pa.repeat(pa.scalar(options.unit or column.unit or "kWh", pa.string()), table.num_rows) for _, column in value_columns]
+            )
+            if blocks > 1
+            else pa.repeat(pa.scalar(options.unit or value_columns[0][1].unit or "kWh", pa.string()), rows)
+        )
         default_unit = "kwh"
     energy_mult, power_mult, unit_error = _unit_factors(unit_column, default_unit)
 
@@ -472,7 +484,8 @@ def normalise(
         # that lands nothing (with why), and per read whose energy lands in a later interval.
         usable = has_time & ~np.isnan(numeric) & (meter_codes >= 0)
         intervals, problems, absorbed = resample_register_reads(
-            meter.to_pylist(), epoch_ms, numeric, usable, state, grid, options.register_max_gap_minutes)
+            meter.to_pylist(), epoch_ms, numeric, usable, state, grid, options.register_max_gap_minutes
+        )
         by_read: dict[int, list[tuple[int, float]]] = {}
         for pos, start, energy in intervals:
             by_read.setdefault(pos, []).append((start, energy))
@@ -480,7 +493,11 @@ def normalise(
         for pos in range(rows):
             if pos in by_read:
                 for start, energy in by_read[pos]:
-                    src.append(pos); starts.append(start); energies.append(energy); messages.append(None); parts.append(False)
+                    src.append(pos)
+                    starts.append(start)
+                    energies.append(energy)
+                    messages.append(None)
+                    parts.append(False)
                 continue
             src.append(pos)
             starts.append(int(epoch_ms[pos]) - int(epoch_ms[pos]) % (grid * 60_000))
@@ -517,7 +534,9 @@ def normalise(
     # Interval: column, option, wide slots, hour numbers, gap between reads, or inferred.
     interval, interval_error = _parse_intervals(
         _tile(_column(table, layout.roles["interval_minutes"]), blocks)
-        if "interval_minutes" in layout.roles and not (options.register and grid) else None, rows
+        if "interval_minutes" in layout.roles and not (options.register and grid)
+        else None,
+        rows,
     )
     if options.interval_minutes:
         interval = pc.fill_null(interval, options.interval_minutes)
@@ -526,7 +545,9 @@ def normalise(
     elif layout.hour_numbers:
         interval = pc.fill_null(interval, 60)
     if interval_from_reads is not None:
-        interval = pc.fill_null(interval, pa.array(np.where(interval_from_reads > 0, interval_from_reads, None), pa.int32(), from_pandas=True))
+        interval = pc.fill_null(
+            interval, pa.array(np.where(interval_from_reads > 0, interval_from_reads, None), pa.int32(), from_pandas=True)
+        )
     if pc.any(pc.is_null(interval)).as_py():
         inferred = infer_intervals(meter_names, meter_codes, epoch_ms, has_time & (meter_codes >= 0), state)
         interval = pc.fill_null(interval, pa.array(np.where(inferred > 0, inferred, None), pa.int32(), from_pandas=True))
@@ -553,8 +574,16 @@ def normalise(
     kwh_np = pc.fill_null(kwh, np.nan).to_numpy(zero_copy_only=False)
 
     parse_error = pc.coalesce(
-        oversized, meter_error, time_error, value_error, unit_error, flow_error, quality_error,
-        register_error, interval_error, interval_missing,
+        oversized,
+        meter_error,
+        time_error,
+        value_error,
+        unit_error,
+        flow_error,
+        quality_error,
+        register_error,
+        interval_error,
+        interval_missing,
     )
 
     ok = pc.is_null(parse_error).to_numpy(zero_copy_only=False)

@@ -147,9 +147,7 @@ def _show(value: float) -> str:
     return repr(value)
 
 
-def detect_number_format(
-    samples: Sequence[str | None], decimal_mark: str | None = None, column: str = "value"
-) -> NumberFormat:
+def detect_number_format(samples: Sequence[str | None], decimal_mark: str | None = None, column: str = "value") -> NumberFormat:
     """The number format of one column, from a sample of its cell texts.
 
     ``samples``: up to a few thousand cells in any order; ``None``, placeholders and
@@ -244,17 +242,13 @@ def _classify_rejects(text: pa.Array, reject: pa.Array) -> tuple[pa.Array, pa.Ar
     if not pc.any(reject).as_py():
         return pc.is_null(text), pa.nulls(n, pa.string())
     cells = pc.utf8_trim_whitespace(pc.filter(text, reject))
-    placeholder_here = pc.or_(
-        pc.is_null(cells), pc.is_in(pc.utf8_lower(cells), value_set=_PLACEHOLDER_SET)
-    )
+    placeholder_here = pc.or_(pc.is_null(cells), pc.is_in(pc.utf8_lower(cells), value_set=_PLACEHOLDER_SET))
     is_placeholder = _scatter(reject, placeholder_here, pa.scalar(False))
     is_placeholder = pc.or_(is_placeholder, pc.is_null(text))
     bad_cells = pc.filter(cells, pc.invert(placeholder_here))
     if len(bad_cells) == 0:
         return is_placeholder, pa.nulls(n, pa.string())
-    messages = pc.binary_join_element_wise(
-        "value '", pc.utf8_slice_codeunits(bad_cells, 0, 40), "' is not a number", ""
-    )
+    messages = pc.binary_join_element_wise("value '", pc.utf8_slice_codeunits(bad_cells, 0, 40), "' is not a number", "")
     bad = pc.and_(reject, pc.invert(is_placeholder))
     return is_placeholder, _scatter(bad, messages, pa.scalar(None, pa.string()))
 

@@ -8,11 +8,24 @@ import json
 from dataclasses import asdict, dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import UsageError  # options' own error: importable from here as before
+
 # Roles an input column can play (``--column ROLE=HEADER`` or ``ROLE=#position``); the
 # header words recognised for each role without configuration are in layout.py.
 COLUMN_ROLES = (
-    "meter_id", "timestamp", "date", "time", "hour", "end_time", "value", "import", "export",
-    "unit", "interval_minutes", "quality", "flow",
+    "meter_id",
+    "timestamp",
+    "date",
+    "time",
+    "hour",
+    "end_time",
+    "value",
+    "import",
+    "export",
+    "unit",
+    "interval_minutes",
+    "quality",
+    "flow",
 )
 INTERVAL_CONVENTIONS = ("auto", "beginning", "ending")
 FLOWS = ("import", "export", "net")
@@ -26,10 +39,6 @@ POWER_UNITS = {"kw": 1.0, "w": 0.001, "mw": 1000.0}
 
 
 DEFAULT_MAX_BAD_ROW_SHARE = 0.25
-
-
-class UsageError(ValueError):
-    """Options that cannot work, whatever the file holds."""
 
 
 @dataclass(frozen=True)
@@ -54,20 +63,14 @@ class IngestOptions:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise UsageError(
-                f"unknown timezone {self.timezone!r}: use an IANA name such as 'Europe/Paris' or 'UTC'"
-            ) from None
+            raise UsageError(f"unknown timezone {self.timezone!r}: use an IANA name such as 'Europe/Paris' or 'UTC'") from None
         if self.unit is not None and normalise_unit(self.unit) is None:
             raise UsageError(f"unknown unit {self.unit!r}: use Wh, kWh, MWh or kW (average power)")
-        if self.interval_minutes is not None and (
-            self.interval_minutes <= 0 or 1440 % self.interval_minutes
-        ):
+        if self.interval_minutes is not None and (self.interval_minutes <= 0 or 1440 % self.interval_minutes):
             raise UsageError("--interval-minutes must be a positive divisor of 1440 (e.g. 5, 15, 30, 60)")
         unknown_roles = set(self.column_map) - set(COLUMN_ROLES)
         if unknown_roles:
-            raise UsageError(
-                f"unknown column role(s) {sorted(unknown_roles)}: map one of {sorted(COLUMN_ROLES)}"
-            )
+            raise UsageError(f"unknown column role(s) {sorted(unknown_roles)}: map one of {sorted(COLUMN_ROLES)}")
         for name, value, allowed in (
             ("--interval-convention", self.interval_convention, INTERVAL_CONVENTIONS),
             ("--flow", self.flow, FLOWS),
@@ -93,10 +96,7 @@ class IngestOptions:
         rejected for too many bad rows can be ingested again with a looser one. Options
         added later are left out at their default, so earlier ingest ids stay valid too."""
         defaults = IngestOptions.__dataclass_fields__
-        chosen = {
-            k: v for k, v in asdict(self).items()
-            if k not in _ADDED_OPTIONS or v != defaults[k].default
-        }
+        chosen = {k: v for k, v in asdict(self).items() if k not in _ADDED_OPTIONS or v != defaults[k].default}
         chosen["max_bad_row_share"] = DEFAULT_MAX_BAD_ROW_SHARE
         # Undecided lands what "not a register" lands (a file that looks like one is
         # refused), so both keep the ingest id issued when the default was False.
@@ -106,8 +106,7 @@ class IngestOptions:
 
 # Options added after ingest ids were first issued: left out of the fingerprint at their
 # default, so re-ingesting bytes ingested before they existed still answers "nothing changed".
-_ADDED_OPTIONS = ("interval_convention", "flow", "date_order", "decimal_mark", "delimiter", "max_kw",
-                  "register_max_gap_minutes")
+_ADDED_OPTIONS = ("interval_convention", "flow", "date_order", "decimal_mark", "delimiter", "max_kw", "register_max_gap_minutes")
 
 
 def normalise_unit(unit: str) -> str | None:

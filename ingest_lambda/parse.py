@@ -116,7 +116,7 @@ class Upload:
             self._digest = digest.hexdigest()
         return self._digest
 
-    def plain(self) -> "Upload":
+    def plain(self) -> Upload:
         """The upload with any gzip layer removed and old Mac line ends (CR only) read
         as line feeds. The result may be a temporary file: ``release`` deletes it."""
         head = self.head(MAX_HEADER_BYTES)
@@ -157,9 +157,7 @@ def _write_plain(source, compressed_size: int | None) -> Upload:
         try:
             return source.read(size)
         except (EOFError, OSError, zlib.error):
-            raise FileRejected(
-                "the gzip file is truncated or corrupt; upload it again, complete", "corrupt_gzip"
-            ) from None
+            raise FileRejected("the gzip file is truncated or corrupt; upload it again, complete", "corrupt_gzip") from None
 
     handle, name = tempfile.mkstemp(prefix="upload-", suffix=".csv")
     try:
@@ -206,13 +204,11 @@ def _check_inflated(inflated: int, compressed: int) -> None:
 
 def _check_text(head: bytes) -> bytes:
     if head.startswith(UTF8_BOM):
-        head = head[len(UTF8_BOM):]
+        head = head[len(UTF8_BOM) :]
     if not head.strip():
         raise FileRejected("the file is empty: it holds no header and no rows", "empty_file")
     if b"\x00" in head:
-        raise FileRejected(
-            "the file is binary, not a CSV text file (an Excel .xlsx? export it as CSV)", "not_text"
-        )
+        raise FileRejected("the file is binary, not a CSV text file (an Excel .xlsx? export it as CSV)", "not_text")
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -236,16 +232,11 @@ def read_upload(upload: Upload, table, block_bytes: int = DEFAULT_BLOCK_BYTES) -
     Errors found later in the file (a line too long for a block, a broken quote) raise
     FileRejected from the batch iterator.
     """
-    return CsvUpload(
-        table.names, table.delimiter, _batches(upload, table.data_offset, table.names, table.delimiter, block_bytes)
-    )
+    return CsvUpload(table.names, table.delimiter, _batches(upload, table.data_offset, table.names, table.delimiter, block_bytes))
 
 
 MAX_LINE_BYTES = 64 << 20
-UNCLOSED_QUOTE_REASON = (
-    "a double quote opens a field that is never closed; remove the stray quote (or close it) "
-    "and upload the file again"
-)
+UNCLOSED_QUOTE_REASON = "a double quote opens a field that is never closed; remove the stray quote (or close it) and upload the file again"
 BAD_UTF8_REASON = "the row holds bytes that are not UTF-8 text (column {column!r}); save the file as CSV UTF-8"
 _SCAN_SLICE = 4 << 20
 
@@ -324,9 +315,7 @@ def _line_chunks(stream, block_bytes: int, delimiter: str = ",") -> Iterator[tup
         cut = _last_row_end(buffer, quotes, len(buffer))
         if not cut:
             if len(buffer) > MAX_LINE_BYTES:
-                raise FileRejected(
-                    f"a line is longer than {MAX_LINE_BYTES >> 20} MiB: this is not a meter CSV", "huge_line"
-                )
+                raise FileRejected(f"a line is longer than {MAX_LINE_BYTES >> 20} MiB: this is not a meter CSV", "huge_line")
             continue
         yield buffer[:cut], False
         buffer = buffer[cut:]
@@ -403,9 +392,7 @@ def _parse_chunk_with_bad_utf8(chunk: bytes, names: list[str], delimiter: str) -
     return table, sorted(malformed)
 
 
-def _batches(
-    upload: Upload, data_offset: int, names: list[str], delimiter: str, block_bytes: int
-) -> Iterator[TextBatch]:
+def _batches(upload: Upload, data_offset: int, names: list[str], delimiter: str, block_bytes: int) -> Iterator[TextBatch]:
     """Text batches of the upload, parsed in a thread of its own one piece ahead of the
     batch being validated (a bounded queue keeps memory flat)."""
 

@@ -25,13 +25,13 @@ import datetime as dt
 import hashlib
 import json
 import os
+import queue
 import shutil
 import tempfile
 import threading
-import queue
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -516,8 +516,13 @@ class _Run:
         report.quarantine_object = self.lakehouse.quarantine.uri(f"{folder}/{name}")
         self.lakehouse.quarantine.write_json(
             f"{folder}/reason.json",
-            {"source_key": self.source_key, "reason": rejected.reason, "code": rejected.code,
-             "rows_in": report.rows_in, "rejected_at": self.now.isoformat()},
+            {
+                "source_key": self.source_key,
+                "reason": rejected.reason,
+                "code": rejected.code,
+                "rows_in": report.rows_in,
+                "rejected_at": self.now.isoformat(),
+            },
         )
         if not rows_written:
             self.tally = None
@@ -610,7 +615,7 @@ class _BackgroundParquetWriter:
             raise self._error
         self._queue.put(table)
 
-    def __enter__(self) -> "_BackgroundParquetWriter":
+    def __enter__(self) -> _BackgroundParquetWriter:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -626,6 +631,5 @@ def _raw_records(table: pa.Table, positions: np.ndarray) -> list[str]:
     # upload stays untouched in raw/.
     subset = table.take(pa.array(positions, pa.int64()))
     return [
-        json.dumps({k: (v[:500] if isinstance(v, str) else v) for k, v in row.items()}, ensure_ascii=False)
-        for row in subset.to_pylist()
+        json.dumps({k: (v[:500] if isinstance(v, str) else v) for k, v in row.items()}, ensure_ascii=False) for row in subset.to_pylist()
     ]

@@ -28,9 +28,7 @@ def register_to_interval_energy(
         if previous is None:
             problems.append((pos, "first register read of the meter: it opens the first interval"))
         elif value[pos] < previous[1]:
-            problems.append(
-                (pos, f"register fell from {previous[1]:g} to {value[pos]:g} (reset or rollover): interval energy unknown")
-            )
+            problems.append((pos, f"register fell from {previous[1]:g} to {value[pos]:g} (reset or rollover): interval energy unknown"))
         else:
             # to a micro-watt-hour: the difference of two reads near 15,000 carries binary
             # noise (1.30099999999948 for 1.301) that no register's precision has
@@ -40,11 +38,14 @@ def register_to_interval_energy(
     return energy, start_ms, problems
 
 
-
-
 def resample_register_reads(
-    meter_names: list, epoch_ms: np.ndarray, value: np.ndarray, valid: np.ndarray, state,
-    grid_minutes: int, max_gap_minutes: int,
+    meter_names: list,
+    epoch_ms: np.ndarray,
+    value: np.ndarray,
+    valid: np.ndarray,
+    state,
+    grid_minutes: int,
+    max_gap_minutes: int,
 ) -> tuple[list[tuple[int, int, float]], dict[int, str], set[int]]:
     """Cumulative register values read at irregular times (whenever the register
     changed) into energy per interval of a regular grid, by linear apportionment.
@@ -76,8 +77,7 @@ def resample_register_reads(
             continue
         t0, v0 = previous
         if t1 == t0:
-            problems[pos] = ("a second read at the same time with another value" if v1 != v0
-                             else "exact repeat of an earlier register read")
+            problems[pos] = "a second read at the same time with another value" if v1 != v0 else "exact repeat of an earlier register read"
             state.register_last[meter] = previous
             continue
         if v1 < v0:
@@ -86,8 +86,10 @@ def resample_register_reads(
             continue
         rise = v1 - v0
         if t1 - t0 > max_gap_minutes * 60_000 and rise > 0:
-            problems[pos] = (f"the register rose by {rise:g} over {(t1 - t0) / 3_600_000:.1f} hours without reads, longer "
-                             f"than {max_gap_minutes} minutes: when it was used is unknown, so those intervals are left out")
+            problems[pos] = (
+                f"the register rose by {rise:g} over {(t1 - t0) / 3_600_000:.1f} hours without reads, longer "
+                f"than {max_gap_minutes} minutes: when it was used is unknown, so those intervals are left out"
+            )
             opened.pop(meter, None)
             continue
         # The open interval continues only if this span starts where coverage ended.

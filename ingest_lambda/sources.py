@@ -33,7 +33,7 @@ class SourceConfig:
     sources: tuple[dict, ...] = ()
 
     @classmethod
-    def parse(cls, text: str, origin: str = "source configuration") -> "SourceConfig":
+    def parse(cls, text: str, origin: str = "source configuration") -> SourceConfig:
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -46,14 +46,14 @@ class SourceConfig:
                 raise UsageError(f"{origin}: unknown option(s) {sorted(unknown)}; known: {sorted(OPTION_NAMES)}")
         for entry in sources:
             if not entry.get("prefix"):
-                raise UsageError(f"{origin}: every source needs a prefix, e.g. \"raw/site-a/\"")
+                raise UsageError(f'{origin}: every source needs a prefix, e.g. "raw/site-a/"')
         config = cls(defaults, sources)
         for entry in sources:  # fail at load time, not on the first upload
             config.options_for(entry["prefix"])
         return config
 
     @classmethod
-    def load(cls, uri: str | None, missing_ok: bool = False) -> "SourceConfig":
+    def load(cls, uri: str | None, missing_ok: bool = False) -> SourceConfig:
         """From a local path or an s3:// URI; an empty configuration when none is given
         (or, with missing_ok, when the file does not exist yet)."""
         if not uri:

@@ -31,7 +31,7 @@ class Area:
     root: str
 
     @classmethod
-    def from_uri(cls, uri: str) -> "Area":
+    def from_uri(cls, uri: str) -> Area:
         if "://" not in uri:
             local = pafs.LocalFileSystem()
             return cls(local, pafs.LocalFileSystem().normalize_path(str(uri)).rstrip("/"))
@@ -129,7 +129,7 @@ class Lakehouse:
     dq: Area
 
     @classmethod
-    def local(cls, home: str) -> "Lakehouse":
+    def local(cls, home: str) -> Lakehouse:
         return cls(
             lake=Area.from_uri(f"{home}/lake"),
             quarantine=Area.from_uri(f"{home}/quarantine"),

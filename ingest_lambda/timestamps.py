@@ -51,11 +51,30 @@ DATE_ORDERS = ("dmy", "mdy", "ymd")
 # repeated hours) are the earlier reading of an autumn wall-clock time, fold 0;
 # standard-time names (and "B") the later one, fold 1.
 FOLD_LABELS = {
-    "A": 0, "B": 1,
-    "EDT": 0, "EST": 1, "CDT": 0, "CST": 1, "MDT": 0, "MST": 1, "PDT": 0, "PST": 1,
-    "AKDT": 0, "AKST": 1, "HDT": 0, "HST": 1,
-    "CEST": 0, "CET": 1, "MESZ": 0, "MEZ": 1, "BST": 0, "GMT": 1,
-    "EEST": 0, "EET": 1, "WEST": 0, "WET": 1,
+    "A": 0,
+    "B": 1,
+    "EDT": 0,
+    "EST": 1,
+    "CDT": 0,
+    "CST": 1,
+    "MDT": 0,
+    "MST": 1,
+    "PDT": 0,
+    "PST": 1,
+    "AKDT": 0,
+    "AKST": 1,
+    "HDT": 0,
+    "HST": 1,
+    "CEST": 0,
+    "CET": 1,
+    "MESZ": 0,
+    "MEZ": 1,
+    "BST": 0,
+    "GMT": 1,
+    "EEST": 0,
+    "EET": 1,
+    "WEST": 0,
+    "WET": 1,
 }
 # Longest names first so that "CEST" is not read as "C" + "EST".
 _LABEL_ALTERNATION = "|".join(sorted(FOLD_LABELS, key=len, reverse=True))
@@ -131,8 +150,16 @@ class TimeFormat:
             return f"the format {self.pattern!r}"
         text = self.pattern or ""
         for directive, shown in (
-            ("%Y", "yyyy"), ("%y", "yy"), ("%m", "mm"), ("%d", "dd"), ("%H", "HH"),
-            ("%I", "hh"), ("%M", "MM"), ("%S", "SS"), ("%p", "AM/PM"), ("%z", "±hh:mm"),
+            ("%Y", "yyyy"),
+            ("%y", "yy"),
+            ("%m", "mm"),
+            ("%d", "dd"),
+            ("%H", "HH"),
+            ("%I", "hh"),
+            ("%M", "MM"),
+            ("%S", "SS"),
+            ("%p", "AM/PM"),
+            ("%z", "±hh:mm"),
         ):
             text = text.replace(directive, shown)
         if self.fraction:
@@ -216,9 +243,7 @@ def _decide_day_first(matches: list[re.Match], column: str) -> tuple[bool, str |
         return True, "day and month equal in every sample date"
     times_per_date: dict[tuple, set] = {}
     for m in matches:
-        times_per_date.setdefault((m.group("y2"), m.group("a2"), m.group("b2")), set()).add(
-            (m.group("H"), m.group("M"), m.group("S"))
-        )
+        times_per_date.setdefault((m.group("y2"), m.group("a2"), m.group("b2")), set()).add((m.group("H"), m.group("M"), m.group("S")))
     if any(len(t) > 1 for t in times_per_date.values()):
 
         def run(day_first: bool) -> bool:
@@ -264,7 +289,7 @@ def _detect_datetime(cells: list[str], labels: bool, kinds, date_order, column) 
     if len(year_first) >= len(year_last) or date_order == "ymd":
         order, day_first = "ymd", None
         used = year_first or year_last
-        sep = (used[0].group("s1") or used[0].group("s2"))
+        sep = used[0].group("s1") or used[0].group("s2")
         two_digit = bool(year_last) and not year_first
     else:
         used = year_last
@@ -293,8 +318,15 @@ def _detect_datetime(cells: list[str], labels: bool, kinds, date_order, column) 
     if has_offset:
         pattern += "%z"
     return TimeFormat(
-        kind, pattern, day_first, has_offset, order=order, two_digit_year=two_digit,
-        fraction=fraction, labels=labels, basis=basis,
+        kind,
+        pattern,
+        day_first,
+        has_offset,
+        order=order,
+        two_digit_year=two_digit,
+        fraction=fraction,
+        labels=labels,
+        basis=basis,
     )
 
 

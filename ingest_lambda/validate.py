@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from .options import DEFAULT_MAX_KW
+from .settings import IngestSettings
 
 SUITE_NAME = "readings"
 # Thresholds a source may set (IngestOptions), with their defaults from there.
@@ -30,9 +31,9 @@ SUITE_PARAMETER_DEFAULTS = {"max_kw": DEFAULT_MAX_KW}
 
 
 def suite_path() -> Path:
-    configured = os.environ.get("ENERGY_EXPECTATIONS_DIR")
+    configured = IngestSettings.from_environment().expectations_dir
     if configured:
-        return Path(configured) / f"{SUITE_NAME}.json"
+        return configured / f"{SUITE_NAME}.json"
     packaged = Path(__file__).with_name("expectations") / f"{SUITE_NAME}.json"
     if packaged.exists():
         return packaged
@@ -92,11 +93,9 @@ class _Validator:
         self.batch_definition = asset.add_batch_definition_whole_dataframe("upload")
         self._lock = threading.Lock()  # one context: validations in threads take turns
         # Only the columns the rules look at go to pandas (no meter or zone strings).
-        self.columns = sorted(
-            {e.configuration.kwargs["column"] for e in self.suite.expectations if "column" in e.configuration.kwargs}
-        )
+        self.columns = sorted({e.configuration.kwargs["column"] for e in self.suite.expectations if "column" in e.configuration.kwargs})
 
-    def new_tally(self, parameters: dict | None = None) -> "ValidationTally":
+    def new_tally(self, parameters: dict | None = None) -> ValidationTally:
         """An empty tally of the suite's outcomes; ``parameters`` as for validate."""
         in_force = {**SUITE_PARAMETER_DEFAULTS, **(parameters or {})}
         outcomes = []
@@ -122,7 +121,8 @@ class _Validator:
         with self._lock:
             batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
             result = batch.validate(
-                self.suite, result_format={"result_format": "COMPLETE"},
+                self.suite,
+                result_format={"result_format": "COMPLETE"},
                 expectation_parameters={**SUITE_PARAMETER_DEFAULTS, **(parameters or {})},
             )
         in_force = {**SUITE_PARAMETER_DEFAULTS, **(parameters or {})}

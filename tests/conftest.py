@@ -47,8 +47,7 @@ def lakehouse(workspace) -> Lakehouse:
 def defined_unit_tests() -> int:
     """How many dbt unit tests the project's YAML defines."""
     return sum(
-        len((yaml.safe_load(path.read_text()) or {}).get("unit_tests") or [])
-        for path in (REPO / "dbt_project" / "models").rglob("*.yml")
+        len((yaml.safe_load(path.read_text()) or {}).get("unit_tests") or []) for path in (REPO / "dbt_project" / "models").rglob("*.yml")
     )
 
 
@@ -106,8 +105,12 @@ def moto_endpoint():
     urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")).close()
     saved = dict(os.environ)
     os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
-        AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1", AWS_ENDPOINT_URL=f"http://{host}:{port}",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_ENDPOINT_URL=f"http://{host}:{port}",
     )
     try:
         yield f"http://{host}:{port}"

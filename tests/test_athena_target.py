@@ -38,8 +38,7 @@ def athena_account(moto_endpoint, tmp_path_factory):
         glue.create_database(DatabaseInput={"Name": database})
     boto3.client("athena").create_work_group(
         Name="energy",
-        Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{RESULTS_BUCKET}/"},
-                       "EnforceWorkGroupConfiguration": True},
+        Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{RESULTS_BUCKET}/"}, "EnforceWorkGroupConfiguration": True},
     )
     home = tmp_path_factory.mktemp("athena")
     return {
@@ -54,8 +53,9 @@ def athena_account(moto_endpoint, tmp_path_factory):
 
 
 def dbt(arguments: list[str], environment: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([DBT, *arguments, "--target", "athena"], cwd=REPO / "dbt_project",
-                          env=environment, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [DBT, *arguments, "--target", "athena"], cwd=REPO / "dbt_project", env=environment, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_dbt_debug_connects_to_athena(athena_account):

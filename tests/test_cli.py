@@ -14,9 +14,7 @@ def test_ingest_accepted_file_exits_0_and_stages_raw(workspace):
     result = run_cli("ingest", str(CORPUS / "negative_and_absurd_energy.csv"))
     assert result.exit_code == 0, result.output
     assert "accepted" in result.output
-    assert (workspace.raw / "negative_and_absurd_energy.csv").read_bytes() == (
-        CORPUS / "negative_and_absurd_energy.csv"
-    ).read_bytes()
+    assert (workspace.raw / "negative_and_absurd_energy.csv").read_bytes() == (CORPUS / "negative_and_absurd_energy.csv").read_bytes()
     assert len(list((workspace.lake / "readings").glob("*/*.parquet"))) == 1
 
 
@@ -37,9 +35,18 @@ def test_ingest_usage_errors_exit_2(workspace):
 
 def test_ingest_options_reach_the_core(workspace):
     result = run_cli(
-        "ingest", str(CORPUS / "mapped_columns.csv"),
-        "--column", "timestamp=Zeit", "--column", "meter_id=Zähler", "--column", "value=Energie (kWh)",
-        "--timezone", "Europe/Berlin", "--unit", "Wh",
+        "ingest",
+        str(CORPUS / "mapped_columns.csv"),
+        "--column",
+        "timestamp=Zeit",
+        "--column",
+        "meter_id=Zähler",
+        "--column",
+        "value=Energie (kWh)",
+        "--timezone",
+        "Europe/Berlin",
+        "--unit",
+        "Wh",
     )
     assert result.exit_code == 0, result.output
     import pyarrow.parquet as pq
@@ -79,7 +86,10 @@ def test_installed_console_script_reports_without_traceback(tmp_path):
     env = {**os.environ, "ENERGY_HOME": str(tmp_path / "home")}
     done = subprocess.run(
         [str(energy), "ingest", str(CORPUS / "truncated.csv.gz")],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert done.returncode == 1
     assert "gzip file is truncated" in done.stdout + done.stderr
@@ -90,10 +100,19 @@ def test_build_summarises_failed_tests(workspace, monkeypatch):
     from energy import cli
     from energy.warehouse import BuildResult, NodeFailure
 
-    failed = BuildResult(success=False, counts={"pass": 80, "fail": 1}, failures=[
-        NodeFailure("not_null_fct_daily_consumption_total_kwh", "test", "Got 3 results, configured to fail if != 0",
-                    failing_rows=3, compiled_sql="dbt/target/compiled/not_null.sql"),
-    ])
+    failed = BuildResult(
+        success=False,
+        counts={"pass": 80, "fail": 1},
+        failures=[
+            NodeFailure(
+                "not_null_fct_daily_consumption_total_kwh",
+                "test",
+                "Got 3 results, configured to fail if != 0",
+                failing_rows=3,
+                compiled_sql="dbt/target/compiled/not_null.sql",
+            ),
+        ],
+    )
     monkeypatch.setattr(cli, "build_warehouse", lambda *args, **kwargs: failed)
     monkeypatch.setenv("COLUMNS", "200")
     result = run_cli("build")
@@ -160,8 +179,10 @@ def test_inspect_takes_the_power_cap(workspace, tmp_path):
     """A 20 MW site: 6,000 kWh a quarter hour is above the default cap (10,000 kW) and
     every row would be quarantined; with --max-kw 30000 each lands."""
     path = tmp_path / "smelter.csv"
-    path.write_text("meter_id,timestamp,kwh\n" + "".join(
-        f"s1,2024-03-04 {h:02d}:{m:02d},{5000 + h * 10 + m / 15:.1f}\n" for h in range(2) for m in (0, 15, 30, 45)))
+    path.write_text(
+        "meter_id,timestamp,kwh\n"
+        + "".join(f"s1,2024-03-04 {h:02d}:{m:02d},{5000 + h * 10 + m / 15:.1f}\n" for h in range(2) for m in (0, 15, 30, 45))
+    )
     capped = run_cli("inspect", str(path))
     assert capped.exit_code == 1 and "implausible energy" in capped.output, capped.output
     assert "cap of 10,000 kW" in capped.output.replace("\n", " ")
@@ -177,8 +198,9 @@ def test_a_preamble_taken_for_a_header_is_never_quoted(workspace, tmp_path):
     """No row holds a date this tool reads: the first line is taken as the header, and
     it may be a customer's name and address, so no message or record repeats it."""
     path = tmp_path / "statement.csv"
-    path.write_text("Customer: Jane Doe, 12 Oak Rd, Springfield\nAccount 5550001\n\nWhen,Wert [kWh]\n"
-                    "Mar 4 2024 12:00AM,0.5\nMar 4 2024 1:00AM,0.5\n")
+    path.write_text(
+        "Customer: Jane Doe, 12 Oak Rd, Springfield\nAccount 5550001\n\nWhen,Wert [kWh]\nMar 4 2024 12:00AM,0.5\nMar 4 2024 1:00AM,0.5\n"
+    )
     result = run_cli("ingest", str(path))
     assert result.exit_code == 1
     assert "Jane" not in result.output and "Oak" not in result.output
@@ -213,8 +235,9 @@ def test_a_file_system_error_is_one_line_naming_the_path(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     environment = {**os.environ, "ENERGY_HOME": str(blocker / "home"), "COLUMNS": "200"}
-    result = subprocess.run([sys.executable, "-m", "energy.cli", "generate", "--days", "1"],
-                            capture_output=True, text=True, env=environment, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "energy.cli", "generate", "--days", "1"], capture_output=True, text=True, env=environment, timeout=120
+    )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "ENERGY_HOME" in result.stderr
     assert str(blocker) in result.stderr.replace("\n", "")

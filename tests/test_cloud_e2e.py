@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import boto3
 import pytest
-import trino
 
+import trino
 from infra.deploy import deploy_stack
 from sampledata.generator import generate_long_format
 
@@ -36,12 +36,22 @@ class LambdaContext:
 def object_created_event(bucket: str, key: str, size: int) -> dict:
     """What S3 sends to EventBridge for a new object."""
     return {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Object Created", "source": "aws.s3",
-        "account": "123456789012", "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1", "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {"version": "0", "bucket": {"name": bucket},
-                   "object": {"key": key, "size": size, "etag": uuid.uuid4().hex, "sequencer": "0062E99A88DC407460"},
-                   "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012", "reason": "PutObject"},
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": size, "etag": uuid.uuid4().hex, "sequencer": "0062E99A88DC407460"},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
     }
 
 
@@ -59,8 +69,12 @@ def function_environment(name: str) -> dict[str, str]:
 
 
 def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, trino_port, tmp_path, monkeypatch):
-    outputs = deploy_stack(boto3.client("cloudformation"), "energy", {"ImageUri": "123456789012.dkr.ecr.us-east-1"
-                                                                     ".amazonaws.com/energy-lambda:e2e"}, wait_seconds=60)
+    outputs = deploy_stack(
+        boto3.client("cloudformation"),
+        "energy",
+        {"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/energy-lambda:e2e"},
+        wait_seconds=60,
+    )
     raw_bucket, lake_bucket = outputs["RawBucket"], outputs["LakeBucket"]
     s3 = boto3.client("s3")
 
@@ -74,8 +88,9 @@ def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, t
     # A producer can write anything into the raw bucket, a sources.json too: the ingest
     # reads its rules from the SSM parameter the stack names (none written here: the
     # defaults), so this one, which would reject every upload, changes nothing.
-    s3.put_object(Bucket=raw_bucket, Key="config/sources.json",
-                  Body=json.dumps({"defaults": {"column_map": {"meter_id": "no_such_column"}}}).encode())
+    s3.put_object(
+        Bucket=raw_bucket, Key="config/sources.json", Body=json.dumps({"defaults": {"column_map": {"meter_id": "no_such_column"}}}).encode()
+    )
 
     # 2. The ingest Lambda, configured as deployed, handles the event.
     for name, value in function_environment(outputs["IngestFunction"]).items():
@@ -101,15 +116,33 @@ def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, t
         functions.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
     events = boto3.client("events")
     for _ in range(2):
-        sent = events.put_events(Entries=[{"Source": "aws.s3", "DetailType": "Object Created",
-                                           "Detail": json.dumps(landed["detail"]), "Resources": landed["resources"]}])
+        sent = events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.s3",
+                    "DetailType": "Object Created",
+                    "Detail": json.dumps(landed["detail"]),
+                    "Resources": landed["resources"],
+                }
+            ]
+        )
         assert sent["FailedEntryCount"] == 0
     sqs = boto3.client("sqs")
     queue = sqs.get_queue_url(QueueName="energy-dbt-runs.fifo")["QueueUrl"]
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
     assert len(messages) == 2 and {m["Attributes"]["MessageGroupId"] for m in messages} == {"dbt-build"}
-    batch = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                          "attributes": m["Attributes"], "eventSource": "aws:sqs"} for m in messages]}
+    batch = {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m["Attributes"],
+                "eventSource": "aws:sqs",
+            }
+            for m in messages
+        ]
+    }
 
     # 3. The dbt runner takes the burst as one build. The warehouse is Trino here (Athena
     #    cannot run locally); the lake is read from S3 where the ingest put it.
@@ -121,13 +154,20 @@ def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, t
         "\"hive.metastore\" = 'file', \"hive.metastore.catalog.dir\" = 'local:///s3-metastore', "
         f"\"fs.native-local.enabled\" = 'true', \"local.location\" = '{tmp_path}', "
         f"\"fs.native-s3.enabled\" = 'true', \"s3.endpoint\" = '{moto_endpoint}', \"s3.region\" = 'us-east-1', "
-        "\"s3.path-style-access\" = 'true', \"s3.aws-access-key\" = 'testing', \"s3.aws-secret-key\" = 'testing')")
+        "\"s3.path-style-access\" = 'true', \"s3.aws-access-key\" = 'testing', \"s3.aws-secret-key\" = 'testing')"
+    )
     cursor.fetchall()
     schema = f"energy_e2e_{uuid.uuid4().hex[:6]}"
     runner_environment = function_environment(outputs["DbtRunnerFunction"])
-    for name, value in {**runner_environment, "ENERGY_DBT_TARGET": "trino", "ENERGY_HOME": str(tmp_path / "runner"),
-                        "TRINO_PORT": trino_port, "TRINO_SCHEMA": schema, "TRINO_LAKE_CATALOG": catalog,
-                        "ENERGY_LAKE_LOCATION": f"s3://{lake_bucket}"}.items():
+    for name, value in {
+        **runner_environment,
+        "ENERGY_DBT_TARGET": "trino",
+        "ENERGY_HOME": str(tmp_path / "runner"),
+        "TRINO_PORT": trino_port,
+        "TRINO_SCHEMA": schema,
+        "TRINO_LAKE_CATALOG": catalog,
+        "ENERGY_LAKE_LOCATION": f"s3://{lake_bucket}",
+    }.items():
         monkeypatch.setenv(name, value)
     from energy.runner import handler as runner
 
@@ -141,8 +181,7 @@ def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, t
         with sample.data_path.open() as handle:
             for row in csv.DictReader(handle):
                 expected[(row["meter_id"], row["timestamp"][:10])] += float(row["value"])
-        cursor.execute(f"select meter_id, cast(reading_date as varchar), total_kwh "
-                       f"from iceberg.{schema}.fct_daily_consumption")
+        cursor.execute(f"select meter_id, cast(reading_date as varchar), total_kwh from iceberg.{schema}.fct_daily_consumption")
         got = {(meter, day): kwh for meter, day, kwh in cursor.fetchall()}
         assert got.keys() == expected.keys()
         for day, kwh in expected.items():
@@ -151,15 +190,24 @@ def test_upload_to_raw_lands_in_the_lake_and_dbt_builds_from_it(moto_endpoint, t
         # 5. The weekly schedule's request (an EventBridge Scheduled Event, through the same
         #    queue): the runner compacts and expires the Iceberg tables, builds nothing, and
         #    no row changes.
-        weekly = {"Records": [{"messageId": "weekly", "eventSource": "aws:sqs", "body": json.dumps(
-            {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})}]}
+        weekly = {
+            "Records": [
+                {
+                    "messageId": "weekly",
+                    "eventSource": "aws:sqs",
+                    "body": json.dumps({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
+                }
+            ]
+        }
         maintained = runner(weekly, LambdaContext(outputs["DbtRunnerFunction"]))
         assert maintained["status"] == "maintained", maintained
-        cursor.execute(f"select meter_id, cast(reading_date as varchar), total_kwh "
-                       f"from iceberg.{schema}.fct_daily_consumption")
+        cursor.execute(f"select meter_id, cast(reading_date as varchar), total_kwh from iceberg.{schema}.fct_daily_consumption")
         assert {(meter, day): kwh for meter, day, kwh in cursor.fetchall()} == got
     finally:
-        for statement in (f"drop schema if exists iceberg.{schema} cascade",
-                          f"drop schema if exists {catalog}.{schema}_lake cascade", f"drop catalog {catalog}"):
+        for statement in (
+            f"drop schema if exists iceberg.{schema} cascade",
+            f"drop schema if exists {catalog}.{schema}_lake cascade",
+            f"drop catalog {catalog}",
+        ):
             cursor.execute(statement)
             cursor.fetchall()

@@ -25,9 +25,14 @@ def site(workspace):
     (workspace.dq / "data_docs" / "index.html").write_text("<p>data docs</p>")
     (validations / "upload.html").write_text("<p>one upload</p>")
     (validations / "empty").mkdir()
-    for private in (workspace.warehouse, workspace.home / "sources.json", workspace.raw / "upload.csv",
-                    workspace.quarantine / "files" / "abc" / "upload.csv", workspace.dq / "ingests" / "abc.json",
-                    workspace.reports / "private.html"):
+    for private in (
+        workspace.warehouse,
+        workspace.home / "sources.json",
+        workspace.raw / "upload.csv",
+        workspace.quarantine / "files" / "abc" / "upload.csv",
+        workspace.dq / "ingests" / "abc.json",
+        workspace.reports / "private.html",
+    ):
         private.parent.mkdir(parents=True, exist_ok=True)
         private.write_bytes(SECRET)
     # Symlinks planted inside a site, pointing out of it.
@@ -60,9 +65,13 @@ def get(server, path: str, host: str | None = None, method: str = "GET") -> tupl
 
 
 def test_the_sites_and_the_report_are_served(server):
-    for path, text in (("/reports/docs/lineage.html", b"lineage"), ("/dq/data_docs/index.html", b"data docs"),
-                       ("/dq/data_docs/", b"data docs"), ("/dq/data_docs/validations/upload.html", b"one upload"),
-                       ("/reports/report.html", b"report")):
+    for path, text in (
+        ("/reports/docs/lineage.html", b"lineage"),
+        ("/dq/data_docs/index.html", b"data docs"),
+        ("/dq/data_docs/", b"data docs"),
+        ("/dq/data_docs/validations/upload.html", b"one upload"),
+        ("/reports/report.html", b"report"),
+    ):
         status, body, _ = get(server, path)
         assert (status, text in body) == (200, True), path
     status, body, _ = get(server, "/dq/data_docs/index.html", host=f"localhost:{server.server_address[1]}")
@@ -74,20 +83,34 @@ def test_the_sites_and_the_report_are_served(server):
     assert status == 301 and headers["Location"].endswith("/dq/data_docs/")
 
 
-@pytest.mark.parametrize("path", [
-    "/warehouse.duckdb", "/sources.json", "/raw/upload.csv", "/raw/", "/quarantine/files/abc/upload.csv",
-    "/dq/ingests/abc.json", "/reports/private.html", "/reports/", "/dq/",
-    "/dq/data_docs/../../warehouse.duckdb", "/dq/data_docs/%2e%2e/%2e%2e/warehouse.duckdb",
-    "/reports/docs/..%2f..%2fwarehouse.duckdb", "/dq/data_docs/validations/..%5c..%5c..%5cwarehouse.duckdb",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/warehouse.duckdb",
+        "/sources.json",
+        "/raw/upload.csv",
+        "/raw/",
+        "/quarantine/files/abc/upload.csv",
+        "/dq/ingests/abc.json",
+        "/reports/private.html",
+        "/reports/",
+        "/dq/",
+        "/dq/data_docs/../../warehouse.duckdb",
+        "/dq/data_docs/%2e%2e/%2e%2e/warehouse.duckdb",
+        "/reports/docs/..%2f..%2fwarehouse.duckdb",
+        "/dq/data_docs/validations/..%5c..%5c..%5cwarehouse.duckdb",
+    ],
+)
 def test_nothing_else_of_the_workspace_is_served(server, path):
     status, body, _ = get(server, path)
     assert status == 404, (path, status)
     assert SECRET not in body
 
 
-@pytest.mark.parametrize("path", ["/dq/data_docs/warehouse.html", "/dq/data_docs/raw/upload.csv",
-                                  "/dq/data_docs/raw/", "/dq/data_docs/validations/home/sources.json"])
+@pytest.mark.parametrize(
+    "path",
+    ["/dq/data_docs/warehouse.html", "/dq/data_docs/raw/upload.csv", "/dq/data_docs/raw/", "/dq/data_docs/validations/home/sources.json"],
+)
 def test_symlinks_out_of_a_site_are_not_followed(server, path):
     status, body, _ = get(server, path)
     assert status == 404, (path, status)
@@ -101,8 +124,9 @@ def test_folders_are_not_listed(server):
         assert b"upload.html" not in body and b"Directory listing" not in body
 
 
-@pytest.mark.parametrize("host", ["attacker.example:{port}", "attacker.example", "127.0.0.1", "localhost:1",
-                                  "127.0.0.1.nip.io:{port}", "[::1]:{port}", ""])
+@pytest.mark.parametrize(
+    "host", ["attacker.example:{port}", "attacker.example", "127.0.0.1", "localhost:1", "127.0.0.1.nip.io:{port}", "[::1]:{port}", ""]
+)
 def test_other_host_names_are_refused(server, host):
     """A page on another site whose name is rebound to 127.0.0.1 (DNS rebinding) sends
     that name in Host: it gets nothing."""

@@ -56,7 +56,9 @@ def test_utility_download_with_preamble_and_split_date_time(tmp_path):
     report, rows = land(tmp_path, "01_utility_download_preamble", "usage_15min.csv", timezone="America/Los_Angeles")
     assert report.outcome == "accepted", report.message
     assert daily(rows, "America/Los_Angeles") == {
-        "2024-01-15": (96, 23.92), "2024-01-16": (96, 23.92), "2024-01-17": (96, 23.92),
+        "2024-01-15": (96, 23.92),
+        "2024-01-16": (96, 23.92),
+        "2024-01-17": (96, 23.92),
     }
     assert report.dialect["header_row"] == 6 and report.dialect["preamble_lines"] == 4
     # The preamble's name, address and account number are never repeated anywhere.
@@ -70,7 +72,7 @@ def test_fractional_seconds_and_trailing_spaces(tmp_path):
     report, rows = land(tmp_path, "03_fractional_seconds", "two_households.csv")
     assert report.outcome == "accepted", report.message
     both = {}
-    for day, (n, kwh) in daily(rows, "UTC").items():
+    for day, (_count, kwh) in daily(rows, "UTC").items():
         both[day] = kwh
     assert both == {"2013-01-10": 21.667, "2013-01-11": 22.56, "2013-01-12": 22.56}
     per_meter_day1 = sorted(
@@ -80,9 +82,12 @@ def test_fractional_seconds_and_trailing_spaces(tmp_path):
     assert per_meter_day1 == [45, 48]
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("quarter_hours_by_day.csv", {"2024-09-02": (96, 7.715), "2024-09-03": (96, 8.675), "2024-09-04": (96, 9.635)}),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("quarter_hours_by_day.csv", {"2024-09-02": (96, 7.715), "2024-09-03": (96, 8.675), "2024-09-04": (96, 9.635)}),
+    ],
+)
 def test_wide_day_rows(tmp_path, name, expected):
     report, rows = land(tmp_path, "05_wide_day_rows", name, timezone="Europe/Rome")
     assert report.outcome == "accepted", report.message
@@ -172,7 +177,9 @@ def test_locale_numbers(tmp_path, name):
     report, rows = land(tmp_path, "15_locale_numbers", name, timezone="Europe/Berlin")
     assert report.outcome == "accepted", report.message
     assert daily(rows, "Europe/Berlin") == {
-        "2024-02-05": (94, 79.5663), "2024-02-06": (94, 79.6287), "2024-02-07": (96, 83.6444),
+        "2024-02-05": (94, 79.5663),
+        "2024-02-06": (94, 79.6287),
+        "2024-02-07": (96, 83.6444),
     }
     assert report.readings_missing == 4 and report.rows_quarantined == 0
 
@@ -190,9 +197,7 @@ def test_dst_labels_decide_the_repeated_hour_in_a_shuffled_file(tmp_path):
     report, rows = land_file(tmp_path, CORPUS / "dst_labels_shuffled.csv", "raw/dst.csv", timezone="Europe/Berlin")
     assert report.outcome == "accepted", report.message
     start = dt.datetime(2024, 10, 26, 22)
-    assert {r["reading_start"]: r["kwh"] for r in rows} == {
-        start + dt.timedelta(hours=i): round(1 + i / 100, 2) for i in range(25)
-    }
+    assert {r["reading_start"]: r["kwh"] for r in rows} == {start + dt.timedelta(hours=i): round(1 + i / 100, 2) for i in range(25)}
 
 
 def test_hour_numbers_count_elapsed_hours_on_clock_change_days(tmp_path):

@@ -52,8 +52,12 @@ def register_rows() -> list[tuple[str, str, str, float]]:
         day_tariff = 7 <= start.hour < 22
         used = round(0.05 + 0.01 * (q % 7), 3)
         fed = round(max(0.0, 0.2 * math.sin((start.hour - 6) / 12 * math.pi)), 3)
-        for register, value, applies in (("Offtake day", used, day_tariff), ("Offtake night", used, not day_tariff),
-                                         ("Injection day", fed, day_tariff), ("Injection night", fed, not day_tariff)):
+        for register, value, applies in (
+            ("Offtake day", used, day_tariff),
+            ("Offtake night", used, not day_tariff),
+            ("Injection day", fed, day_tariff),
+            ("Injection night", fed, not day_tariff),
+        ):
             out.append((start.strftime("%d/%m/%Y %H:%M"), register, "kWh", value if applies else 0.0))
     return out
 
@@ -74,23 +78,29 @@ def flow_workspace(tmp_path_factory):
         lakehouse = Lakehouse.local(str(home))
         history = "meter_id,timestamp,value\n" + "".join(
             f"house,{(dt.datetime(2024, 3, 1) + dt.timedelta(days=d, hours=h)).isoformat()}Z,{house_kwh(d, h)}\n"
-            for d in range(HOUSE_DAYS) for h in range(24)
+            for d in range(HOUSE_DAYS)
+            for h in range(24)
         )
         ingest_bytes(history.encode(), "raw/house.csv", lakehouse, now=dt.datetime(2024, 4, 11, tzinfo=dt.UTC))
         # A later upload of estimates (quality code E) and a gap (no value, code
         # "missing") supersedes the measured values.
-        estimates = "meter_id,timestamp,value,quality\n" + "".join(
-            f"house,{dt.datetime.combine(FLAT_DAY, dt.time(h)).isoformat()}Z,0.0,E\n" for h in range(24)
-        ) + "".join(
-            f"house,{dt.datetime.combine(PART_ESTIMATED_DAY, dt.time(h)).isoformat()}Z,"
-            f"{house_kwh((PART_ESTIMATED_DAY - dt.date(2024, 3, 1)).days, h)},E\n" for h in range(6)
-        ) + f"house,{MISSING_AT.isoformat()}Z,,missing\n"
+        estimates = (
+            "meter_id,timestamp,value,quality\n"
+            + "".join(f"house,{dt.datetime.combine(FLAT_DAY, dt.time(h)).isoformat()}Z,0.0,E\n" for h in range(24))
+            + "".join(
+                f"house,{dt.datetime.combine(PART_ESTIMATED_DAY, dt.time(h)).isoformat()}Z,"
+                f"{house_kwh((PART_ESTIMATED_DAY - dt.date(2024, 3, 1)).days, h)},E\n"
+                for h in range(6)
+            )
+            + f"house,{MISSING_AT.isoformat()}Z,,missing\n"
+        )
         report = ingest_bytes(estimates.encode(), "raw/estimates.csv", lakehouse, now=dt.datetime(2024, 4, 12, tzinfo=dt.UTC))
         assert report.rows_landed == 31 and report.readings_missing == 1, report.message
         # The net meter's signed files, as the ingest reads them with --flow net.
         for path in sorted(NET_METER.glob("*.csv")):
-            report = ingest_bytes(path.read_bytes(), f"raw/{path.name}", lakehouse, IngestOptions(flow="net"),
-                                  now=dt.datetime(2024, 6, 20, tzinfo=dt.UTC))
+            report = ingest_bytes(
+                path.read_bytes(), f"raw/{path.name}", lakehouse, IngestOptions(flow="net"), now=dt.datetime(2024, 6, 20, tzinfo=dt.UTC)
+            )
             assert report.outcome == "accepted" and report.rows_quarantined == 0, report.message
         # A portal export with a row per register: offtake and injection, day and night.
         ingest_bytes(register_file().encode(), "raw/registers.csv", lakehouse, now=dt.datetime(2024, 6, 20, tzinfo=dt.UTC))
@@ -107,11 +117,18 @@ def test_a_net_meter_lands_import_and_export_per_day(flow_workspace):
     frame = net_meter_frame()
     frame["day"] = frame["timestamp"].dt.date
     expected = frame.groupby("day")["kwh"].agg(
-        imported=lambda v: math.fsum(v[v > 0]), exported=lambda v: -math.fsum(v[v < 0]), hours="count")
-    got = {r["reading_date"]: r for r in rows(flow_workspace, """
+        imported=lambda v: math.fsum(v[v > 0]), exported=lambda v: -math.fsum(v[v < 0]), hours="count"
+    )
+    got = {
+        r["reading_date"]: r
+        for r in rows(
+            flow_workspace,
+            """
         select reading_date, total_kwh, export_kwh, net_kwh, reading_count, export_reading_count,
                completeness, is_complete
-        from fct_daily_consumption where meter_id = 'solar-home'""")}
+        from fct_daily_consumption where meter_id = 'solar-home'""",
+        )
+    }
     assert set(got) == set(expected.index) and len(got) == 14
     for day, want in expected.iterrows():
         row = got[day]
@@ -141,19 +158,29 @@ def test_export_is_never_summed_into_total_kwh(flow_workspace):
     assert math.isclose(peak, frame.loc[frame["kwh"] > 0, "kwh"].max(), rel_tol=REL)
     assert frame["kwh"].abs().max() > peak  # an export hour is larger: it would have won
     everything = summary[None]
-    others = {r["flow"]: r["s"] for r in rows(
-        flow_workspace, "select flow, sum(kwh) as s from stg_readings where meter_id <> 'solar-home' group by flow")}
+    others = {
+        r["flow"]: r["s"]
+        for r in rows(flow_workspace, "select flow, sum(kwh) as s from stg_readings where meter_id <> 'solar-home' group by flow")
+    }
     assert math.isclose(everything["total_kwh"], imported + others["import"], rel_tol=REL)
     assert math.isclose(everything["export_kwh"], exported + others["export"], rel_tol=REL)
     assert math.isclose(everything["net_kwh"], imported + others["import"] - exported - others["export"], rel_tol=REL)
     # the export has its own series: scored and forecast as flow = export, for the
     # meter that feeds in only
     flows = rows(flow_workspace, "select distinct meter_id, flow from fct_daily_anomalies order by 1, 2")
-    assert flows == [{"meter_id": "ean-1", "flow": "export"}, {"meter_id": "ean-1", "flow": "import"},
-                     {"meter_id": "house", "flow": "import"}, {"meter_id": "solar-home", "flow": "export"},
-                     {"meter_id": "solar-home", "flow": "import"}]
-    export_days = {r["reading_date"]: r["total_kwh"] for r in rows(
-        flow_workspace, "select reading_date, total_kwh from fct_daily_anomalies where flow = 'export' and meter_id = 'solar-home'")}
+    assert flows == [
+        {"meter_id": "ean-1", "flow": "export"},
+        {"meter_id": "ean-1", "flow": "import"},
+        {"meter_id": "house", "flow": "import"},
+        {"meter_id": "solar-home", "flow": "export"},
+        {"meter_id": "solar-home", "flow": "import"},
+    ]
+    export_days = {
+        r["reading_date"]: r["total_kwh"]
+        for r in rows(
+            flow_workspace, "select reading_date, total_kwh from fct_daily_anomalies where flow = 'export' and meter_id = 'solar-home'"
+        )
+    }
     assert math.isclose(math.fsum(export_days.values()), exported, rel_tol=REL)
     forecast_flows = rows(flow_workspace, "select distinct meter_id, flow from fct_forecast order by 1, 2")
     assert {"meter_id": "house", "flow": "export"} not in forecast_flows
@@ -165,8 +192,11 @@ def _baseline(values: list[float]) -> tuple[float, float, int]:
 
 
 def test_estimated_reads_stay_out_of_anomalies_and_are_counted(flow_workspace):
-    house = {day: math.fsum(house_kwh(d, h) for h in range(24))
-             for d in range(HOUSE_DAYS) for day in [dt.date(2024, 3, 1) + dt.timedelta(days=d)]}
+    house = {
+        day: math.fsum(house_kwh(d, h) for h in range(24))
+        for d in range(HOUSE_DAYS)
+        for day in [dt.date(2024, 3, 1) + dt.timedelta(days=d)]
+    }
     house[FLAT_DAY] = 0.0
     house[MISSING_AT.date()] -= house_kwh((MISSING_AT.date() - dt.date(2024, 3, 1)).days, MISSING_AT.hour)
     daily = {r["reading_date"]: r for r in rows(flow_workspace, "select * from fct_daily_consumption where meter_id = 'house'")}
@@ -185,8 +215,7 @@ def test_estimated_reads_stay_out_of_anomalies_and_are_counted(flow_workspace):
     scored = {r["reading_date"]: r for r in rows(flow_workspace, "select * from fct_daily_anomalies where meter_id = 'house'")}
     flat = scored[FLAT_DAY]
     assert flat["is_estimated"] and flat["z_score"] is None and not flat["is_anomaly"]
-    usable = {day: total for day, total in house.items()
-              if day not in (FLAT_DAY, PART_ESTIMATED_DAY, MISSING_AT.date())}
+    usable = {day: total for day, total in house.items() if day not in (FLAT_DAY, PART_ESTIMATED_DAY, MISSING_AT.date())}
     checked = 0
     for day in sorted(house):
         history = [total for d, total in usable.items() if day - dt.timedelta(days=28) <= d < day]
@@ -203,28 +232,47 @@ def test_estimated_reads_stay_out_of_anomalies_and_are_counted(flow_workspace):
     assert checked == HOUSE_DAYS - 30  # every day after the flat one, not widened by its zero
     # Reading anomalies: none of the estimates is flagged, and the next day's same-hour
     # baselines hold no estimate.
-    flagged = rows(flow_workspace, "select count(*) as n from fct_reading_anomalies "
-                                   "where meter_id = 'house' and quality <> 'measured' and (is_anomaly or z_score is not null)")
+    flagged = rows(
+        flow_workspace,
+        "select count(*) as n from fct_reading_anomalies "
+        "where meter_id = 'house' and quality <> 'measured' and (is_anomaly or z_score is not null)",
+    )
     assert flagged == [{"n": 0}]
-    next_day = rows(flow_workspace, "select baseline_n from fct_reading_anomalies where meter_id = 'house' "
-                                    "and reading_start = timestamp '2024-03-31 12:00:00'")
+    next_day = rows(
+        flow_workspace,
+        "select baseline_n from fct_reading_anomalies where meter_id = 'house' and reading_start = timestamp '2024-03-31 12:00:00'",
+    )
     # 28 days back, less the flat day (the 20th's estimates are early hours, the gap at 05:00)
     assert next_day == [{"baseline_n": 27}]
 
     # Control: with estimates counted as measurements, the flat-lined day is flagged low.
     with energy_home(flow_workspace.home):
-        result = run_dbt(flow_workspace, ["build", "--select", "fct_daily_anomalies", "--exclude-resource-type", "unit_test",
-                                          "--vars", json.dumps({"anomaly_include_estimated": True})])
+        result = run_dbt(
+            flow_workspace,
+            [
+                "build",
+                "--select",
+                "fct_daily_anomalies",
+                "--exclude-resource-type",
+                "unit_test",
+                "--vars",
+                json.dumps({"anomaly_include_estimated": True}),
+            ],
+        )
     assert result.success, result.failures
-    counted = rows(flow_workspace, f"select is_anomaly, direction from fct_daily_anomalies "
-                                   f"where meter_id = 'house' and reading_date = date '{FLAT_DAY}'")
+    counted = rows(
+        flow_workspace,
+        f"select is_anomaly, direction from fct_daily_anomalies where meter_id = 'house' and reading_date = date '{FLAT_DAY}'",
+    )
     assert counted == [{"is_anomaly": True, "direction": "low"}]
 
 
 def test_public_tables_with_a_meter_grain_carry_the_flow(flow_workspace):
     for table, key in PUBLIC_TABLES.items():
-        columns = [r["column_name"] for r in rows(flow_workspace, f"select column_name from information_schema.columns "
-                                                                  f"where table_name = '{table}'")]
+        columns = [
+            r["column_name"]
+            for r in rows(flow_workspace, f"select column_name from information_schema.columns where table_name = '{table}'")
+        ]
         assert ("flow" in columns) == ("flow" in key), table
 
 
@@ -243,7 +291,8 @@ def test_the_report_charts_export_below_the_axis_and_marks_estimates(flow_worksp
     frame = net_meter_frame()
     june_12 = -math.fsum(frame.loc[(frame["timestamp"].dt.date == dt.date(2024, 6, 12)) & (frame["kwh"] < 0), "kwh"])
     bars = re.search(r'"name":"export \(fed in\)".*?"y":\[([^\]]*)\]', solar) or re.search(
-        r'"y":\[([^\]]*)\][^{}]*"name":"export \(fed in\)"', solar)
+        r'"y":\[([^\]]*)\][^{}]*"name":"export \(fed in\)"', solar
+    )
     drawn = [float(v) for v in bars.group(1).split(",")]
     assert all(v <= 0 for v in drawn) and any(math.isclose(v, -june_12, rel_tol=REL) for v in drawn)
 
@@ -253,9 +302,15 @@ def test_registers_per_row_land_import_and_export_per_day(flow_workspace):
     frame["day"] = pd.to_datetime(frame["ts"], format="%d/%m/%Y %H:%M").dt.date
     frame["direction"] = frame["register"].str.split().str[0]
     expected = frame.pivot_table(index="day", columns="direction", values="value", aggfunc="sum")
-    got = {r["reading_date"]: r for r in rows(flow_workspace, """
+    got = {
+        r["reading_date"]: r
+        for r in rows(
+            flow_workspace,
+            """
         select reading_date, total_kwh, export_kwh, reading_count, export_reading_count
-        from fct_daily_consumption where meter_id = 'ean-1'""")}
+        from fct_daily_consumption where meter_id = 'ean-1'""",
+        )
+    }
     assert set(got) == set(expected.index)
     for day, want in expected.iterrows():
         assert math.isclose(got[day]["total_kwh"], want["Offtake"], rel_tol=REL)

@@ -67,10 +67,7 @@ def test_bands_and_accuracy_match_an_independent_computation(demo_workspace):
     got_calibration = {r["meter_id"]: r["calibrated_before"] for r in rows(demo_workspace, "select * from int_forecast_calibration")}
     assert got_calibration == calibrated_before
 
-    errors = [
-        e for e in rows(demo_workspace, "select * from int_forecast_errors")
-        if e["forecast_date"] < calibrated_before[e["meter_id"]]
-    ]
+    errors = [e for e in rows(demo_workspace, "select * from int_forecast_errors") if e["forecast_date"] < calibrated_before[e["meter_id"]]]
     assert errors, "the demo's history should give backtest errors before the calibration day"
     # Periods: half the span of origins (capped at a year), numbered from the first origin.
     spans = {}
@@ -104,10 +101,7 @@ def test_bands_and_accuracy_match_an_independent_computation(demo_workspace):
         assert math.isclose(bands[key]["error_high_kwh"], high, rel_tol=REL, abs_tol=1e-12), key
         assert bands[key]["calibrated_before"] == calibrated_before[key[0]]
 
-    accuracy = {
-        (r["meter_id"], r["method"], r["horizon_days"]): r
-        for r in rows(demo_workspace, "select * from fct_forecast_accuracy")
-    }
+    accuracy = {(r["meter_id"], r["method"], r["horizon_days"]): r for r in rows(demo_workspace, "select * from fct_forecast_accuracy")}
     assert set(accuracy) == set(groups)
     for (meter, method, horizon), group in groups.items():
         got = accuracy[(meter, method, horizon)]
@@ -148,16 +142,19 @@ def test_bands_and_accuracy_match_an_independent_computation(demo_workspace):
 
 
 def day_of_readings(meters: list[str], day: dt.date, value: float = 1.0) -> bytes:
-    return ("meter_id,timestamp,value\n" + "".join(
-        f"{meter},{day.isoformat()}T{h:02d}:00:00Z,{value + h / 10}\n" for meter in meters for h in range(24)
-    )).encode()
+    return (
+        "meter_id,timestamp,value\n"
+        + "".join(f"{meter},{day.isoformat()}T{h:02d}:00:00Z,{value + h / 10}\n" for meter in meters for h in range(24))
+    ).encode()
 
 
 def calibration_marks(workspace, table: str) -> dict[str, tuple]:
     return {
         r["meter_id"]: (r["calibrated_before"], r["dbt_loaded_at"])
-        for r in rows(workspace, f"select meter_id, max(calibrated_before) as calibrated_before, "
-                                 f"max(dbt_loaded_at) as dbt_loaded_at from {table} group by 1")
+        for r in rows(
+            workspace,
+            f"select meter_id, max(calibrated_before) as calibrated_before, max(dbt_loaded_at) as dbt_loaded_at from {table} group by 1",
+        )
     }
 
 
@@ -191,8 +188,12 @@ def test_bands_and_accuracy_are_recomputed_only_when_their_calibration_day_moves
     for offset in range(1, 8):
         day = last_day + dt.timedelta(days=offset)
         uploaded = [*meters, "meter-new"] if day.weekday() == 6 else meters
-        ingest_bytes(day_of_readings(uploaded, day), f"raw/{day}.csv", lakehouse,
-                     now=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC))
+        ingest_bytes(
+            day_of_readings(uploaded, day),
+            f"raw/{day}.csv",
+            lakehouse,
+            now=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC),
+        )
         assert build(workspace).success
         moved = {m for m in meters if calibration_day(m, day) != calibration_day(m, day - dt.timedelta(days=1))}
         new_meter_pending = new_meter_pending or "meter-new" in uploaded
@@ -224,19 +225,21 @@ def test_bands_and_accuracy_are_recomputed_only_when_their_calibration_day_moves
     # A correction of a day before the calibration day: only that meter is calibrated again
     # (not the new meter either, which has no new day).
     correction = "meter_id,timestamp,value\nmeter-0002,2024-02-01T06:00:00Z,40.0\n"
-    ingest_bytes(correction.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60),
-                 now=dt.datetime(2024, 2, 17, 1, tzinfo=dt.UTC))
+    ingest_bytes(
+        correction.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60), now=dt.datetime(2024, 2, 17, 1, tzinfo=dt.UTC)
+    )
     assert build(workspace).success
     fixed = {table: calibration_marks(workspace, table) for table in tables}
     for table in tables:
         assert meters_calibrated_again(workspace, table) == 1
         assert fixed[table]["meter-0002"][1] > week_end[table]["meter-0002"][1]
-        assert {m: fixed[table][m] for m in ("meter-0001", "meter-0003")} == \
-            {m: week_end[table][m] for m in ("meter-0001", "meter-0003")}
+        assert {m: fixed[table][m] for m in ("meter-0001", "meter-0003")} == {m: week_end[table][m] for m in ("meter-0001", "meter-0003")}
 
-    keys = {"int_forecast_bands": "meter_id, method, horizon_days, error_set, period",
-            "fct_forecast_accuracy": "meter_id, method, horizon_days",
-            "fct_forecast": "meter_id, method, forecast_date"}
+    keys = {
+        "int_forecast_bands": "meter_id, method, horizon_days, error_set, period",
+        "fct_forecast_accuracy": "meter_id, method, horizon_days",
+        "fct_forecast": "meter_id, method, forecast_date",
+    }
     incremental = {table: rows(workspace, f"select * from {table} order by {key}") for table, key in keys.items()}
     assert build(workspace, full_refresh=True).success
     for table, key in keys.items():

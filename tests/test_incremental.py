@@ -14,6 +14,7 @@ from sampledata.generator import generate_long_format
 
 from .tables import PUBLIC_TABLES, assert_same_rows, ordered_select
 
+
 def snapshot(workspace) -> dict[str, list[dict]]:
     return {table: query(workspace, ordered_select(table)).to_pylist() for table in PUBLIC_TABLES}
 
@@ -29,8 +30,9 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     )
     correction = "meter_id,timestamp,value\nmeter-0002,2024-01-31T18:00:00Z,42.0\n"
     ingest_bytes(next_day.encode(), "raw/next.csv", lakehouse, now=dt.datetime(2024, 2, 11, tzinfo=dt.UTC))
-    ingest_bytes(correction.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60),
-                 now=dt.datetime(2024, 2, 11, 1, tzinfo=dt.UTC))
+    ingest_bytes(
+        correction.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60), now=dt.datetime(2024, 2, 11, 1, tzinfo=dt.UTC)
+    )
     assert build(workspace).success
     incremental = snapshot(workspace)
     # The incremental build tested only the rows it wrote on the reading-grain tables.
@@ -54,11 +56,16 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
         assert_same_rows(table, incremental[table], refreshed[table], rel_tol=1e-12)
 
     # The correction won, and its day and the later baselines moved with it.
-    fixed = query(workspace, "select kwh, source_key from stg_readings where meter_id = 'meter-0002' "
-                             "and reading_start = timestamp '2024-01-31 18:00:00'").to_pylist()
+    fixed = query(
+        workspace,
+        "select kwh, source_key from stg_readings where meter_id = 'meter-0002' and reading_start = timestamp '2024-01-31 18:00:00'",
+    ).to_pylist()
     assert fixed == [{"kwh": 42.0, "source_key": "raw/fix.csv"}]
-    flagged = query(workspace, "select is_anomaly, direction from fct_reading_anomalies where meter_id = 'meter-0002' "
-                               "and reading_start = timestamp '2024-01-31 18:00:00'").to_pylist()
+    flagged = query(
+        workspace,
+        "select is_anomaly, direction from fct_reading_anomalies where meter_id = 'meter-0002' "
+        "and reading_start = timestamp '2024-01-31 18:00:00'",
+    ).to_pylist()
     assert flagged == [{"is_anomaly": True, "direction": "high"}]
     assert len(incremental["stg_readings"]) == 3 * 41 * 24
 
@@ -83,17 +90,35 @@ def test_an_upload_that_started_early_and_landed_late_is_not_missed(workspace, l
     assert scored == [{"n": 24}]
 
 
-@pytest.mark.parametrize("variables", [
-    {"anomaly_window": "centered", "anomaly_method": "zscore"},
-    {"anomaly_window": "trailing", "anomaly_method": "robust"},
-    {"anomaly_window": "centered", "anomaly_method": "robust"},
-], ids=["centered-zscore", "trailing-robust", "centered-robust"])
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"anomaly_window": "centered", "anomaly_method": "zscore"},
+        {"anomaly_window": "trailing", "anomaly_method": "robust"},
+        {"anomaly_window": "centered", "anomaly_method": "robust"},
+    ],
+    ids=["centered-zscore", "trailing-robust", "centered-robust"],
+)
 def test_every_anomaly_baseline_scores_new_readings_as_a_full_refresh_does(workspace, lakehouse, tmp_path, variables):
     """Incremental runs score only the new readings, each joined to its history; every
     window and method must give the rows a full refresh computes with its window."""
+
     def run(*extra: str):
-        outcome = run_dbt(workspace, ["build", "--select", "+fct_reading_anomalies", "--resource-type", "model", "--resource-type", "seed",
-                                      "--vars", json.dumps(variables), *extra])
+        outcome = run_dbt(
+            workspace,
+            [
+                "build",
+                "--select",
+                "+fct_reading_anomalies",
+                "--resource-type",
+                "model",
+                "--resource-type",
+                "seed",
+                "--vars",
+                json.dumps(variables),
+                *extra,
+            ],
+        )
         assert outcome.success, outcome.failures
 
     history = generate_long_format(tmp_path / "history.csv", meters=2, days=40, interval_minutes=60, seed=4)
@@ -105,11 +130,11 @@ def test_every_anomaly_baseline_scores_new_readings_as_a_full_refresh_does(works
     # a correction within the centered window's reach of the new day, and one beyond it
     corrections = "meter_id,timestamp,value\nmeter-0001,2024-02-03T18:00:00Z,9.0\nmeter-0002,2024-01-20T06:00:00Z,0.0\n"
     ingest_bytes(next_day.encode(), "raw/next.csv", lakehouse, now=dt.datetime(2024, 2, 11, tzinfo=dt.UTC))
-    ingest_bytes(corrections.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60),
-                 now=dt.datetime(2024, 2, 11, 1, tzinfo=dt.UTC))
+    ingest_bytes(
+        corrections.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60), now=dt.datetime(2024, 2, 11, 1, tzinfo=dt.UTC)
+    )
     run()
-    compiled = (workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "marts"
-                / "fct_reading_anomalies.sql").read_text()
+    compiled = (workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "marts" / "fct_reading_anomalies.sql").read_text()
     assert "new_readings" in compiled and "over baseline_frame" not in compiled  # the join, not the window
     incremental = query(workspace, ordered_select("fct_reading_anomalies")).to_pylist()
 
@@ -134,19 +159,31 @@ def test_incremental_equals_full_refresh_with_export_and_estimates(workspace, la
         return round(0.6 + 0.2 * math.cos(hour / 24 * 2 * math.pi) + noise - solar, 3)
 
     def upload(days: range) -> bytes:
-        return ("meter_id,timestamp,kwh\n" + "".join(
-            f"pv,{dt.datetime(2024, 5, 1) + dt.timedelta(days=d, hours=h):%Y-%m-%d %H:%M},{net_value(d, h)}\n"
-            for d in days for h in range(24))).encode()
+        return (
+            "meter_id,timestamp,kwh\n"
+            + "".join(
+                f"pv,{dt.datetime(2024, 5, 1) + dt.timedelta(days=d, hours=h):%Y-%m-%d %H:%M},{net_value(d, h)}\n"
+                for d in days
+                for h in range(24)
+            )
+        ).encode()
 
     net = IngestOptions(flow="net")
     ingest_bytes(upload(range(35)), "raw/pv.csv", lakehouse, net, now=dt.datetime(2024, 6, 5, tzinfo=dt.UTC))
     assert build(workspace).success
     ingest_bytes(upload(range(35, 37)), "raw/pv-next.csv", lakehouse, net, now=dt.datetime(2024, 6, 7, tzinfo=dt.UTC))
-    estimates = "meter_id,timestamp,kwh,quality\n" + "".join(
-        f"pv,2024-06-02 {h:02d}:00,0.4,E\n" for h in range(6)) + "pv,2024-06-03 12:00,,missing\n"
-    ingest_bytes(estimates.encode(), "raw/pv-estimates.csv", lakehouse,
-                 IngestOptions(flow="net", interval_minutes=60, interval_convention="beginning"),
-                 now=dt.datetime(2024, 6, 7, 1, tzinfo=dt.UTC))
+    estimates = (
+        "meter_id,timestamp,kwh,quality\n"
+        + "".join(f"pv,2024-06-02 {h:02d}:00,0.4,E\n" for h in range(6))
+        + "pv,2024-06-03 12:00,,missing\n"
+    )
+    ingest_bytes(
+        estimates.encode(),
+        "raw/pv-estimates.csv",
+        lakehouse,
+        IngestOptions(flow="net", interval_minutes=60, interval_convention="beginning"),
+        now=dt.datetime(2024, 6, 7, 1, tzinfo=dt.UTC),
+    )
     assert build(workspace).success
     incremental = snapshot(workspace)
     assert build(workspace, full_refresh=True).success

@@ -23,7 +23,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from infra.deploy import deploy_stack, main as deploy_main
+from infra.deploy import deploy_stack
+from infra.deploy import main as deploy_main
 from infra.stack import INFRA, QUERIES, template, template_body
 
 from .conftest import REPO
@@ -56,9 +57,25 @@ def test_cfn_lint_is_clean(packaged):
 def test_checkov_finds_nothing_unexplained(packaged):
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     done = subprocess.run(
-        [uv, "tool", "run", "--quiet", "--from", "checkov==3.3.30", "checkov", "-f", str(packaged),
-         "--framework", "cloudformation", "--skip-download", "-o", "json"],
-        capture_output=True, text=True, timeout=600,
+        [
+            uv,
+            "tool",
+            "run",
+            "--quiet",
+            "--from",
+            "checkov==3.3.30",
+            "checkov",
+            "-f",
+            str(packaged),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     report = json.loads(done.stdout)
     summary = report["summary"]
@@ -113,14 +130,15 @@ def test_catalog_workgroup_alarms_and_saved_queries():
     assert readings["Parameters"]["projection.enabled"] == "true"
     assert readings["Parameters"]["projection.ingest_date.type"] == "date"
     assert "ingest_date=${!ingest_date}" in json.dumps(readings["Parameters"]["storage.location.template"])
-    assert [c["Name"] for c in readings["StorageDescriptor"]["Columns"]][:4] == \
-        ["meter_id", "reading_start", "interval_minutes", "kwh"]
+    assert [c["Name"] for c in readings["StorageDescriptor"]["Columns"]][:4] == ["meter_id", "reading_start", "interval_minutes", "kwh"]
     workgroup = document["Resources"]["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
     assert workgroup["EnforceWorkGroupConfiguration"] is True
     assert workgroup["BytesScannedCutoffPerQuery"] == {"Ref": "AthenaBytesScannedCutoff"}
     assert workgroup["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
-    alarms = {a["Properties"]["MetricName"] + ":" + json.dumps(a["Properties"]["Dimensions"])
-              for a in resources_of(document, "AWS::CloudWatch::Alarm").values()}
+    alarms = {
+        a["Properties"]["MetricName"] + ":" + json.dumps(a["Properties"]["Dimensions"])
+        for a in resources_of(document, "AWS::CloudWatch::Alarm").values()
+    }
     assert any("Errors" in a and "IngestFunction" in a for a in alarms)
     assert any("Errors" in a and "DbtRunnerFunction" in a for a in alarms)
     assert any("ApproximateNumberOfMessagesVisible" in a and "IngestDeadLetterQueue" in a for a in alarms)
@@ -147,8 +165,7 @@ def test_the_dockerfile_copies_what_the_entry_points_import():
     dockerfile = (INFRA / "Dockerfile").read_text()
     for source in ("ingest_lambda/", "energy/", "expectations/", "dbt_project/", "data/sampledata/", "uv.lock"):
         assert f"{source}" in dockerfile and (REPO / source.rstrip("/")).exists(), source
-    commands = {r["Properties"]["ImageConfig"]["Command"][0]
-                for r in resources_of(template(), "AWS::Lambda::Function").values()}
+    commands = {r["Properties"]["ImageConfig"]["Command"][0] for r in resources_of(template(), "AWS::Lambda::Function").values()}
     assert commands == {"ingest_lambda.handler.handler", "energy.runner.handler"}
     import importlib
 
@@ -211,8 +228,9 @@ def test_deployed_functions_queues_and_rules(deployed):
     assert [m["EventSourceArn"].rsplit(":", 1)[-1] for m in mappings] == ["energy-dbt-runs.fifo"]
 
     sqs = boto3.client("sqs")
-    runs = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="energy-dbt-runs.fifo")["QueueUrl"],
-                                    AttributeNames=["All"])["Attributes"]
+    runs = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="energy-dbt-runs.fifo")["QueueUrl"], AttributeNames=["All"])[
+        "Attributes"
+    ]
     assert runs["FifoQueue"] == "true" and json.loads(runs["RedrivePolicy"])["maxReceiveCount"] == 3
     assert runs["KmsMasterKeyId"]
 
@@ -226,8 +244,7 @@ def test_deployed_functions_queues_and_rules(deployed):
     assert targets[0]["DeadLetterConfig"]["Arn"].endswith(":energy-ingest-dlq")
 
     logs = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/energy-")["logGroups"]
-    assert {g["logGroupName"]: g["retentionInDays"] for g in logs} == {
-        "/aws/lambda/energy-ingest": 90, "/aws/lambda/energy-dbt-runner": 90}
+    assert {g["logGroupName"]: g["retentionInDays"] for g in logs} == {"/aws/lambda/energy-ingest": 90, "/aws/lambda/energy-dbt-runner": 90}
 
 
 def test_deploy_refuses_without_credentials(monkeypatch, capsys, tmp_path):
@@ -248,14 +265,16 @@ def test_deploy_refuses_without_docker(moto_endpoint, monkeypatch, capsys):
 
 
 def test_cost_model_lines_follow_from_their_inputs():
-    from infra.cost_model import SCENARIOS, Prices, estimate, render
-
     from infra.cost_model import (
         CALIBRATION_BYTES,
         DAILY_BYTES,
         MAINTENANCE_BYTES,
+        SCENARIOS,
         WEEKS_PER_MONTH,
+        Prices,
+        estimate,
         meters_every_15_minutes,
+        render,
     )
 
     meters = estimate(SCENARIOS[2])
@@ -281,8 +300,11 @@ def test_cost_model_lines_follow_from_their_inputs():
     seed_athena = {line.item: line.usd for line in estimate(seed).lines}["Athena"]
     seed_readings = seed.readings_in_warehouse
     per_run = max(seed_readings * DAILY_BYTES, seed.dbt_queries_per_run * Prices().athena_minimum_bytes_per_query)
-    seed_by_hand = (100 * (per_run + seed_readings * CALIBRATION_BYTES * 6 / 7)
-                    + WEEKS_PER_MONTH * seed_readings * MAINTENANCE_BYTES + 200 * 200e6) / 1e12 * 5
+    seed_by_hand = (
+        (100 * (per_run + seed_readings * CALIBRATION_BYTES * 6 / 7) + WEEKS_PER_MONTH * seed_readings * MAINTENANCE_BYTES + 200 * 200e6)
+        / 1e12
+        * 5
+    )
     assert seed_athena == pytest.approx(seed_by_hand)
 
 
@@ -292,8 +314,9 @@ def test_destroy_keeps_the_data_unless_asked(moto_endpoint):
     session = boto3.session.Session()
     for delete_data in (False, True):
         stack = f"energy-destroy-{int(delete_data)}"
-        outputs = deploy_stack(session.client("cloudformation"), stack,
-                               {"ImageUri": IMAGE, "ProjectName": f"gone{int(delete_data)}"}, wait_seconds=60)
+        outputs = deploy_stack(
+            session.client("cloudformation"), stack, {"ImageUri": IMAGE, "ProjectName": f"gone{int(delete_data)}"}, wait_seconds=60
+        )
         session.client("s3").put_object(Bucket=outputs["RawBucket"], Key="raw/site/readings.csv", Body=b"m,t,v\n")
         kept = destroy_stack(session, stack, delete_data=delete_data)
         buckets = {b["Name"] for b in session.client("s3").list_buckets()["Buckets"]}
@@ -308,8 +331,7 @@ def test_destroy_keeps_the_data_unless_asked(moto_endpoint):
 
 # ---------------------------------------------------------------- who may write, read and decrypt
 ACCOUNT = "123456789012"
-ROLE = {"IngestRole": f"arn:aws:iam::{ACCOUNT}:role/energy-ingest",
-        "DbtRunnerRole": f"arn:aws:iam::{ACCOUNT}:role/energy-dbt-runner"}
+ROLE = {"IngestRole": f"arn:aws:iam::{ACCOUNT}:role/energy-ingest", "DbtRunnerRole": f"arn:aws:iam::{ACCOUNT}:role/energy-dbt-runner"}
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/stack-key"
 PRODUCER = f"arn:aws:iam::{ACCOUNT}:role/producer-with-s3-put-star"
 
@@ -317,6 +339,7 @@ PRODUCER = f"arn:aws:iam::{ACCOUNT}:role/producer-with-s3-put-star"
 def resolve(value, document: dict):
     """The template's intrinsics made concrete for account 123456789012, us-east-1, project
     "energy" (what a policy evaluation needs: ARNs and names)."""
+
     def arn_of(name: str) -> str:
         kind = document["Resources"][name]["Type"]
         if kind == "AWS::S3::Bucket":
@@ -397,10 +420,13 @@ def denied_by(policy: dict, action: str, resource: str, context: dict) -> list[s
     sids = []
     for statement in policy["Statement"]:
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if (statement["Effect"] == "Deny" and statement.get("Principal") == "*"
-                and any(fnmatch.fnmatchcase(action, a) for a in actions(statement))
-                and any(fnmatch.fnmatchcase(resource, r) for r in resources)
-                and condition_holds(statement.get("Condition", {}), context)):
+        if (
+            statement["Effect"] == "Deny"
+            and statement.get("Principal") == "*"
+            and any(fnmatch.fnmatchcase(action, a) for a in actions(statement))
+            and any(fnmatch.fnmatchcase(resource, r) for r in resources)
+            and condition_holds(statement.get("Condition", {}), context)
+        ):
             sids.append(statement["Sid"])
     return sids
 
@@ -443,11 +469,9 @@ def test_puts_naming_another_key_or_encryption_are_refused(bucket):
     base = {"aws:SecureTransport": "true", "aws:PrincipalArn": writer}
     header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
     assert not denied_by(policy, "s3:PutObject", resource, base)  # the bucket default applies
-    assert not denied_by(policy, "s3:PutObject", resource, {**base, "s3:x-amz-server-side-encryption": "aws:kms",
-                                                            header: KEY_ARN})
+    assert not denied_by(policy, "s3:PutObject", resource, {**base, "s3:x-amz-server-side-encryption": "aws:kms", header: KEY_ARN})
     other_key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/someone-elses"
-    assert denied_by(policy, "s3:PutObject", resource, {**base, "s3:x-amz-server-side-encryption": "aws:kms",
-                                                        header: other_key})
+    assert denied_by(policy, "s3:PutObject", resource, {**base, "s3:x-amz-server-side-encryption": "aws:kms", header: other_key})
     assert denied_by(policy, "s3:PutObject", resource, {**base, "s3:x-amz-server-side-encryption": "AES256"})
 
 
@@ -460,25 +484,36 @@ def test_the_source_configuration_is_out_of_producers_reach():
     assert parameter == "/energy/ingest/sources"
     statements = resolve(resources["IngestRole"]["Properties"]["Policies"][0]["PolicyDocument"], document)["Statement"]
     reads = [s for s in statements if "ssm:GetParameter" in actions(s)]
-    assert [(actions(s), s["Resource"]) for s in reads] == \
-        [(["ssm:GetParameter"], f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter{parameter}")]
+    assert [(actions(s), s["Resource"]) for s in reads] == [(["ssm:GetParameter"], f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter{parameter}")]
     raw = resolve({"Fn::GetAtt": ["RawBucket", "Arn"]}, document)
-    raw_objects = [r for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
-                   if r.startswith(raw + "/")]
+    raw_objects = [
+        r for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]) if r.startswith(raw + "/")
+    ]
     assert raw_objects == [f"{raw}/raw/*"]  # uploads only
     assert resolve(document["Outputs"]["SourcesParameter"]["Value"], document) == parameter
 
 
 def test_the_runner_only_reads_the_lake_catalog():
     document = template()
-    statements = resolve(resources_of(document, "AWS::IAM::Role")["DbtRunnerRole"]["Properties"]["Policies"][0]
-                         ["PolicyDocument"], document)["Statement"]
+    statements = resolve(
+        resources_of(document, "AWS::IAM::Role")["DbtRunnerRole"]["Properties"]["Policies"][0]["PolicyDocument"], document
+    )["Statement"]
     lake = f"arn:aws:glue:us-east-1:{ACCOUNT}:database/energy_lake"
     lake_tables = f"arn:aws:glue:us-east-1:{ACCOUNT}:table/energy_lake/*"
     warehouse_tables = f"arn:aws:glue:us-east-1:{ACCOUNT}:table/energy/*"
-    writes = {"glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable", "glue:BatchDeleteTableVersion",
-              "glue:CreateDatabase", "glue:UpdateDatabase", "glue:DeleteDatabase", "glue:CreatePartition",
-              "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:DeletePartition"}
+    writes = {
+        "glue:CreateTable",
+        "glue:UpdateTable",
+        "glue:DeleteTable",
+        "glue:BatchDeleteTableVersion",
+        "glue:CreateDatabase",
+        "glue:UpdateDatabase",
+        "glue:DeleteDatabase",
+        "glue:CreatePartition",
+        "glue:BatchCreatePartition",
+        "glue:UpdatePartition",
+        "glue:DeletePartition",
+    }
     granted: dict[str, set[str]] = {}
     for statement in statements:
         for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
@@ -492,12 +527,15 @@ def test_services_use_the_key_and_deliver_logs_for_this_stack_only():
     document = template()
     key_policy = resolve(document["Resources"]["DataKey"]["Properties"]["KeyPolicy"], document)
     services = [s for s in key_policy["Statement"] if "Service" in s.get("Principal", {})]
-    assert {json.dumps(s["Principal"]["Service"]) for s in services} == \
-        {'"logs.us-east-1.amazonaws.com"', '"events.amazonaws.com"', '"cloudwatch.amazonaws.com"'}
+    assert {json.dumps(s["Principal"]["Service"]) for s in services} == {
+        '"logs.us-east-1.amazonaws.com"',
+        '"events.amazonaws.com"',
+        '"cloudwatch.amazonaws.com"',
+    }
     for statement in services:
         condition = statement["Condition"]
         assert condition["StringEquals"]["aws:SourceAccount"] == ACCOUNT, statement["Sid"]
-        assert condition["ArnLike"]["aws:SourceArn"].startswith(f"arn:aws:"), statement["Sid"]
+        assert condition["ArnLike"]["aws:SourceArn"].startswith("arn:aws:"), statement["Sid"]
         assert f":{ACCOUNT}:" in condition["ArnLike"]["aws:SourceArn"] and "energy-" in condition["ArnLike"]["aws:SourceArn"]
         # And so a resource of another stack, or of another account, is refused.
         ours = condition["ArnLike"]["aws:SourceArn"].replace("*", "x")
@@ -509,7 +547,8 @@ def test_services_use_the_key_and_deliver_logs_for_this_stack_only():
     delivery = next(s for s in logs["Statement"] if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"})
     assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
     assert sorted(delivery["Condition"]["ArnLike"]["aws:SourceArn"]) == sorted(
-        resolve({"Fn::GetAtt": [b, "Arn"]}, document) for b in DATA_BUCKETS)
+        resolve({"Fn::GetAtt": [b, "Arn"]}, document) for b in DATA_BUCKETS
+    )
 
 
 def test_queues_are_tls_only_and_run_requests_have_a_dead_letter_queue():
@@ -526,10 +565,14 @@ def test_queues_are_tls_only_and_run_requests_have_a_dead_letter_queue():
     [target] = resources["LakeObjectLandedRule"]["Properties"]["Targets"]
     dead_letters = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
     assert not queues[dead_letters]["Properties"].get("FifoQueue")  # EventBridge takes standard queues only
-    allowed = [s for s in policy["Statement"] if s["Effect"] == "Allow"
-               and s["Resource"] == resolve({"Fn::GetAtt": [dead_letters, "Arn"]}, document)]
-    assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in allowed] == \
-        [[resolve({"Fn::GetAtt": [rule, "Arn"]}, document) for rule in ("LakeObjectLandedRule", "WeeklyMaintenanceRule")]]
+    allowed = [
+        s
+        for s in policy["Statement"]
+        if s["Effect"] == "Allow" and s["Resource"] == resolve({"Fn::GetAtt": [dead_letters, "Arn"]}, document)
+    ]
+    assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in allowed] == [
+        [resolve({"Fn::GetAtt": [rule, "Arn"]}, document) for rule in ("LakeObjectLandedRule", "WeeklyMaintenanceRule")]
+    ]
     # the weekly maintenance request goes through the same FIFO group: it never overlaps a build
     [maintenance] = resources["WeeklyMaintenanceRule"]["Properties"]["Targets"]
     assert maintenance["Arn"] == target["Arn"] and maintenance["SqsParameters"] == target["SqsParameters"]
@@ -542,15 +585,16 @@ def test_catalog_encrypted_and_daily_scans_alarmed():
     document = template()
     [settings] = resources_of(document, "AWS::Glue::DataCatalogEncryptionSettings").values()
     encryption = settings["Properties"]["DataCatalogEncryptionSettings"]
-    assert encryption["EncryptionAtRest"] == {"CatalogEncryptionMode": "SSE-KMS",
-                                              "SseAwsKmsKeyId": {"Fn::GetAtt": ["DataKey", "Arn"]}}
+    assert encryption["EncryptionAtRest"] == {"CatalogEncryptionMode": "SSE-KMS", "SseAwsKmsKeyId": {"Fn::GetAtt": ["DataKey", "Arn"]}}
     assert encryption["ConnectionPasswordEncryption"]["ReturnConnectionPasswordEncrypted"] is True
     runner = json.dumps(resources_of(document, "AWS::IAM::Role")["DbtRunnerRole"])
     assert "kms:Encrypt" in runner  # writing table metadata to the encrypted catalog
-    daily = [a["Properties"] for a in resources_of(document, "AWS::CloudWatch::Alarm").values()
-             if a["Properties"]["Namespace"] == "AWS/Athena"]
-    assert [(a["MetricName"], a["Statistic"], a["Period"], a["Dimensions"]) for a in daily] == \
-        [("ProcessedBytes", "Sum", 86400, [{"Name": "WorkGroup", "Value": {"Ref": "AthenaWorkGroup"}}])]
+    daily = [
+        a["Properties"] for a in resources_of(document, "AWS::CloudWatch::Alarm").values() if a["Properties"]["Namespace"] == "AWS/Athena"
+    ]
+    assert [(a["MetricName"], a["Statistic"], a["Period"], a["Dimensions"]) for a in daily] == [
+        ("ProcessedBytes", "Sum", 86400, [{"Name": "WorkGroup", "Value": {"Ref": "AthenaWorkGroup"}}])
+    ]
     assert daily[0]["Threshold"] == {"Ref": "AthenaDailyBytesScannedLimit"} and daily[0]["AlarmActions"]
 
 
@@ -590,8 +634,9 @@ def test_deployed_runner_ingest_and_rules(deployed):
     [target] = boto3.client("events").list_targets_by_rule(Rule="energy-lake-object-landed")["Targets"]
     assert target["DeadLetterConfig"]["Arn"].endswith(":energy-run-requests-dlq")
     sqs = boto3.client("sqs")
-    dead_letters = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="energy-run-requests-dlq")["QueueUrl"],
-                                            AttributeNames=["All"])["Attributes"]
+    dead_letters = sqs.get_queue_attributes(
+        QueueUrl=sqs.get_queue_url(QueueName="energy-run-requests-dlq")["QueueUrl"], AttributeNames=["All"]
+    )["Attributes"]
     assert dead_letters["KmsMasterKeyId"] and dead_letters.get("FifoQueue", "false") == "false"
 
 

@@ -40,10 +40,7 @@ def test_seed_file_lands_every_row_unchanged(workspace, lakehouse, tmp_path):
     landed = read_lake(workspace).to_pylist()
     assert len(lake_files(workspace)) == 1
     with sample.data_path.open() as handle:
-        expected = {
-            (r["appliance"], dt.datetime.fromisoformat(r["timestamp"])): float(r["kwh"])
-            for r in csv.DictReader(handle)
-        }
+        expected = {(r["appliance"], dt.datetime.fromisoformat(r["timestamp"])): float(r["kwh"]) for r in csv.DictReader(handle)}
     got = {(r["meter_id"], r["reading_start"]): r["kwh"] for r in landed}
     assert got == expected
     assert {r["interval_minutes"] for r in landed} == {60}

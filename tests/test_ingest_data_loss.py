@@ -224,8 +224,8 @@ def test_an_unterminated_quote_is_quarantined_with_its_row_number(workspace, lak
 
 def test_quoted_fields_and_quotes_inside_fields_are_read_across_blocks(workspace, lakehouse):
     rows = [f'"m1","2024-03-01T{h:02d}:00:00Z","{1 + h / 10}"' for h in range(12)]
-    rows += [f'm1,2024-03-01T{h:02d}:00:00Z,{1 + h / 10}' for h in range(12, 24)]
-    data = ('meter_id,timestamp,value,note\n' + "\n".join(r + ',12" pipe' for r in rows) + "\n").encode()
+    rows += [f"m1,2024-03-01T{h:02d}:00:00Z,{1 + h / 10}" for h in range(12, 24)]
+    data = ("meter_id,timestamp,value,note\n" + "\n".join(r + ',12" pipe' for r in rows) + "\n").encode()
     report = ingest_bytes(data, "raw/q.csv", lakehouse, IngestOptions(interval_minutes=60), now=NOW, block_bytes=64)
     assert (report.rows_in, report.rows_landed) == (24, 24), report.reasons
 

@@ -47,8 +47,9 @@ def test_duplicates_across_batches_are_quarantined(tmp_path):
     body = "".join(f"m1,2024-01-01T{h:02d}:00:00Z,1.0\n" for h in range(24))
     # Far apart, so they fall in different batches: an exact repeat and a conflict.
     tail = "m1,2024-01-01T03:00:00Z,1.0\nm1,2024-01-01T07:00:00Z,9.0\n"
-    data = (header + body + "m2,2024-01-01T00:00:00Z,2.0\n" * 1 + "".join(
-        f"m2,2024-01-01T{h:02d}:00:00Z,2.0\n" for h in range(1, 24)) + tail).encode()
+    data = (
+        header + body + "m2,2024-01-01T00:00:00Z,2.0\n" * 1 + "".join(f"m2,2024-01-01T{h:02d}:00:00Z,2.0\n" for h in range(1, 24)) + tail
+    ).encode()
     lakehouse = Lakehouse.local(str(tmp_path / "home"))
     report = ingest_bytes(data, "raw/d.csv", lakehouse, now=NOW, block_bytes=256)
     assert report.outcome == "accepted"
@@ -122,8 +123,12 @@ def test_generated_csvs_never_crash_and_every_row_is_accounted_for(
     data = gzip.compress(text.encode()) if gzip_it else text.encode()
     home = tmp_path_factory.mktemp("prop")
     report = ingest_bytes(
-        data, "raw/p.csv", Lakehouse.local(str(home)), IngestOptions(timezone=timezone, register=register),
-        now=NOW, block_bytes=block_bytes,
+        data,
+        "raw/p.csv",
+        Lakehouse.local(str(home)),
+        IngestOptions(timezone=timezone, register=register),
+        now=NOW,
+        block_bytes=block_bytes,
     )
     non_blank = [line for line in lines[1:] if line.strip()]
     assert report.rows_in == len(non_blank) or report.outcome == "rejected"

@@ -167,20 +167,34 @@ def test_eventbridge_object_created_event(s3):
     from ingest_lambda.handler import handler
 
     s3.put_object(Bucket=BUCKETS["raw"], Key="raw/eb.csv", Body=(CORPUS / "mixed_offsets.csv").read_bytes())
-    event = {"detail-type": "Object Created", "source": "aws.s3",
-             "detail": {"bucket": {"name": BUCKETS["raw"]}, "object": {"key": "raw/eb.csv"}}}
+    event = {
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "detail": {"bucket": {"name": BUCKETS["raw"]}, "object": {"key": "raw/eb.csv"}},
+    }
     assert handler(event, LambdaContext())["accepted"] == 1
 
 
 def object_created(key: str, bucket: str = BUCKETS["raw"], size: int = 1) -> dict:
     """The event S3 sends to EventBridge for a new object, key as given."""
-    return {"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": "Object Created",
-            "source": "aws.s3", "account": "123456789012", "time": "2026-01-05T00:00:00Z", "region": "us-east-1",
-            "resources": [f"arn:aws:s3:::{bucket}"],
-            "detail": {"version": "0", "bucket": {"name": bucket},
-                       "object": {"key": key, "size": size, "etag": "b1946ac92492d2347c6235b4d2611184",
-                                  "sequencer": "617f08299329d189"},
-                       "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012", "reason": "PutObject"}}
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-01-05T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": size, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "617f08299329d189"},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
+    }
 
 
 def test_eventbridge_keys_are_found_plain_or_url_encoded(s3):
@@ -270,4 +284,3 @@ def test_source_configuration_from_the_ssm_parameter_not_the_raw_bucket(s3, monk
     by_key = {r["source_key"]: r for r in result["results"]}
     assert by_key["raw/paris/day.csv"]["rows_quarantined"] == 1  # 02:00 does not exist in Paris that day
     assert by_key["raw/utc/day.csv"]["rows_quarantined"] == 0
-

@@ -68,22 +68,28 @@ def layouts(meters, starts, values, zone, interval, day_count):
     files["split_date_time"] = "Meter;Date;Start Time;Usage (kWh)\n" + "".join(
         f"{m};{t:%Y-%m-%d};{t:%H:%M};{kwh(v).replace('.', ',')}\n" for m, t, v in stamps
     )
-    files["dst_abbreviations"] = "meter,timestamp,kwh\n" + "".join(
-        f"{m},{wall(t)} {t.tzname()},{kwh(v)}\n" for m, t, v in stamps
-    ) if zone.key != "UTC" else None
-    files["preamble_sep_grouping_wh"] = (
-        "sep=;\nAccount;Example Person\n\nMeter;Timestamp;Energy (Wh)\n"
-        + "".join(f"{m};{wall(t)};{grouped(v, ',', '.')}\n" for m, t, v in stamps)
+    files["dst_abbreviations"] = (
+        "meter,timestamp,kwh\n" + "".join(f"{m},{wall(t)} {t.tzname()},{kwh(v)}\n" for m, t, v in stamps) if zone.key != "UTC" else None
+    )
+    files["preamble_sep_grouping_wh"] = "sep=;\nAccount;Example Person\n\nMeter;Timestamp;Energy (Wh)\n" + "".join(
+        f"{m};{wall(t)};{grouped(v, ',', '.')}\n" for m, t, v in stamps
     )
     files["gzip"] = gzip.compress(files["long"].encode(), mtime=0)
-    files["wide_by_meter"] = "timestamp," + ",".join(f"{m} (kWh)" for m in meters) + "\n" + "".join(
-        f"{wall(t)}," + ",".join(kwh(values[m][i]) for m in meters) + "\n" for i, t in enumerate(starts)
-    ) if len(meters) > 1 else None
+    files["wide_by_meter"] = (
+        "timestamp,"
+        + ",".join(f"{m} (kWh)" for m in meters)
+        + "\n"
+        + "".join(f"{wall(t)}," + ",".join(kwh(values[m][i]) for m in meters) + "\n" for i, t in enumerate(starts))
+        if len(meters) > 1
+        else None
+    )
     regular = len(starts) == day_count * 1440 // interval  # no clock change in the period
     if regular:
         per_day = 1440 // interval
-        labels = [f"{s * interval // 60:02d}:{s * interval % 60:02d}-{(s + 1) * interval // 60:02d}:{(s + 1) * interval % 60:02d}"
-                  for s in range(per_day)]
+        labels = [
+            f"{s * interval // 60:02d}:{s * interval % 60:02d}-{(s + 1) * interval // 60:02d}:{(s + 1) * interval % 60:02d}"
+            for s in range(per_day)
+        ]
         rows = []
         for m in meters:
             for d in range(day_count):
@@ -117,10 +123,7 @@ def test_every_layout_lands_the_same_rows(tmp_path_factory, zone, start, day_cou
     tz = ZoneInfo(zone)
     starts = local_days(start, day_count, tz, interval)
     meters = [f"m{i}" for i in range(1, meter_count + 1)]
-    values = {
-        m: data.draw(st.lists(st.integers(0, 20_000_000), min_size=len(starts), max_size=len(starts)), label=m)
-        for m in meters
-    }
+    values = {m: data.draw(st.lists(st.integers(0, 20_000_000), min_size=len(starts), max_size=len(starts)), label=m) for m in meters}
     # At least one value of a meter has a thousands group and a decimal digit, as real
     # Wh exports do: otherwise '1.234' could be read either way and is refused.
     values[meters[0]][0] = 12_345_6

@@ -24,10 +24,7 @@ REL = 1e-9
 @pytest.fixture(scope="module")
 def sample_rows(demo_workspace):
     with (demo_workspace.raw / "sample.csv").open() as handle:
-        return [
-            (r["appliance"], dt.datetime.fromisoformat(r["timestamp"]), float(r["kwh"]))
-            for r in csv.DictReader(handle)
-        ]
+        return [(r["appliance"], dt.datetime.fromisoformat(r["timestamp"]), float(r["kwh"])) for r in csv.DictReader(handle)]
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +100,7 @@ def test_daily_zscores_and_forecast(demo_workspace, daily_from_csv):
     by_meter = defaultdict(list)
     for (meter, day), total in sorted(daily_from_csv.items()):
         by_meter[meter].append((day, total))
-    anomalies = {
-        (r["meter_id"], r["reading_date"]): r
-        for r in rows(demo_workspace, "select * from fct_daily_anomalies")
-    }
+    anomalies = {(r["meter_id"], r["reading_date"]): r for r in rows(demo_workspace, "select * from fct_daily_anomalies")}
     forecasts = rows(demo_workspace, "select * from fct_forecast where method = 'moving_average' order by meter_id, forecast_date")
     assert len(forecasts) == 4 * 7
     for meter, series in by_meter.items():
@@ -155,15 +149,15 @@ def test_corrected_reupload_supersedes_earlier_values(workspace, lakehouse):
     first = header + "".join(f"2024-01-01 {h:02d}:00:00,hvac,1.0\n" for h in range(24))
     corrected = header + "2024-01-01 05:00:00,hvac,7.5\n"
     ingest_bytes(first.encode(), "raw/day.csv", lakehouse, now=dt.datetime(2024, 1, 2, tzinfo=dt.UTC))
-    ingest_bytes(corrected.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60), now=dt.datetime(2024, 1, 3, tzinfo=dt.UTC))
+    ingest_bytes(
+        corrected.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60), now=dt.datetime(2024, 1, 3, tzinfo=dt.UTC)
+    )
     result = build(workspace)
     assert result.success, result.failures
     got = rows(workspace, "select reading_start, kwh, source_key from stg_readings where hour(reading_start) = 5")
     assert got == [{"reading_start": dt.datetime(2024, 1, 1, 5), "kwh": 7.5, "source_key": "raw/fix.csv"}]
     daily = rows(workspace, "select total_kwh, reading_count from fct_daily_consumption")
     assert daily == [{"total_kwh": 23 * 1.0 + 7.5, "reading_count": 24}]
-
-
 
 
 def test_every_dbt_unit_test_passes(demo_workspace):
@@ -229,14 +223,15 @@ def test_row_rules_report_each_broken_rule_by_name(demo_workspace, tmp_path):
     with duckdb.connect() as connection:
         connection.execute(f"attach '{copy}' as warehouse; use warehouse")
         assert connection.execute(test_sql).fetchall() == []
-        days = connection.execute(
-            "select meter_id, reading_date from fct_daily_consumption order by all limit 2").fetchall()
-        connection.execute("update fct_daily_consumption set total_kwh = -1, net_kwh = -1 - export_kwh "
-                           "where meter_id = ? and reading_date = ?", days[0])
-        connection.execute("update fct_daily_consumption set completeness = null, expected_reading_count = 0 "
-                           "where meter_id = ? and reading_date = ?", days[1])
-        found = connection.execute(
-            f"select meter_id, reading_date, broken_rules from ({test_sql}) order by all").fetchall()
+        days = connection.execute("select meter_id, reading_date from fct_daily_consumption order by all limit 2").fetchall()
+        connection.execute(
+            "update fct_daily_consumption set total_kwh = -1, net_kwh = -1 - export_kwh where meter_id = ? and reading_date = ?", days[0]
+        )
+        connection.execute(
+            "update fct_daily_consumption set completeness = null, expected_reading_count = 0 where meter_id = ? and reading_date = ?",
+            days[1],
+        )
+        found = connection.execute(f"select meter_id, reading_date, broken_rules from ({test_sql}) order by all").fetchall()
     assert found == [
         (*days[0], "total_kwh_not_negative"),
         (*days[1], "expects_a_reading, completeness_is_a_share"),

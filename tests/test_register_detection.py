@@ -23,9 +23,10 @@ START = dt.datetime(2024, 3, 4)
 
 def _text(minutes: int, values: np.ndarray) -> bytes:
     """Two decimals: three after a point would leave '1.250' undecided (1.25 or 1250)."""
-    return ("meter_id,timestamp,kwh\n" + "".join(
-        f"m1,{START + dt.timedelta(minutes=i * minutes):%Y-%m-%d %H:%M},{v:.2f}\n" for i, v in enumerate(values)
-    )).encode()
+    return (
+        "meter_id,timestamp,kwh\n"
+        + "".join(f"m1,{START + dt.timedelta(minutes=i * minutes):%Y-%m-%d %H:%M},{v:.2f}\n" for i, v in enumerate(values))
+    ).encode()
 
 
 def _land(home, data: bytes, **options):
@@ -45,10 +46,8 @@ def _load(draw_seed: int, reads: int, minutes: int) -> np.ndarray:
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10_000), reads=st.integers(24, 300), minutes=st.sampled_from([15, 30, 60]),
-       age=st.integers(2_000, 1_000_000))
-def test_register_reads_are_refused_without_the_option_and_land_the_same_energy_with_it(
-        tmp_path_factory, seed, reads, minutes, age):
+@given(seed=st.integers(0, 10_000), reads=st.integers(24, 300), minutes=st.sampled_from([15, 30, 60]), age=st.integers(2_000, 1_000_000))
+def test_register_reads_are_refused_without_the_option_and_land_the_same_energy_with_it(tmp_path_factory, seed, reads, minutes, age):
     """A register that has counted ``age`` intervals of such a load since it was fitted
     (2,000 is three weeks of 15-minute intervals): its level is far above its rises."""
     energy = _load(seed, reads, minutes)
@@ -117,8 +116,7 @@ def test_a_wide_by_day_register_is_refused(tmp_path):
     energy = _load(4, 72, 60)
     register = 500 * 72 * float(energy.mean()) + np.cumsum(energy)  # about four years of such a load
     header = "date," + ",".join(f"{h:02d}:00-{h + 1:02d}:00" for h in range(24))
-    lines = [header] + [
-        f"2024-03-0{4 + d}," + ",".join(f"{v:.2f}" for v in register[24 * d: 24 * d + 24]) for d in range(3)]
+    lines = [header] + [f"2024-03-0{4 + d}," + ",".join(f"{v:.2f}" for v in register[24 * d : 24 * d + 24]) for d in range(3)]
     report, rows = _land(tmp_path, ("\n".join(lines) + "\n").encode())
     assert report.outcome == "rejected" and rows == [], report.message
     assert "interval values" in report.message and "--no-register" in report.message
@@ -129,8 +127,10 @@ def test_register_rises_land_without_binary_noise(tmp_path):
     what lands."""
     rises = np.tile([1.301, 0.217, 2.05], 8)
     register = np.round(15_234.5 + np.concatenate([[0.0], np.cumsum(rises)]), 3)
-    text = ("meter_id,timestamp,kwh\n" + "".join(
-        f"m1,{START + dt.timedelta(minutes=60 * i):%Y-%m-%d %H:%M},{v}\n" for i, v in enumerate(register))).encode()
+    text = (
+        "meter_id,timestamp,kwh\n"
+        + "".join(f"m1,{START + dt.timedelta(minutes=60 * i):%Y-%m-%d %H:%M},{v}\n" for i, v in enumerate(register))
+    ).encode()
     report, rows = _land(tmp_path, text, register=True)
     assert report.outcome == "accepted", report.message
     assert [kwh for _, kwh in rows] == rises.tolist()

@@ -21,9 +21,7 @@ START = dt.datetime(2024, 1, 1)
 
 
 def land(home, reads: list[tuple[int, float]], **options):
-    text = "meter_id,timestamp,value\n" + "".join(
-        f"h1,{START + dt.timedelta(minutes=m):%Y-%m-%d %H:%M:%S},{v!r}\n" for m, v in reads
-    )
+    text = "meter_id,timestamp,value\n" + "".join(f"h1,{START + dt.timedelta(minutes=m):%Y-%m-%d %H:%M:%S},{v!r}\n" for m, v in reads)
     report = ingest_bytes(text.encode(), "raw/history.csv", Lakehouse.local(str(home)), IngestOptions(register=True, **options), now=NOW)
     files = sorted((home / "lake" / "readings").glob("*/*.parquet"))
     rows = pq.ParquetDataset(files).read().to_pylist() if files else []
@@ -32,8 +30,19 @@ def land(home, reads: list[tuple[int, float]], **options):
 
 
 def test_a_hand_counted_history(tmp_path):
-    reads = [(0, 1000.0), (20, 1000.5), (70, 1001.5), (120, 1002.0), (150, 1002.0), (240, 1002.0),
-             (285, 1003.5), (300, 1004.0), (720, 1010.0), (750, 1010.5), (780, 1011.0)]
+    reads = [
+        (0, 1000.0),
+        (20, 1000.5),
+        (70, 1001.5),
+        (120, 1002.0),
+        (150, 1002.0),
+        (240, 1002.0),
+        (285, 1003.5),
+        (300, 1004.0),
+        (720, 1010.0),
+        (750, 1010.5),
+        (780, 1011.0),
+    ]
     report, got = land(tmp_path, reads)
     assert report.outcome == "accepted", report.message
     # 00:00 0.5 + 0.8 (40 of the 50 minutes to 01:10); 01:00 0.2 + 0.5; two hours unchanged;
@@ -55,13 +64,16 @@ def test_intervals_are_the_interpolated_register(tmp_path_factory, gaps, rises, 
     if len(set(np.diff(minutes))) == 1 and 1440 % int(minutes[1]) == 0:
         gaps = gaps + [7]  # keep the reads irregular
         minutes = np.concatenate([[0], np.cumsum(gaps)])
-    values = 500.0 + np.cumsum([0.0] + rises.draw(st.lists(st.integers(0, 40).map(lambda x: x / 8), min_size=len(gaps), max_size=len(gaps))))
+    values = 500.0 + np.cumsum(
+        [0.0] + rises.draw(st.lists(st.integers(0, 40).map(lambda x: x / 8), min_size=len(gaps), max_size=len(gaps)))
+    )
     report, got = land(tmp_path_factory.mktemp("reg"), list(zip(minutes.tolist(), values.tolist())), interval_minutes=grid)
     assert report.outcome == "accepted", report.message
     # Every grid interval whose both ends lie within the reads, and only those.
     ends = np.arange(0, minutes[-1] + 1, grid)
-    expected = {int(g): float(np.interp(g + grid, minutes, values) - np.interp(g, minutes, values))
-                for g in ends if g + grid <= minutes[-1]}
+    expected = {
+        int(g): float(np.interp(g + grid, minutes, values) - np.interp(g, minutes, values)) for g in ends if g + grid <= minutes[-1]
+    }
     assert got.keys() == expected.keys()
     for start, energy in expected.items():
         assert abs(got[start] - energy) < 1e-9, (start, got[start], energy)

@@ -45,8 +45,7 @@ def test_the_report_shows_the_sample_totals(published):
     # The sample's last complete day is Tuesday 30 January. Each meter's week starts on its
     # calibration phase's weekday (hvac Thursday, lighting Friday, the others Tuesday), so
     # the calibration days run from Thursday the 25th to Tuesday the 30th.
-    assert ("Scored, and the bands calibrated, on the days before each meter's calibration day, "
-            "2024-01-25 to 2024-01-30") in html
+    assert ("Scored, and the bands calibrated, on the days before each meter's calibration day, 2024-01-25 to 2024-01-30") in html
     # Self-contained: plotly inlined, no address the browser would fetch.
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', html)
     assert "../dq/data_docs/index.html" in html and "docs/lineage.html" in html
@@ -101,8 +100,7 @@ def test_the_lineage_site_renders_offline(published, browser, tmp_path):
 
 def test_the_validation_reports_render_offline(published, browser, tmp_path):
     site = published.dq / "data_docs"
-    pages = [site / "index.html", site / "expectations" / "readings.html",
-             *sorted((site / "validations").rglob("*.html"))]
+    pages = [site / "index.html", site / "expectations" / "readings.html", *sorted((site / "validations").rglob("*.html"))]
     assert len(pages) >= 3
     for path in pages:
         page, errors, remote, screenshot = open_offline(browser, path, tmp_path)

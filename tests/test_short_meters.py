@@ -46,8 +46,10 @@ def test_meters_without_a_complete_day_land_build_and_say_why(workspace, tmp_pat
     assert [(r["meter_id"], r["n"]) for r in landed] == [("m1", 3), ("m2", 24)]
     assert math.isclose(landed[0]["kwh"], 1 + 2 + 3) and math.isclose(landed[1]["kwh"], 24 * 1.0)
     days = rows(workspace, "select meter_id, is_complete, reading_count from fct_daily_consumption order by meter_id")
-    assert days == [{"meter_id": "m1", "is_complete": False, "reading_count": 3},
-                    {"meter_id": "m2", "is_complete": True, "reading_count": 24}]
+    assert days == [
+        {"meter_id": "m1", "is_complete": False, "reading_count": 3},
+        {"meter_id": "m2", "is_complete": True, "reading_count": 24},
+    ]
 
     # One complete day gives a band without spread: forecasts need two (forecast_min_days).
     assert forecast_meters(workspace) == set()
@@ -73,18 +75,19 @@ def test_meters_without_a_complete_day_land_build_and_say_why(workspace, tmp_pat
     result = run_cli("build")
     assert result.exit_code == 0, result.output
     assert forecast_meters(workspace) == {"m2", "meter-0001"}
-    m2 = rows(workspace, "select forecast_kwh, lower_kwh, upper_kwh, history_days from fct_forecast "
-                         "where meter_id = 'm2' and is_selected order by forecast_date")
+    m2 = rows(
+        workspace,
+        "select forecast_kwh, lower_kwh, upper_kwh, history_days from fct_forecast "
+        "where meter_id = 'm2' and is_selected order by forecast_date",
+    )
     assert len(m2) == 7 and all(r["history_days"] == 2 for r in m2)
     assert all(math.isclose(r["forecast_kwh"], 36.0) and r["lower_kwh"] < 36.0 < r["upper_kwh"] for r in m2)
     by_meter = summary(workspace)
     assert by_meter["m1"]["no_forecast_reason"] == NO_DAY and by_meter["m1"]["forecast_7d_kwh"] is None
     for meter in ("m2", "meter-0001"):
         assert by_meter[meter]["no_forecast_reason"] is None and by_meter[meter]["forecast_7d_kwh"] > 0
-    assert by_meter[None]["no_forecast_reason"] == \
-        "1 of 3 meters have no forecast (see their rows): the forecast covers the others"
-    assert math.isclose(by_meter[None]["forecast_7d_kwh"],
-                        by_meter["m2"]["forecast_7d_kwh"] + by_meter["meter-0001"]["forecast_7d_kwh"])
+    assert by_meter[None]["no_forecast_reason"] == "1 of 3 meters have no forecast (see their rows): the forecast covers the others"
+    assert math.isclose(by_meter[None]["forecast_7d_kwh"], by_meter["m2"]["forecast_7d_kwh"] + by_meter["meter-0001"]["forecast_7d_kwh"])
     assert run_cli("report").exit_code == 0
 
     # The first build wrote no forecast origin and no backtest error: the incremental
@@ -104,8 +107,7 @@ def test_short_meters_build_the_same_on_trino(workspace, lakehouse, tmp_path, tr
     trino_build = build(workspace, target="trino")
     assert trino_build.success, trino_build.failures
     for table in ("stg_readings", "fct_daily_consumption", "fct_forecast", "rpt_summary"):
-        assert_same_rows(table, rows(workspace, ordered_select(table)), trino_rows(trino_target, table),
-                         RELATIVE_TOLERANCE)
+        assert_same_rows(table, rows(workspace, ordered_select(table)), trino_rows(trino_target, table), RELATIVE_TOLERANCE)
     on_trino = {r["meter_id"]: r["no_forecast_reason"] for r in trino_rows(trino_target, "rpt_summary")}
     assert on_trino == {"m1": NO_DAY, "m2": ONE_DAY, None: "no meter has a forecast yet"}
 
@@ -127,8 +129,11 @@ def test_days_of_an_exporter_that_leaves_out_zeros_are_incomplete(workspace, lak
     used = header + "".join(f"pv,2024-03-0{d} {h:02d}:00,0.5\n" for d in (1, 2, 3) for h in range(6, 24))
     ingest_bytes(used.encode(), "raw/portal.csv", lakehouse, now=dt.datetime(2024, 3, 4, tzinfo=dt.UTC))
     assert build(workspace).success
-    days = rows(workspace, "select total_kwh, reading_count, expected_reading_count, completeness, is_complete "
-                           "from fct_daily_consumption order by reading_date")
+    days = rows(
+        workspace,
+        "select total_kwh, reading_count, expected_reading_count, completeness, is_complete "
+        "from fct_daily_consumption order by reading_date",
+    )
     assert len(days) == 3
     for day in days:
         assert math.isclose(day["total_kwh"], 18 * 0.5)
@@ -139,8 +144,9 @@ def test_days_of_an_exporter_that_leaves_out_zeros_are_incomplete(workspace, lak
 
     # The user's fix: upload the hours the portal left out, as explicit zeros.
     zeros = header + "".join(f"pv,2024-03-0{d} {h:02d}:00,0\n" for d in (1, 2, 3) for h in range(6))
-    ingest_bytes(zeros.encode(), "raw/portal_zeros.csv", lakehouse, IngestOptions(interval_minutes=60),
-                 now=dt.datetime(2024, 3, 4, 1, tzinfo=dt.UTC))
+    ingest_bytes(
+        zeros.encode(), "raw/portal_zeros.csv", lakehouse, IngestOptions(interval_minutes=60), now=dt.datetime(2024, 3, 4, 1, tzinfo=dt.UTC)
+    )
     assert build(workspace).success
     days = rows(workspace, "select total_kwh, reading_count, is_complete from fct_daily_consumption")
     assert all(math.isclose(d["total_kwh"], 9.0) and d["reading_count"] == 24 and d["is_complete"] for d in days)

@@ -27,14 +27,21 @@ def test_the_readme_queries_and_the_lake_views_still_work(demo):
     count = run_cli("sql", "select count(*) as n from stg_readings", "--format", "csv")
     assert count.exit_code == 0, count.output
     assert csv_rows(count.output) == [["n"], ["2880"]]
-    for statement in ("select * from rpt_summary",
-                      "select * from fct_reading_anomalies where is_anomaly order by abs(z_score) desc limit 10",
-                      "describe stg_readings", "show tables"):
+    for statement in (
+        "select * from rpt_summary",
+        "select * from fct_reading_anomalies where is_anomaly order by abs(z_score) desc limit 10",
+        "describe stg_readings",
+        "show tables",
+    ):
         result = run_cli("sql", statement)
         assert result.exit_code == 0, (statement, result.output)
     # The lake views read the Parquet files of the workspace (the only files allowed).
-    lake = run_cli("sql", "select (select count(*) from lake.readings) as readings, "
-                          "(select count(*) > 0 from dq.validations) as validated", "--format", "csv")
+    lake = run_cli(
+        "sql",
+        "select (select count(*) from lake.readings) as readings, (select count(*) > 0 from dq.validations) as validated",
+        "--format",
+        "csv",
+    )
     assert lake.exit_code == 0, lake.output
     assert csv_rows(lake.output)[1] == ["2880", "True"]
 
@@ -57,10 +64,12 @@ def test_copy_writes_no_file_anywhere(demo, tmp_path):
 
 def test_attach_and_set_are_refused(demo, tmp_path):
     other = tmp_path / "other.duckdb"
-    for statement, kind in ((f"attach '{other}' as other", "ATTACH"),
-                            ("set enable_external_access = true", "SET"),
-                            ("set threads = 1", "SET"),
-                            ("call pragma_version()", "CALL")):
+    for statement, kind in (
+        (f"attach '{other}' as other", "ATTACH"),
+        ("set enable_external_access = true", "SET"),
+        ("set threads = 1", "SET"),
+        ("call pragma_version()", "CALL"),
+    ):
         result = run_cli("sql", statement)
         assert result.exit_code == 1, (statement, result.output)
         assert f"{kind} statements are refused" in result.output
@@ -70,8 +79,7 @@ def test_attach_and_set_are_refused(demo, tmp_path):
 
 @pytest.mark.parametrize("reader", ["read_text('{path}')", "read_csv('{path}')", "read_blob('{path}')"])
 def test_local_files_outside_the_lake_cannot_be_read(demo, reader):
-    for path in ("/etc/passwd", demo.home / "sources.json", demo.raw / "sample.csv",
-                 f"{demo.lake / 'readings'}/../../raw/sample.csv"):
+    for path in ("/etc/passwd", demo.home / "sources.json", demo.raw / "sample.csv", f"{demo.lake / 'readings'}/../../raw/sample.csv"):
         result = run_cli("sql", f"select * from {reader.format(path=path)}")
         assert result.exit_code == 1, (path, result.output)
         assert "outside the warehouse" in result.output and "energy ingest FILE" in result.output
@@ -79,13 +87,18 @@ def test_local_files_outside_the_lake_cannot_be_read(demo, reader):
 
 
 def test_csv_neutralises_formulas_but_keeps_numbers(demo):
-    result = run_cli("sql", """
+    result = run_cli(
+        "sql",
+        """
         select * from (values
             ('=HYPERLINK(''http://example.com'',''x'')', -1.5, '-1.5'),
             ('+1+1', 2.0, '@SUM(A1)'),
             ('-2+3', -3.0, chr(9) || '=1'),
             (chr(13) || '=1', 0.0, 'plain')
-        ) as t(meter_id, kwh, note)""", "--format", "csv")
+        ) as t(meter_id, kwh, note)""",
+        "--format",
+        "csv",
+    )
     assert result.exit_code == 0, result.output
     rows = csv_rows(result.output)
     assert rows[0] == ["meter_id", "kwh", "note"]

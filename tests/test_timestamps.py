@@ -172,7 +172,8 @@ def test_date_order_from_the_values_and_from_the_option():
     month_first = detect_time_format(["02/12/2024 1:00 PM", "02/13/2024 1:00 PM"])
     assert month_first.day_first is False and month_first.describe() == "mm/dd/yyyy hh:MM AM/PM (month first)"
     assert naive_values(["02/12/2024 12:00 AM", "02/13/2024 12:30 PM"], month_first) == [
-        dt.datetime(2024, 2, 12, 0, 0), dt.datetime(2024, 2, 13, 12, 30)
+        dt.datetime(2024, 2, 12, 0, 0),
+        dt.datetime(2024, 2, 13, 12, 30),
     ]
     forced = detect_time_format(["01/02/2024", "03/04/2024"], date_order="mdy")
     assert naive_values(["01/02/2024"], forced) == [dt.datetime(2024, 1, 2)]
@@ -195,14 +196,23 @@ def test_user_timestamp_format_wins():
 def test_offsets_are_used_as_given():
     fmt = detect_time_format(["2024-01-01T00:00:00+01:00"])
     assert fmt.has_offset
-    cells = ["2024-01-01T00:00:00+01:00", "2024-01-01T00:00:00+0100", "2024-01-01 00:00:00Z",
-             "2024-01-01T00:00:00.25-05:30", "2024-01-01T00:00:00 UTC", "2024-01-01T00:00:00"]
+    cells = [
+        "2024-01-01T00:00:00+01:00",
+        "2024-01-01T00:00:00+0100",
+        "2024-01-01 00:00:00Z",
+        "2024-01-01T00:00:00.25-05:30",
+        "2024-01-01T00:00:00 UTC",
+        "2024-01-01T00:00:00",
+    ]
     parsed = parse_times(pa.array(cells), fmt)
-    utc = dt.timezone.utc
+    utc = dt.UTC
     assert parsed.aware.to_pylist() == [
-        dt.datetime(2023, 12, 31, 23, tzinfo=utc), dt.datetime(2023, 12, 31, 23, tzinfo=utc),
-        dt.datetime(2024, 1, 1, tzinfo=utc), dt.datetime(2024, 1, 1, 5, 30, 0, 250000, tzinfo=utc),
-        dt.datetime(2024, 1, 1, tzinfo=utc), None,
+        dt.datetime(2023, 12, 31, 23, tzinfo=utc),
+        dt.datetime(2023, 12, 31, 23, tzinfo=utc),
+        dt.datetime(2024, 1, 1, tzinfo=utc),
+        dt.datetime(2024, 1, 1, 5, 30, 0, 250000, tzinfo=utc),
+        dt.datetime(2024, 1, 1, tzinfo=utc),
+        None,
     ]
     # A cell without an offset in an offset column stays a wall-clock time.
     assert parsed.naive.to_pylist() == [None] * 5 + [dt.datetime(2024, 1, 1)]
@@ -212,7 +222,9 @@ def test_offsets_are_used_as_given():
 def test_end_of_day_24_00():
     fmt = detect_time_format(["2024-01-15 23:45", "2024-01-15 24:00"])
     assert naive_values(["2024-01-15 24:00", "2024-01-31 24:00:00", "2024-12-31 24:00"], fmt) == [
-        dt.datetime(2024, 1, 16), dt.datetime(2024, 2, 1), dt.datetime(2025, 1, 1)
+        dt.datetime(2024, 1, 16),
+        dt.datetime(2024, 2, 1),
+        dt.datetime(2025, 1, 1),
     ]
     times = detect_time_format(["00:15", "24:00"])
     minutes, _, error = minutes_of_day(pa.array(["00:15", "0:15", "24:00", "24:00:00", "23:45:00"]), times)
@@ -231,8 +243,17 @@ def test_am_pm_times():
 def test_dst_labels_become_folds():
     fmt = detect_time_format(["2020-11-01 01:30 EDT", "2020-11-01 01:30 EST"])
     assert fmt.labels and "DST labels" in fmt.describe()
-    cells = ["2020-11-01 01:30 EDT", "2020-11-01 01:30 EST", "2020-11-01 01:30", "2024-10-27 02:00 CEST",
-             "2024-10-27 02:00 CET", "2024-10-27 01:00 BST", "2024-10-27 01:00 GMT", "2024-10-27 02:00A", "2024-10-27 02:00 b"]
+    cells = [
+        "2020-11-01 01:30 EDT",
+        "2020-11-01 01:30 EST",
+        "2020-11-01 01:30",
+        "2024-10-27 02:00 CEST",
+        "2024-10-27 02:00 CET",
+        "2024-10-27 01:00 BST",
+        "2024-10-27 01:00 GMT",
+        "2024-10-27 02:00A",
+        "2024-10-27 02:00 b",
+    ]
     parsed = parse_times(pa.array(cells), fmt)
     assert parsed.fold.to_pylist() == [0, 1, None, 0, 1, 0, 1, 0, 1]
     assert parsed.error.null_count == len(cells)
@@ -258,12 +279,23 @@ def test_hour_numbers_with_labels_and_prefixes():
 
 def test_bad_cells_are_row_errors_never_exceptions():
     fmt = detect_time_format(["2024-01-01T00:00:00-05:00"])
-    cells = ["2024-01-01T00:00:00-05:00", "0000-01-01T00:00:00-05:00", "10000-01-01T00:00:00-05:00",
-             "9999-12-31T23:00-05:00", "2024-13-01T00:00:00-05:00", "2024-02-30T00:00:00-05:00",
-             "2024-01-01T25:00:00-05:00", "2024-01-01T00:00:60-05:00", "", None, "soon", "2024-01-01T00:00:00+99:00"]
+    cells = [
+        "2024-01-01T00:00:00-05:00",
+        "0000-01-01T00:00:00-05:00",
+        "10000-01-01T00:00:00-05:00",
+        "9999-12-31T23:00-05:00",
+        "2024-13-01T00:00:00-05:00",
+        "2024-02-30T00:00:00-05:00",
+        "2024-01-01T25:00:00-05:00",
+        "2024-01-01T00:00:60-05:00",
+        "",
+        None,
+        "soon",
+        "2024-01-01T00:00:00+99:00",
+    ]
     parsed = parse_times(pa.array(cells), fmt)
     errors = parsed.error.to_pylist()
-    assert errors[0] is None and parsed.aware[0].as_py() == dt.datetime(2024, 1, 1, 5, tzinfo=dt.timezone.utc)
+    assert errors[0] is None and parsed.aware[0].as_py() == dt.datetime(2024, 1, 1, 5, tzinfo=dt.UTC)
     for i in (1, 2, 3):
         assert errors[i] == f"timestamp '{cells[i]}' is out of range (years 1900..2200)"
     expected = f"(expected {fmt.describe()})"
@@ -276,7 +308,10 @@ def test_bad_cells_are_row_errors_never_exceptions():
 @pytest.mark.parametrize(
     ("sample", "bad"),
     [
-        ("13.01.2025 00:15", ["31.04.2025 00:15", "30.02.2024 00:00", "10.13.2025 00:15", "10.01.2025 25:00", "00.01.2025 00:00", "10.01.1899 00:00"]),
+        (
+            "13.01.2025 00:15",
+            ["31.04.2025 00:15", "30.02.2024 00:00", "10.13.2025 00:15", "10.01.2025 25:00", "00.01.2025 00:00", "10.01.1899 00:00"],
+        ),
         ("01/13/2024", ["02/30/2024", "13/13/2024", "04/31/2024"]),
         ("2024-01-31 00:00:00", ["2024-04-31 00:00:00", "2024-01-31 00:00:60", "2024-01-31 24:00:01", "2024-01-31 23:59:59.9x"]),
     ],
@@ -347,7 +382,7 @@ def test_written_instants_read_back(moment, layout, digits, offset, colon):
         cells = [moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}" + zone]
         expected = None
         wall = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-        expect_aware = (wall - dt.timedelta(minutes=offset)).replace(tzinfo=dt.timezone.utc)
+        expect_aware = (wall - dt.timedelta(minutes=offset)).replace(tzinfo=dt.UTC)
     elif layout == "dmy_dots":
         cells = [minute.strftime("%d.%m.%Y %H:%M"), "13.01.2024 00:00"]
         expected = minute

@@ -12,8 +12,8 @@ import json
 import uuid
 
 import pytest
-import trino
 
+import trino
 from energy.trino import parse_data_size
 from energy.warehouse import build, maintain, query, run_dbt
 from ingest_lambda.options import IngestOptions
@@ -21,8 +21,8 @@ from ingest_lambda.pipeline import ingest_bytes, ingest_file
 from sampledata.generator import generate_long_format, generate_seed_format
 
 from .conftest import REPO, defined_unit_tests
-from .test_flow import NET_METER, net_meter_frame
 from .tables import PUBLIC_TABLES, assert_same_rows, ordered_select, same_value
+from .test_flow import NET_METER, net_meter_frame
 
 QUERIES = REPO / "queries"
 
@@ -35,8 +35,7 @@ def trino_target(trino_port, monkeypatch):
     schema = f"energy_test_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("TRINO_PORT", trino_port)
     monkeypatch.setenv("TRINO_SCHEMA", schema)
-    connection = trino.dbapi.connect(host="127.0.0.1", port=int(trino_port), user="energy",
-                                     catalog="iceberg", schema=schema)
+    connection = trino.dbapi.connect(host="127.0.0.1", port=int(trino_port), user="energy", catalog="iceberg", schema=schema)
     yield connection
     cursor = connection.cursor()
     for catalog, name in (("iceberg", schema), ("hive", f"{schema}_lake")):
@@ -70,24 +69,31 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
     # change (a 23-hour day) and a day count that gives forecasts and a backtest.
     seed = generate_seed_format(tmp_path / "sample.csv", days=30)
     ingest_file(seed.data_path, "raw/sample.csv", lakehouse, now=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
-    berlin = generate_long_format(tmp_path / "berlin.csv", meters=3, days=45, interval_minutes=15, seed=11,
-                                  start=dt.datetime(2024, 3, 1))
-    ingest_file(berlin.data_path, "raw/berlin.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"),
-                now=dt.datetime(2024, 4, 16, tzinfo=dt.UTC))
+    berlin = generate_long_format(tmp_path / "berlin.csv", meters=3, days=45, interval_minutes=15, seed=11, start=dt.datetime(2024, 3, 1))
+    ingest_file(
+        berlin.data_path, "raw/berlin.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"), now=dt.datetime(2024, 4, 16, tzinfo=dt.UTC)
+    )
     # A net meter (import and export, --flow net), then a correction of six hours as
     # estimates (quality code E) and of one as missing.
     # (January's file only: June's readings would be in the future of this upload's day,
     # which must come before the later uploads below.)
     january = NET_METER / "net_meter_january.csv"
-    ingest_file(january, f"raw/{january.name}", lakehouse, IngestOptions(flow="net"),
-                now=dt.datetime(2024, 4, 16, 12, tzinfo=dt.UTC))
+    ingest_file(january, f"raw/{january.name}", lakehouse, IngestOptions(flow="net"), now=dt.datetime(2024, 4, 16, 12, tzinfo=dt.UTC))
     frame = net_meter_frame()
-    corrected = "meter_id,timestamp,kwh,quality\n" + "".join(
-        f"{m},{t:%Y-%m-%d %H:%M},{v},E\n" for m, t, v in frame.iloc[30:36][["meter_id", "timestamp", "kwh"]].itertuples(index=False)
-    ) + "".join(f"{m},{t:%Y-%m-%d %H:%M},,missing\n" for m, t in frame.iloc[40:41][["meter_id", "timestamp"]].itertuples(index=False))
-    report = ingest_bytes(corrected.encode(), "raw/solar-corrections.csv", lakehouse,
-                          IngestOptions(flow="net", interval_minutes=60, interval_convention="beginning"),
-                          now=dt.datetime(2024, 4, 16, 13, tzinfo=dt.UTC))
+    corrected = (
+        "meter_id,timestamp,kwh,quality\n"
+        + "".join(
+            f"{m},{t:%Y-%m-%d %H:%M},{v},E\n" for m, t, v in frame.iloc[30:36][["meter_id", "timestamp", "kwh"]].itertuples(index=False)
+        )
+        + "".join(f"{m},{t:%Y-%m-%d %H:%M},,missing\n" for m, t in frame.iloc[40:41][["meter_id", "timestamp"]].itertuples(index=False))
+    )
+    report = ingest_bytes(
+        corrected.encode(),
+        "raw/solar-corrections.csv",
+        lakehouse,
+        IngestOptions(flow="net", interval_minutes=60, interval_convention="beginning"),
+        now=dt.datetime(2024, 4, 16, 13, tzinfo=dt.UTC),
+    )
     assert report.rows_landed == 7 and report.readings_missing == 1, report.message
 
     assert build(workspace).success
@@ -102,9 +108,13 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
     # meter has 7 days
     assert counts["fct_daily_consumption"] == 4 * 30 + 3 * 46 + 7
     # the comparison covered the export series, the estimates and the gap
-    for table, condition in [("stg_readings", "quality = 'missing'"), ("stg_readings", "quality = 'estimated'"),
-                             ("fct_daily_anomalies", "flow = 'export'"), ("fct_forecast", "flow = 'export'"),
-                             ("fct_daily_consumption", "export_kwh > 0")]:
+    for table, condition in [
+        ("stg_readings", "quality = 'missing'"),
+        ("stg_readings", "quality = 'estimated'"),
+        ("fct_daily_anomalies", "flow = 'export'"),
+        ("fct_forecast", "flow = 'export'"),
+        ("fct_daily_consumption", "export_kwh > 0"),
+    ]:
         found = query(workspace, f"select count(*) as n from {table} where {condition}").column("n")[0].as_py()
         assert found > 0, (table, condition)
     dst_days = query(workspace, "select count(*) as n from fct_daily_consumption where day_minutes = 1380")
@@ -119,26 +129,31 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
         on_trino = [tuple(row) for row in cursor.fetchall()]
         assert len(on_duckdb) == len(on_trino), path.name
         for row_duckdb, row_trino in zip(sorted(on_duckdb, key=repr), sorted(on_trino, key=repr)):
-            assert all(same_value(a, b, RELATIVE_TOLERANCE) for a, b in zip(row_duckdb, row_trino)), \
-                (path.name, row_duckdb, row_trino)
+            assert all(same_value(a, b, RELATIVE_TOLERANCE) for a, b in zip(row_duckdb, row_trino)), (path.name, row_duckdb, row_trino)
 
     # One more day and a corrected reading: both engines build
     # incrementally and still agree.
     next_day = "meter_id,timestamp,value\n" + "".join(
         f"meter-000{m},2024-04-15T{h:02d}:00:00Z,{0.5 + m + h / 10}\n" for m in (1, 2, 3) for h in range(24)
     )
-    ingest_bytes(next_day.encode(), "raw/next.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"),
-                 now=dt.datetime(2024, 4, 17, tzinfo=dt.UTC))
-    ingest_bytes(b"meter_id,timestamp,value\nmeter-0002,2024-04-10T08:00:00Z,99.5\n",
-                 "raw/fix.csv", lakehouse, IngestOptions(timezone="Europe/Berlin", interval_minutes=15),
-                 now=dt.datetime(2024, 4, 17, 1, tzinfo=dt.UTC))
+    ingest_bytes(
+        next_day.encode(), "raw/next.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"), now=dt.datetime(2024, 4, 17, tzinfo=dt.UTC)
+    )
+    ingest_bytes(
+        b"meter_id,timestamp,value\nmeter-0002,2024-04-10T08:00:00Z,99.5\n",
+        "raw/fix.csv",
+        lakehouse,
+        IngestOptions(timezone="Europe/Berlin", interval_minutes=15),
+        now=dt.datetime(2024, 4, 17, 1, tzinfo=dt.UTC),
+    )
     assert build(workspace).success
     assert build(workspace, target="trino").success
     assert_engines_agree(workspace, trino_target)
 
     cursor = trino_target.cursor()
-    cursor.execute("select kwh, source_key from stg_readings "
-                   "where meter_id = 'meter-0002' and reading_start = timestamp '2024-04-10 08:00:00'")
+    cursor.execute(
+        "select kwh, source_key from stg_readings where meter_id = 'meter-0002' and reading_start = timestamp '2024-04-10 08:00:00'"
+    )
     assert cursor.fetchall() == [[99.5, "raw/fix.csv"]]
     # The lake's files are untouched by the external tables being re-created.
     assert len(list((workspace.home / "lake" / "readings").glob("*/*.parquet"))) == 6
@@ -148,16 +163,21 @@ def test_trino_incremental_build_equals_its_full_refresh(workspace, lakehouse, t
     history = generate_long_format(tmp_path / "history.csv", meters=2, days=30, interval_minutes=60, seed=5)
     ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
     assert build(workspace, target="trino").success
-    more = "meter_id,timestamp,value\n" + "".join(
-        f"meter-000{m},2024-01-31T{h:02d}:00:00Z,{1 + m}\n" for m in (1, 2) for h in range(24)
-    )
+    more = "meter_id,timestamp,value\n" + "".join(f"meter-000{m},2024-01-31T{h:02d}:00:00Z,{1 + m}\n" for m in (1, 2) for h in range(24))
     ingest_bytes(more.encode(), "raw/more.csv", lakehouse, now=dt.datetime(2024, 2, 2, tzinfo=dt.UTC))
     assert build(workspace, target="trino").success
     incremental = {table: trino_rows(trino_target, table) for table in PUBLIC_TABLES}
     # The weekly maintenance compacts the files the incremental build left (its deletes
     # wrote delete files) and changes no row.
-    incremental_tables = ["stg_readings", "fct_reading_anomalies", "fct_daily_consumption", "int_forecast_origins",
-                          "int_forecast_errors", "int_forecast_bands", "fct_forecast_accuracy"]
+    incremental_tables = [
+        "stg_readings",
+        "fct_reading_anomalies",
+        "fct_daily_consumption",
+        "int_forecast_origins",
+        "int_forecast_errors",
+        "int_forecast_bands",
+        "fct_forecast_accuracy",
+    ]
     files_before = {table: table_files(trino_target, table) for table in incremental_tables}
     assert sum(files["deletes"] for files in files_before.values()) > 0
     maintain(workspace, target="trino")

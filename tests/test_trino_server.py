@@ -11,8 +11,8 @@ import subprocess
 import uuid
 
 import pytest
-import trino
 
+import trino
 from energy.trino import TrinoServer, local_root
 from energy.warehouse import WarehouseError, dbt_environment
 from energy.workspace import Workspace
@@ -62,8 +62,7 @@ def readable_lines(connection, schema: str, location: str) -> list[str] | None:
     cursor = connection.cursor()
     table = f"hive.{schema}.t_{uuid.uuid4().hex[:8]}"
     try:
-        cursor.execute(f"create table {table} (line varchar) "
-                       f"with (format = 'TEXTFILE', external_location = '{location}')")
+        cursor.execute(f"create table {table} (line varchar) with (format = 'TEXTFILE', external_location = '{location}')")
         cursor.fetchall()
     except trino.exceptions.TrinoUserError:
         return None

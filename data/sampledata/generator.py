@@ -64,9 +64,7 @@ def _profile(
     return np.clip(expected * (1.0 + rng.normal(0.0, noise, size=expected.shape)), 0.001, None)
 
 
-def _inject_spikes(
-    rng: np.random.Generator, values: np.ndarray, share: float
-) -> np.ndarray:
+def _inject_spikes(rng: np.random.Generator, values: np.ndarray, share: float) -> np.ndarray:
     """Multiply a random share of the readings by 2.5-4x; returns the spiked positions."""
     count = int(round(share * values.size))
     positions = np.sort(rng.choice(values.size, size=count, replace=False))
