@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PRICES_AS_OF = "2025 (us-east-1 list prices)"
-# Measured in BENCHMARKS.md case 6 (make bench, 100 meters, 3,561,600 readings held):
+# Measured in BENCHMARKS.md case 6 (make bench, 100 meters, 3,504,000 readings held):
 # Trino's bytes read per reading held by a daily build, on average over a week's builds
-# (each also calibrates the forecasts of the meters whose week starts next: a seventh),
-# the bytes of calibrating every meter's forecasts (the full build's bands and accuracy)
-# and the weekly table maintenance.
-DAILY_BYTES = 8.2
-CALIBRATION_BYTES = 13.8
-MAINTENANCE_BYTES = 4.5
+# (9.1% of a full build; each also calibrates the forecasts of the meters whose week
+# starts next, a seventh of them), the bytes of calibrating every meter's forecasts (the
+# full build's bands and accuracy) and the weekly table maintenance (15.5 MiB).
+DAILY_BYTES = 10.3
+CALIBRATION_BYTES = 10.7
+MAINTENANCE_BYTES = 4.6
 CALIBRATION_PHASES = 7
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 
