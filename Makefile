@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 SYNCED := $(VENV)/.synced
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo test lint bench bench-scale evaluate clean deploy destroy costs
+.PHONY: install demo test test-fast lint bench bench-scale evaluate clean deploy destroy costs
 
 install: $(SYNCED)
 
@@ -25,6 +25,9 @@ demo: install  ## generate sample readings, ingest, build on DuckDB, print the s
 
 test: install  ## pytest, which also runs dbt build (models, data tests, unit tests)
 	$(VENV)/bin/pytest
+
+test-fast: install  ## the unit tier only (no engine, no server): pytest -m unit
+	$(VENV)/bin/pytest -m unit -q
 
 lint: install  ## ruff: lint and format check of the Python (configured in pyproject.toml)
 	$(VENV)/bin/ruff check .

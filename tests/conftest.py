@@ -22,6 +22,49 @@ from ingest_lambda.storage import Lakehouse
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).with_name("corpus")
 
+# Test tiers, as markers (pyproject.toml declares them): `make test-fast` runs the unit
+# tier (plain Python: ingest, layouts, numbers, timestamps, the contract, settings).
+# dbt: builds the models on DuckDB; trino, aws (moto, the stack), browser (Chromium)
+# need those parts. A new test module goes in one of these sets; an unlisted one fails.
+TIERS = {
+    "unit": {
+        "test_field",
+        "test_generator",
+        "test_ingest",
+        "test_ingest_robustness",
+        "test_layout_roundtrip",
+        "test_numbers",
+        "test_reading_contract",
+        "test_register_detection",
+        "test_registers",
+        "test_settings",
+        "test_timestamps",
+    },
+    "dbt": {
+        "test_cli",
+        "test_dbt_project",
+        "test_flow",
+        "test_forecast_calibration",
+        "test_incremental",
+        "test_ingest_data_loss",
+        "test_models",
+        "test_queries",
+        "test_sql_access",
+    },
+    "trino": {"test_trino", "test_trino_server", "test_short_meters"},
+    "aws": {"test_athena_target", "test_cloud_e2e", "test_infra", "test_lambda_s3"},
+    "browser": {"test_docs_server", "test_hostile_input", "test_report"},
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    tier_of = {module: tier for tier, modules in TIERS.items() for module in modules}
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module not in tier_of:
+            raise pytest.UsageError(f"{module} is in no test tier: add it to TIERS in tests/conftest.py")
+        item.add_marker(getattr(pytest.mark, tier_of[module]))
+
 
 @pytest.fixture
 def workspace(request, tmp_path, monkeypatch) -> Workspace:
