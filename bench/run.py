@@ -194,6 +194,7 @@ def main() -> None:
 
     ingest_s = median_of(large_runs, "seconds")
     floor_s = median_of(floor_runs, "seconds")
+    held = per_reading(on_trino)
     report = f"""# Benchmarks
 
 Measured by `make bench` on {dt.date.today().isoformat()}: {machine()}.
@@ -324,9 +325,9 @@ builds read {on_trino["trino_daily_largest_query_bytes"] / 2**20:,.1f} MiB: abou
 meters × days of history held, read linearly from these runs.
 
 Per reading held, for the cost model (`make costs`, infra/cost_model.py): a daily build
-reads {per_reading(on_trino)["daily"]:.1f} B on average over the week (DAILY_BYTES), calibrating every meter's
-forecasts {per_reading(on_trino)["calibration"]:.1f} B (CALIBRATION_BYTES: the full build's bands and accuracy), the
-weekly maintenance {per_reading(on_trino)["maintenance"]:.1f} B (MAINTENANCE_BYTES).
+reads {held["daily"]:.1f} B on average over the week (DAILY_BYTES), calibrating every meter's
+forecasts {held["calibration"]:.1f} B (CALIBRATION_BYTES: the full build's bands and accuracy), the
+weekly maintenance {held["maintenance"]:.1f} B (MAINTENANCE_BYTES).
 
 ## 7. A 10 MB file with one quote never closed
 

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest_lambda.settings import METRICS_NAMESPACE
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-METRICS_NAMESPACE = "EnergyLakehouse"
 
 
 @dataclass(frozen=True)

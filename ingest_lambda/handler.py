@@ -84,11 +84,11 @@ def is_folder_marker(key: str, size: int) -> bool:
     return key.endswith("/") and size == 0
 
 
-def sources_from_environment() -> SourceConfig:
+def sources_from_environment(settings: IngestSettings | None = None) -> SourceConfig:
     """The source configuration the stack names: an SSM parameter (SOURCES_PARAMETER,
     where producers, who can write the raw bucket, cannot) or a file (SOURCES_URI, a
     path or s3:// URI). Until someone writes it, every upload is read with the defaults."""
-    settings = IngestSettings.from_environment()
+    settings = settings or IngestSettings.from_environment()
     parameter = settings.sources_parameter
     if not parameter:
         return SourceConfig.load(settings.sources_uri, missing_ok=True)
@@ -105,8 +105,9 @@ class IngestService:
 
     def __init__(self) -> None:
         self.s3 = boto3.client("s3")
-        self.lakehouse = lakehouse_from_environment()
-        self.sources = sources_from_environment()
+        settings = IngestSettings.from_environment()  # once per container
+        self.lakehouse = lakehouse_from_environment(settings)
+        self.sources = sources_from_environment(settings)
         validator()  # Great Expectations import and suite load, once per container
 
     def resolve(self, item: S3Object) -> tuple[str, int]:

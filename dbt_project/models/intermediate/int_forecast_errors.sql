@@ -18,7 +18,8 @@
 
     Partitioned by month of origin and by the meter's calibration phase: the daily
     build's recalibration (int_forecast_bands, fct_forecast_accuracy) reads one phase's
-    meters' errors, not every meter's. -#}
+    meters' errors, not every meter's. The phase is the meter's, from
+    int_forecast_calibration, which computes it once per meter. -#}
 {%- set first_new_day = energy.first_changed_daily_total() -%}
 {%- set first_origin = energy.day_bound(first_new_day, var('forecast_horizon_days')) -%}
 with points as (
@@ -43,12 +44,18 @@ actuals as (
     where day_number > {{ first_origin }}
     {%- endif %}
 
+),
+
+calibration as (
+
+    select meter_id, flow, calibration_phase from {{ ref('int_forecast_calibration') }}
+
 )
 
 select
     points.meter_id,
     points.flow,
-    {{ energy.calibration_phase('points.meter_id') }} as calibration_phase,
+    calibration.calibration_phase,
     points.method,
     points.horizon_days,
     points.origin_date,
@@ -64,3 +71,6 @@ inner join actuals
     on actuals.meter_id = points.meter_id
     and actuals.flow = points.flow
     and actuals.reading_date = points.forecast_date
+inner join calibration
+    on calibration.meter_id = points.meter_id
+    and calibration.flow = points.flow
