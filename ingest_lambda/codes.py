@@ -6,7 +6,13 @@ Quality codes (the ``quality`` column role), compared case-insensitively after t
 |---|---|
 | ``R``, ``A``, ``M``, ``L1``, measured, actual, real, read, valid, Messwert, gemessen, real/lectura real, misurato, gemeten | measured |
 | ``E``, ``S``, ``L2``, ``L3``, estimated, estimate, substituted, substitute, calculated, interpolated, Ersatzwert, geschätzt, vorläufig, estimada, estimado, stimato, stimata, geschat | estimated |
-| missing, ``N``, no data, fehlt, faltante, mancante, ontbreekt | missing |
+| missing, no data, fehlt, faltante, mancante, ontbreekt | missing |
+
+A column named for estimates (``Estimated``, ``Is estimated``, ``geschätzt``, ``Estimada``…)
+often holds yes/no flags: there ``Y``/yes/true/1/J/Ja/Sí mean estimated and
+``N``/no/false/0/Nein mean measured, and other codes read by the table. A bare ``N`` is
+never read as missing: it is "no" far more often than "no data", and reading a measured
+value as missing would drop its energy (a day of real readings landing as 0 kWh).
 
 ``R``/``E`` is the Spanish distributors' ``Metodo_obtencion`` (real/estimated), ``A``/``E``
 the North American actual/estimated flag, and ``L1``/``L2``/``L3`` the Austrian smart-meter
@@ -67,7 +73,7 @@ ESTIMATED = (
     "estime",
     "estimee",
 )
-MISSING = ("missing", "n", "no data", "fehlt", "faltante", "mancante", "ontbreekt", "manquant")
+MISSING = ("missing", "no data", "fehlt", "faltante", "mancante", "ontbreekt", "manquant")
 QUALITY_BY_CODE = {**{c: "measured" for c in MEASURED}, **{c: "estimated" for c in ESTIMATED}, **{c: "missing" for c in MISSING}}
 
 IMPORT_WORDS = (
@@ -110,13 +116,41 @@ def fold(text: str) -> str:
     return re.sub(r"\s+", " ", plain).strip()
 
 
+# yes/no flags, in a column named for estimates (estimate_flag_of)
+YES = ("y", "yes", "true", "t", "1", "j", "ja", "si", "oui")
+NO = ("n", "no", "false", "f", "0", "nein", "non")
+# header words of an estimate flag column, folded (accents removed)
+ESTIMATE_FLAG_HEADERS = ("estimat", "geschatzt", "geschaetzt", "geschat", "stimat", "estime", "substitut", "ersatz")
+
+
+def quality_reader(header: str | None):
+    """How the codes of the quality column named ``header`` read: estimate_flag_of for a
+    column named for estimates, else quality_of."""
+    plain = fold(header or "")
+    return estimate_flag_of if any(word in plain for word in ESTIMATE_FLAG_HEADERS) else quality_of
+
+
+def estimate_flag_of(code: str | None) -> tuple[str | None, str | None]:
+    """(quality, error) of one cell of an estimate flag column: yes is estimated, no is
+    measured (a blank too); any other code reads as quality_of reads it."""
+    plain = fold(code or "")
+    if plain in YES:
+        return "estimated", None
+    if plain in NO:
+        return "measured", None
+    return quality_of(code)
+
+
 def quality_of(code: str | None) -> tuple[str | None, str | None]:
     """(quality, error) of one quality code; a blank code is a measured read."""
     if code is None or not code.strip():
         return "measured", None
     quality = QUALITY_BY_CODE.get(fold(code))
     if quality is None:
-        return None, (f"quality code '{code.strip()[:40]}' is unknown (known: R/A/M/L1 measured, E/S/L2/L3 estimated, missing)")
+        return None, (
+            f"quality code '{code.strip()[:40]}' is unknown (known: R/A/M/L1 measured, E/S/L2/L3 estimated, missing; "
+            "Y/N only in a column named for estimates)"
+        )
     return quality, None
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .codes import flow_of, quality_of
+from .codes import flow_of, quality_reader
 from .layout import Layout
 from .numbers import parse_numbers
 from .options import ENERGY_UNITS, POWER_UNITS, IngestOptions, normalise_unit
@@ -457,7 +457,7 @@ def normalise(
     quality_error = pa.nulls(rows, pa.string())
     if "quality" in layout.roles:
         quality_code = _blank_to_null(_tile(_column(table, layout.roles["quality"]), blocks))
-        quality, quality_error = _per_distinct(quality_code, quality_of, pa.string())
+        quality, quality_error = _per_distinct(quality_code, quality_reader(layout.roles["quality"]), pa.string())
     else:
         quality_code = pa.nulls(rows, pa.string())
         quality = pa.repeat(pa.scalar("measured"), rows)

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import math
+import zoneinfo
 from collections import Counter
 from pathlib import Path
 
@@ -153,3 +154,39 @@ def test_huge_line_is_rejected_not_crashed(workspace, lakehouse):
     assert report.outcome == "rejected"
     assert "longer than 1024 characters" in report.message
     assert read_lake(workspace) is None
+
+
+def test_an_estimated_yes_no_column_marks_estimates_and_keeps_every_value(workspace, lakehouse):
+    """A utility's "Estimated" column of Y/N flags: Y is an estimated read, N a measured
+    one; no value is dropped as missing (N once read as "no data" landed a day of real
+    readings as 0 kWh)."""
+    data = (CORPUS / "estimated_yes_no_flag.csv").read_bytes()
+    report = ingest_bytes(data, "raw/estimated.csv", lakehouse, IngestOptions(timezone="America/Chicago"), now=NOW)
+    assert report.outcome == "accepted", report.message
+    want = {}
+    for row in csv.reader(data.decode().splitlines()[5:]):
+        want[row[1][-5:]] = (float(row[2]), "estimated" if row[3] == "Y" else "measured")
+    landed = read_lake(workspace).to_pylist()
+    chicago = zoneinfo.ZoneInfo("America/Chicago")
+    local = {r["reading_start"].replace(tzinfo=dt.UTC).astimezone(chicago).strftime("%H:%M"): (r["kwh"], r["quality"]) for r in landed}
+    assert local == want
+    assert Counter(q for _, q in want.values()) == {"measured": 22, "estimated": 2}
+
+
+@pytest.mark.parametrize(
+    ("header", "codes", "want"),
+    [
+        (
+            "Estimated",
+            ["Y", "N", "yes", "no", "1", "0", "", "E", "A"],
+            ["estimated", "measured", "estimated", "measured", "estimated", "measured", "measured", "estimated", "measured"],
+        ),
+        ("Geschätzt", ["J", "N", "ja", "nein"], ["estimated", "measured", "estimated", "measured"]),
+        ("Status", ["N", "Y"], [None, None]),
+    ],
+)
+def test_quality_codes_read_by_their_column(header, codes, want):
+    from ingest_lambda.codes import quality_reader
+
+    read = quality_reader(header)
+    assert [read(code)[0] for code in codes] == want
