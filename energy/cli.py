@@ -206,10 +206,10 @@ def _refuse_repeats(staged: list[_Staged]) -> None:
         first[item.key] = item
 
 
-def _reading_options(workspace: Workspace, sources: Path | None, column: list[str] | None, **given):
+def _reading_options(workspace: Workspace, sources: Path | None, column: list[str] | None, quality_code: list[str] | None, **given):
     """The source configuration and the command line's options for it (None: not given).
     Raises UsageError for options that cannot work."""
-    from ingest_lambda.options import parse_column_map
+    from ingest_lambda.options import parse_column_map, parse_quality_codes
     from ingest_lambda.sources import SourceConfig
 
     overrides = dict(given)
@@ -217,6 +217,8 @@ def _reading_options(workspace: Workspace, sources: Path | None, column: list[st
         overrides["delimiter"] = "\t"
     if column:
         overrides["column_map"] = parse_column_map(column)
+    if quality_code:
+        overrides["quality_codes"] = parse_quality_codes(quality_code)
     default_sources = workspace.home / "sources.json"
     config = SourceConfig.load(str(sources or default_sources) if (sources or default_sources.exists()) else None)
     config.options_for("", overrides)  # refuse bad options before anything is read
@@ -237,6 +239,10 @@ ColumnOpt = Annotated[
     typer.Option(
         help="map a column: ROLE=HEADER or ROLE=#POSITION; roles: meter_id, timestamp, date, time, hour, end_time, value, import, export, unit, interval_minutes, quality, flow"
     ),
+]
+QualityCodeOpt = Annotated[
+    list[str] | None,
+    typer.Option(help="what a quality code of the file means: CODE=measured, estimated or missing, e.g. W=measured (repeatable)"),
 ]
 TimestampFormatOpt = Annotated[str | None, typer.Option(help="strptime format for timestamps detection cannot read, e.g. '%d/%m/%Y %H:%M'")]
 SourcesOpt = Annotated[
@@ -267,6 +273,7 @@ def ingest(
     interval_minutes: IntervalOpt = None,
     register: RegisterOpt = None,
     column: ColumnOpt = None,
+    quality_code: QualityCodeOpt = None,
     timestamp_format: TimestampFormatOpt = None,
     max_bad_rows: MaxBadRowsOpt = None,
     sources: SourcesOpt = None,
@@ -294,6 +301,7 @@ def ingest(
             workspace,
             sources,
             column,
+            quality_code,
             timezone=timezone,
             unit=unit,
             meter_id=meter_id,
@@ -358,6 +366,7 @@ def inspect(
     interval_minutes: IntervalOpt = None,
     register: RegisterOpt = None,
     column: ColumnOpt = None,
+    quality_code: QualityCodeOpt = None,
     timestamp_format: TimestampFormatOpt = None,
     interval_convention: ConventionOpt = None,
     flow: FlowOpt = None,
@@ -381,6 +390,7 @@ def inspect(
         workspace,
         sources,
         column,
+        quality_code,
         timezone=timezone,
         unit=unit,
         meter_id=meter_id,

@@ -4,9 +4,14 @@ Quality codes (the ``quality`` column role), compared case-insensitively after t
 
 | code in the file | quality |
 |---|---|
-| ``R``, ``A``, ``M``, ``L1``, measured, actual, real, read, valid, Messwert, gemessen, real/lectura real, misurato, gemeten | measured |
-| ``E``, ``S``, ``L2``, ``L3``, estimated, estimate, substituted, substitute, calculated, interpolated, Ersatzwert, geschätzt, vorläufig, estimada, estimado, stimato, stimata, geschat | estimated |
-| missing, no data, fehlt, faltante, mancante, ontbreekt | missing |
+| ``R``, ``A``, ``M``, ``L1``, measured, actual, real, read, valid, Messwert, gemessen, wahrer Wert, abgelesen, real/lectura real, misurato, gemeten | measured |
+| ``E``, ``S``, ``L2``, ``L3``, estimated, estimate, substituted, substitute, calculated, interpolated, Ersatzwert, geschätzt, vorläufig(er Wert), Vorschlagswert, Prognosewert, estimada, estimado, stimato, stimata, geschat | estimated |
+| missing, no data, fehlt, Fehlwert, nicht verwendbar, faltante, mancante, ontbreekt | missing |
+
+The German words are the meter-value statuses of the market communication (wahrer Wert,
+Ersatzwert, Vorschlagswert, vorläufiger Wert, nicht verwendbar). Any other code (a
+portal's one-letter ``W``, say) is unknown until ``--quality-code W=measured`` (source
+configuration: ``"quality_codes": {"W": "measured"}``) says what it means.
 
 A column named for estimates (``Estimated``, ``Is estimated``, ``geschätzt``, ``Estimada``…)
 often holds yes/no flags: there ``Y``/yes/true/1/J/Ja/Sí mean estimated and
@@ -42,6 +47,8 @@ MEASURED = (
     "valid",
     "messwert",
     "gemessen",
+    "wahrer wert",
+    "abgelesen",
     "lectura real",
     "misurato",
     "misurata",
@@ -65,6 +72,10 @@ ESTIMATED = (
     "geschaetzt",
     "vorlaufig",
     "vorlaeufig",
+    "vorlaufiger wert",
+    "vorlaeufiger wert",
+    "vorschlagswert",
+    "prognosewert",
     "estimada",
     "estimado",
     "stimato",
@@ -73,7 +84,7 @@ ESTIMATED = (
     "estime",
     "estimee",
 )
-MISSING = ("missing", "no data", "fehlt", "faltante", "mancante", "ontbreekt", "manquant")
+MISSING = ("missing", "no data", "fehlt", "fehlwert", "nicht verwendbar", "faltante", "mancante", "ontbreekt", "manquant")
 QUALITY_BY_CODE = {**{c: "measured" for c in MEASURED}, **{c: "estimated" for c in ESTIMATED}, **{c: "missing" for c in MISSING}}
 
 IMPORT_WORDS = (
@@ -123,11 +134,21 @@ NO = ("n", "no", "false", "f", "0", "nein", "non")
 ESTIMATE_FLAG_HEADERS = ("estimat", "geschatzt", "geschaetzt", "geschat", "stimat", "estime", "substitut", "ersatz")
 
 
-def quality_reader(header: str | None):
-    """How the codes of the quality column named ``header`` read: estimate_flag_of for a
+def quality_reader(header: str | None, given: dict[str, str] | None = None):
+    """How the codes of the quality column named ``header`` read: first the codes the user
+    gave (``--quality-code W=measured``, compared folded), then estimate_flag_of for a
     column named for estimates, else quality_of."""
     plain = fold(header or "")
-    return estimate_flag_of if any(word in plain for word in ESTIMATE_FLAG_HEADERS) else quality_of
+    read = estimate_flag_of if any(word in plain for word in ESTIMATE_FLAG_HEADERS) else quality_of
+    if not given:
+        return read
+    mapped = {fold(code): quality for code, quality in given.items()}
+
+    def read_given(code: str | None) -> tuple[str | None, str | None]:
+        quality = mapped.get(fold(code or ""))
+        return (quality, None) if quality else read(code)
+
+    return read_given
 
 
 def estimate_flag_of(code: str | None) -> tuple[str | None, str | None]:
@@ -149,7 +170,7 @@ def quality_of(code: str | None) -> tuple[str | None, str | None]:
     if quality is None:
         return None, (
             f"quality code '{code.strip()[:40]}' is unknown (known: R/A/M/L1 measured, E/S/L2/L3 estimated, missing; "
-            "Y/N only in a column named for estimates)"
+            "Y/N only in a column named for estimates): say what it means with --quality-code CODE=measured, estimated or missing"
         )
     return quality, None
 

@@ -17,6 +17,9 @@ no evidence, or evidence both ways), the file is refused with the option that de
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
 
@@ -25,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .dialect import TableStart, _split, detect_table
-from .errors import DialectAmbiguous
+from .errors import DialectAmbiguous, FileRejected
 from .layout import Layout, detect_layout
 from .numbers import parse_numbers
 from .options import POWER_UNITS, IngestOptions, normalise_unit
@@ -51,6 +54,18 @@ class Dialect:
     descending: bool  # the file lists readings newest first
     evidence: tuple[str, ...] = ()
     register_grid: int | None = None  # register reads at irregular times, resampled to this grid (minutes)
+    options: IngestOptions | None = None  # the options in force: those given, and what the file decided (its timezone)
+
+    def _convention_told(self) -> str:
+        """The interval convention as the file states it. Interval columns named by their
+        end (``00:15`` … ``24:00``) and hour numbers 1..24 are turned into interval starts
+        as they are read, so the landed convention is always "beginning"; say both."""
+        layout = self.layout
+        if layout.kind == "wide_day" and layout.convention_hint == "ending":
+            return "ending: the interval columns are named by their end (read as interval beginnings)"
+        if layout.hour_numbers:
+            return "hour numbers: each counts its interval from midnight (read as interval beginnings)"
+        return self.convention
 
     def record(self, options: IngestOptions) -> dict:
         """What was detected, for the run record and the console: no cell values."""
@@ -68,7 +83,7 @@ class Dialect:
             if layout.kind != "wide_day"
             else f"{len(layout.slots)} interval columns, {layout.slot_minutes} minutes each",
             "time_formats": {name: fmt.describe() for name, fmt in layout.formats.items()},
-            "interval_convention": self.convention,
+            "interval_convention": self._convention_told(),
             "order": "newest first" if self.descending else "oldest first",
             "timezone": options.timezone,
             "unit": options.unit
@@ -97,16 +112,19 @@ def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> D
     head = check_text(upload)
     table = detect_table(head, options.delimiter, whole=upload.size() <= len(head))
     layout = detect_layout(table, options, source_key)
+    evidence = list(layout.evidence)
+    options = _timezone_of_header(layout, options, evidence)
     per_row = max(1, len(layout.slots) or len(layout.values))
     keep = max(20, 1000 // per_row)  # about 1,000 readings at each end: a wide row holds many
     rows = table.sample_rows[:keep] + _tail_rows(upload, table, len(head))[-keep:]
     meters, stamps, naive_order, values = _sample_stamps(rows, table, layout, options)
     descending = _descending(meters, naive_order)
-    evidence = list(layout.evidence)
     if descending:
         evidence.append("readings are listed newest first")
     if options.register is None:
         _refuse_undeclared_registers(layout, options, meters, stamps, values)
+    if not options.register:
+        _refuse_unstated_unit_of_large_readings(layout, options, meters, stamps, values)
     convention = _convention(layout, options, meters, stamps, evidence)
     grid = None
     if options.register and reads_are_irregular(meters, stamps):
@@ -115,7 +133,87 @@ def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> D
             f"register reads at irregular times: apportioned to a {grid}-minute grid "
             f"(--interval-minutes sets it; rises over gaps above {options.register_max_gap_minutes} minutes are left out)"
         )
-    return Dialect(table, layout, convention, descending, tuple(evidence), grid)
+    return Dialect(table, layout, convention, descending, tuple(evidence), grid, options)
+
+
+# A zone in a time column's header, as Emporia exports it: ``Time Bucket (America/New_York)``.
+HEADER_ZONE = re.compile(r"[\[(]\s*([A-Za-z]+(?:/[A-Za-z0-9_+-]+)+|UTC)\s*[\])]")
+
+
+def _timezone_of_header(layout: Layout, options: IngestOptions, evidence: list[str]) -> IngestOptions:
+    """The options with the timezone a time column's header names (``Time Bucket
+    (America/New_York)``): the file decides it. The default UTC gives way to it; another
+    zone given by ``--timezone`` or a source contradicts the file.
+
+    Raises FileRejected (``timezone_conflict``) on a contradiction."""
+    for column in layout.formats:
+        match = HEADER_ZONE.search(column)
+        if not match:
+            continue
+        try:
+            zone = zoneinfo.ZoneInfo(match.group(1)).key
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+        if options.timezone == zone:
+            return options
+        if options.timezone != "UTC":
+            raise FileRejected(
+                f"the header of the time column names the timezone {zone}, but {options.timezone} was given "
+                f"(--timezone or the source's timezone): give --timezone {zone}, or correct the source's timezone",
+                "timezone_conflict",
+            )
+        evidence.append(f"timezone {zone}, named in the header of the time column")
+        return dataclasses.replace(options, timezone=zone)
+    return options
+
+
+# Interval energy without a unit anywhere (no unit column, header unit, --unit or source
+# unit) is read as kWh. Read so, a home's Wh file averages hundreds of kW: numbers that
+# land and look like a building's. Above this average power (kW) the file does not decide
+# between a large site in kWh and a small one in Wh, so it is refused, naming --unit; a
+# file that says its unit is never refused for its size (the cap, --max-kw, still holds).
+UNSTATED_UNIT_MAX_KW = 50.0
+
+
+def _refuse_unstated_unit_of_large_readings(layout: Layout, options: IngestOptions, meters, stamps, values: dict) -> None:
+    """Refuse (``--unit``) a file that gives no unit when, read as kWh, a meter's median
+    reading is above UNSTATED_UNIT_MAX_KW average power over its interval. The interval is
+    ``--interval-minutes``, the slot width of a wide-by-day file, or the median step
+    between a meter's sampled stamps.
+
+    Raises DialectAmbiguous naming ``--unit``."""
+    if options.unit or "unit" in layout.roles:
+        return
+    by_column = {v.column: v for v in layout.values}
+    for column, numbers in values.items():
+        if by_column.get(column, layout.values[0]).unit is not None:
+            continue
+        if layout.kind == "wide_meter":
+            series = [(by_column[column].meter_id or column, numbers, stamps)]
+        else:
+            series = [(m, numbers[meters == m], stamps[meters == m]) for m in dict.fromkeys(meters.tolist())]
+        for meter, own, at in series:
+            readings = np.abs(own[np.isfinite(own)])
+            if not len(readings):
+                continue
+            minutes = options.interval_minutes or layout.slot_minutes
+            if minutes is None:
+                steps = np.diff(np.unique(at)) / 60_000
+                steps = steps[steps > 0]
+                if not len(steps):
+                    continue
+                minutes = float(np.median(steps))
+            median = float(np.median(readings))
+            kw = median * 60 / minutes
+            if kw <= UNSTATED_UNIT_MAX_KW:
+                continue
+            raise DialectAmbiguous(
+                f"the file does not give its unit, and read as kWh the readings of meter {meter!s} average {kw:,.0f} kW "
+                f"(median '{median:g}' per {minutes:g}-minute interval): a large site in kWh, or a home or a circuit in Wh? "
+                "Give --unit with what the numbers are: Wh, kWh, MWh, or kW for average power "
+                '(source configuration: "unit": "Wh")',
+                "--unit",
+            )
 
 
 def _tail_rows(upload: Upload, table: TableStart, head_size: int) -> list[list[str]]:

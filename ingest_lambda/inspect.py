@@ -39,6 +39,7 @@ def inspect_file(path: Path, options: IngestOptions, source_key: str | None = No
     try:
         key = source_key or f"raw/{Path(path).name}"
         dialect = detect_dialect(plain, options, key)
+        options = dialect.options
         batches = read_upload(plain, dialect.table, PREVIEW_BLOCK_BYTES).batches
         first = next(iter(batches))
         readings = normalise(first, dialect, options, dt.datetime.now(dt.UTC), StreamState(descending=dialect.descending))

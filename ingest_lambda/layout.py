@@ -201,8 +201,8 @@ TIME_ROLES = ("timestamp", "date", "time", "end_time")
 END_WORDS = {"end", "ende", "bis", "to", "interval_end", "period_end", "fin"}
 # Words of a time header that say it marks the START.
 START_WORDS = {"start", "from", "von", "begin", "beginn", "start_time", "interval_start", "period_start"}
-UNIT_IN_HEADER = re.compile(r"[\[(]\s*(k?wh|mwh|k?w|mw)\b[^\])]*[\])]", re.IGNORECASE)
-UNIT_WORD = re.compile(r"(?:^|[\s_/-])(k?wh|mwh|kw|mw)(?:$|[\s_/-])", re.IGNORECASE)
+UNIT_IN_HEADER = re.compile(r"[\[(]\s*(k?whs?|mwhs?|k?watts?|k?w|mw)\b[^\])]*[\])]", re.IGNORECASE)
+UNIT_WORD = re.compile(r"(?:^|[\s_/-])(k?whs?|mwhs?|kw|mw)(?:$|[\s_/-])", re.IGNORECASE)
 SAMPLE_CELLS = 2000
 NONZERO_DIGITS = re.compile(r"[1-9]")
 TIME_SAMPLE_CELLS = 400  # dates and times: the first cells of the sample show the format and the run of days
@@ -284,7 +284,7 @@ def unit_of_header(header: str) -> str | None:
 def meter_name_of_header(header: str) -> str:
     """A channel's meter id in a wide-by-meter file: the header without its unit."""
     name = UNIT_IN_HEADER.sub("", header)
-    name = re.sub(r"\s+(k?wh|mwh|kw|mw)\s*$", "", name, flags=re.IGNORECASE).strip(" _-")
+    name = re.sub(r"\s+(k?whs?|mwhs?|kw|mw)\s*$", "", name, flags=re.IGNORECASE).strip(" _-")
     return name or header.strip()
 
 

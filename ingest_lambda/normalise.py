@@ -457,7 +457,7 @@ def normalise(
     quality_error = pa.nulls(rows, pa.string())
     if "quality" in layout.roles:
         quality_code = _blank_to_null(_tile(_column(table, layout.roles["quality"]), blocks))
-        quality, quality_error = _per_distinct(quality_code, quality_reader(layout.roles["quality"]), pa.string())
+        quality, quality_error = _per_distinct(quality_code, quality_reader(layout.roles["quality"], options.quality_codes), pa.string())
     else:
         quality_code = pa.nulls(rows, pa.string())
         quality = pa.repeat(pa.scalar("measured"), rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,6 +40,7 @@ POWER_UNITS = {"kw": 1.0, "w": 0.001, "mw": 1000.0}
 
 
 DEFAULT_MAX_BAD_ROW_SHARE = 0.25
+QUALITIES = ("measured", "estimated", "missing")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class IngestOptions:
     delimiter: str | None = None  # the CSV delimiter when detection cannot find it
     max_kw: float = DEFAULT_MAX_KW  # plausibility cap: average power over an interval, in kW
     register_max_gap_minutes: int = 360  # register reads at irregular times: a rise over a longer gap is left out
+    quality_codes: dict[str, str] = field(default_factory=dict)  # a file's own quality codes: code -> measured/estimated/missing
 
     def __post_init__(self) -> None:
         try:
@@ -85,6 +88,12 @@ class IngestOptions:
             raise UsageError("the register gap limit must be a positive number of minutes")
         if not self.max_kw > 0:
             raise UsageError("--max-kw must be a positive power in kW")
+        for code, quality in self.quality_codes.items():
+            if quality not in QUALITIES or not str(code).strip():
+                raise UsageError(
+                    f"quality code mapping {code!r}={quality!r} must look like CODE=QUALITY with QUALITY one of "
+                    f"{', '.join(QUALITIES)}, e.g. --quality-code W=measured"
+                )
         if not 0.0 <= self.max_bad_row_share <= 1.0:
             raise UsageError("the bad-row limit must be a share between 0 and 1")
 
@@ -106,13 +115,58 @@ class IngestOptions:
 
 # Options added after ingest ids were first issued: left out of the fingerprint at their
 # default, so re-ingesting bytes ingested before they existed still answers "nothing changed".
-_ADDED_OPTIONS = ("interval_convention", "flow", "date_order", "decimal_mark", "delimiter", "max_kw", "register_max_gap_minutes")
+_ADDED_OPTIONS = (
+    "interval_convention",
+    "flow",
+    "date_order",
+    "decimal_mark",
+    "delimiter",
+    "max_kw",
+    "register_max_gap_minutes",
+    "quality_codes",
+)
+
+
+# Spellings of the same units in exports: Emporia's ``(kWhs)`` and ``(kWatts)``, words.
+UNIT_ALIASES = {
+    "kwhs": "kwh",
+    "whs": "wh",
+    "mwhs": "mwh",
+    "kilowatthour": "kwh",
+    "kilowatthours": "kwh",
+    "watthour": "wh",
+    "watthours": "wh",
+    "megawatthour": "mwh",
+    "megawatthours": "mwh",
+    "kwatt": "kw",
+    "kwatts": "kw",
+    "kilowatt": "kw",
+    "kilowatts": "kw",
+    "watt": "w",
+    "watts": "w",
+    "megawatt": "mw",
+    "megawatts": "mw",
+}
 
 
 def normalise_unit(unit: str) -> str | None:
-    """Canonical lower-case unit key, or None when the unit is unknown."""
-    key = unit.strip().lower().replace(" ", "")
+    """Canonical lower-case unit key (a key of ENERGY_UNITS or POWER_UNITS), or None when
+    the unit is unknown. Spaces and hyphens are ignored; UNIT_ALIASES maps other spellings."""
+    key = re.sub(r"[\s-]+", "", unit.strip().lower())
+    key = UNIT_ALIASES.get(key, key)
     return key if key in ENERGY_UNITS or key in POWER_UNITS else None
+
+
+def parse_quality_codes(pairs: list[str]) -> dict[str, str]:
+    """``CODE=QUALITY`` pairs from the command line (``W=measured``) into a mapping.
+    Raises UsageError for a pair without ``=``."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        code, sep, quality = pair.rpartition("=")
+        if not sep or not code.strip():
+            raise UsageError(f"quality code mapping {pair!r} must look like CODE=QUALITY, e.g. W=measured or V=estimated")
+        mapping[code.strip()] = quality.strip().lower()
+    return mapping
 
 
 def parse_column_map(pairs: list[str]) -> dict[str, str]:

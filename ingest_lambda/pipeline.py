@@ -252,6 +252,7 @@ class _Run:
         try:
             self.plain = self.upload.plain()
             dialect = detect_dialect(self.plain, self.options, self.source_key)
+            self.options = dialect.options  # with what the file decided (a timezone in its header)
             report.dialect = dialect.record(self.options)
             csv_upload = read_upload(self.plain, dialect.table, _block_bytes_for(dialect, self.block_bytes))
             # One quarantine file for the whole run: rows set aside while reading and

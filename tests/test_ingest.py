@@ -190,3 +190,111 @@ def test_quality_codes_read_by_their_column(header, codes, want):
 
     read = quality_reader(header)
     assert [read(code)[0] for code in codes] == want
+
+
+def test_quality_codes_given_by_the_user_come_first():
+    from ingest_lambda.codes import quality_reader
+
+    read = quality_reader("Status", {"W": "measured", "v": "estimated"})
+    assert [read(code)[0] for code in ["W", "w", "V", "E", "L1", "wahrer Wert", "Ersatzwert", "nicht verwendbar"]] == [
+        "measured",
+        "measured",
+        "estimated",
+        "estimated",
+        "measured",
+        "measured",
+        "estimated",
+        "missing",
+    ]
+    assert quality_reader("Status")("W")[0] is None
+
+
+def test_a_portals_own_status_code_lands_once_the_user_says_what_it_means(workspace, lakehouse):
+    import pandas as pd
+
+    data = (CORPUS / "lastgang_status_w.csv").read_bytes()
+    options = IngestOptions(timezone="Europe/Berlin", quality_codes={"W": "measured"})
+    report = ingest_bytes(data, "raw/lastgang.csv", lakehouse, options, now=NOW)
+    assert report.outcome == "accepted", report.message
+    frame = pd.read_csv(CORPUS / "lastgang_status_w.csv", sep=";", decimal=",")
+    landed = read_lake(workspace).to_pandas()
+    assert len(landed) == len(frame) == report.rows_landed
+    assert Counter(landed["quality"]) == {"measured": (frame["Status"] == "W").sum(), "estimated": (frame["Status"] == "E").sum()}
+    assert landed["kwh"].sum() == pytest.approx(frame["Wert (kWh)"].sum(), rel=1e-12)
+    with pytest.raises(UsageError, match="--quality-code W=measured"):
+        IngestOptions(quality_codes={"W": "good"})
+
+
+def test_an_emporia_export_lands_in_the_timezone_its_header_names(workspace, lakehouse):
+    import pandas as pd
+
+    name = "emporia_zone_in_header.csv"
+    report = ingest_bytes((CORPUS / name).read_bytes(), f"raw/{name}", lakehouse, now=NOW)
+    assert report.outcome == "accepted", report.message
+    assert report.dialect["timezone"] == "America/New_York"
+    frame = pd.read_csv(CORPUS / name)
+    local = pd.to_datetime(frame["Time Bucket (America/New_York)"], format="%m/%d/%Y %H:%M:%S")
+    utc = local.dt.tz_localize("America/New_York").dt.tz_convert("UTC").dt.tz_localize(None)
+    expected = {(column.removesuffix(" (kWhs)"), start): value for column in frame.columns[1:] for start, value in zip(utc, frame[column])}
+    landed = read_lake(workspace).to_pylist()
+    assert {(r["meter_id"], r["reading_start"]): r["kwh"] for r in landed} == pytest.approx(expected)
+    assert {r["timezone"] for r in landed} == {"America/New_York"}
+
+
+def test_a_header_zone_that_contradicts_the_given_timezone_is_refused(workspace, lakehouse):
+    name = "emporia_zone_in_header.csv"
+    options = IngestOptions(timezone="Europe/Paris")
+    report = ingest_bytes((CORPUS / name).read_bytes(), f"raw/{name}", lakehouse, options, now=NOW)
+    assert report.outcome == "rejected" and report.rejection_code == "timezone_conflict"
+    assert "America/New_York" in report.message and "Europe/Paris" in report.message and "--timezone" in report.message
+    assert read_lake(workspace) is None
+
+
+def test_unitless_readings_too_large_to_be_kwh_are_refused_naming_unit(workspace, lakehouse, tmp_path):
+    import pandas as pd
+
+    data = (CORPUS / "unitless_wh.csv").read_bytes()
+    refused = ingest_bytes(data, "raw/wh.csv", lakehouse, now=NOW)
+    assert refused.outcome == "rejected" and "--unit" in refused.message
+    assert "flat-12" in refused.message and "Wh" in refused.message
+    values = pd.read_csv(CORPUS / "unitless_wh.csv")["value"]
+    # the median hour read as kWh, as the message quotes it (an independent count)
+    assert f"average {values.median():,.0f} kW" in refused.message
+
+    for unit, factor in (("Wh", 0.001), ("kWh", 1.0)):
+        home = tmp_path / unit
+        lake = type(lakehouse).local(str(home))
+        report = ingest_bytes(data, "raw/wh.csv", lake, IngestOptions(unit=unit), now=NOW)
+        assert report.outcome == "accepted", report.message
+        files = sorted((home / "lake" / "readings").glob("*/*.parquet"))
+        landed = pq.ParquetDataset(files).read()
+        assert sum(landed["kwh"].to_pylist()) == pytest.approx(values.sum() * factor, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "header, value, outcome",
+    [
+        ("value", "0.9", "accepted"),  # a home's hour in kWh, no unit given
+        ("value", "45", "accepted"),  # a small business's hour: 45 kW on average
+        ("value", "60", "rejected"),  # above 50 kW without a unit: Wh or kWh?
+        ("Energy (kWh)", "600", "accepted"),  # the header says kWh: never refused for its size
+        ("Energy (Wh)", "600", "accepted"),
+    ],
+)
+def test_only_unstated_units_of_large_readings_are_refused(header, value, outcome, lakehouse):
+    rows = "".join(f"m1,2024-02-05 {h:02d}:00,{value}\n" for h in range(24))
+    report = ingest_bytes(f"meter_id,timestamp,{header}\n{rows}".encode(), "raw/x.csv", lakehouse, now=NOW)
+    assert report.outcome == outcome, report.message
+
+
+def test_inspect_tells_end_named_interval_columns(tmp_path):
+    from ingest_lambda.inspect import inspect_file
+
+    names = [f"{m // 60:02d}:{m % 60:02d}" for m in range(15, 1441, 15)]
+    rows = "".join(f"{day}.10.2024;" + ";".join("0,1" for _ in names) + "\n" for day in ("01", "02"))
+    path = tmp_path / "wide.csv"
+    path.write_text("Datum;" + ";".join(names) + "\n" + rows)
+    result = inspect_file(path, IngestOptions(timezone="Europe/Berlin"))
+    assert result.dialect["interval_convention"].startswith("ending")
+    starts = result.readings["start (local)"].to_pylist()
+    assert starts[0] == "2024-10-01 00:00+0200"  # the column 00:15 is the interval from midnight

@@ -3,7 +3,8 @@ same lake rows as the plain long file: detection decides each dialect from the f
 
 Layouts: long (ISO, newest first, interval-end stamps with 24:00, split date and time,
 hour numbers 1..24, DST abbreviations, a preamble with ``sep=;``, Wh with grouping and
-decimal commas, gzip), wide by day (a column per quarter hour or hour) and wide by meter.
+decimal commas, gzip), wide by day (a column per quarter hour or hour) and wide by meter
+(also as Emporia writes it: the timezone in the time column's header, units in kWhs).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from ingest_lambda.storage import Lakehouse
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 UTC = dt.UTC
 DAY_FIRST = ("interval_end_24h", "wide_by_day", "hour_numbers")  # the layouts written dd.mm.yyyy / dd/mm/yyyy
+MONTH_FIRST = ("zone_in_header",)  # written mm/dd/yyyy
+ZONE_FROM_FILE = ("zone_in_header",)  # ingested without --timezone: the file names its zone
 
 
 def local_days(start: dt.date, days: int, zone: ZoneInfo, interval: int) -> list[dt.datetime]:
@@ -83,6 +86,16 @@ def layouts(meters, starts, values, zone, interval, day_count):
         if len(meters) > 1
         else None
     )
+    # Emporia's export: the zone in the time column's header, month-first dates with
+    # seconds, one column per circuit in kWhs; read without --timezone.
+    files["zone_in_header"] = (
+        f"Time Bucket ({zone.key}),"
+        + ",".join(f"{m} (kWhs)" for m in meters)
+        + "\n"
+        + "".join(f"{t:%m/%d/%Y %H:%M:%S}," + ",".join(kwh(values[m][i]) for m in meters) + "\n" for i, t in enumerate(starts))
+        if len(meters) > 1
+        else None
+    )
     regular = len(starts) == day_count * 1440 // interval  # no clock change in the period
     if regular:
         per_day = 1440 // interval
@@ -133,8 +146,16 @@ def test_every_layout_lands_the_same_rows(tmp_path_factory, zone, start, day_cou
     reference = None
     for name, payload in layouts(meters, starts, values, tz, interval, day_count).items():
         home = tmp_path_factory.mktemp(name)
-        extra = {"date_order": "dmy"} if undecidable and name in DAY_FIRST else {}
-        report = ingest_bytes(payload, f"raw/{name}.csv", Lakehouse.local(str(home)), IngestOptions(timezone=zone, **extra), now=NOW)
+        extra = (
+            {"date_order": "dmy"}
+            if undecidable and name in DAY_FIRST
+            else {"date_order": "mdy"}
+            if undecidable and name in MONTH_FIRST
+            else {}
+        )
+        if name not in ZONE_FROM_FILE:
+            extra["timezone"] = zone
+        report = ingest_bytes(payload, f"raw/{name}.csv", Lakehouse.local(str(home)), IngestOptions(**extra), now=NOW)
         assert report.outcome == "accepted", (name, report.message)
         assert report.rows_quarantined == 0, (name, report.reasons)
         rows = lake(home)
