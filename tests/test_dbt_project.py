@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 
 import yaml
 
@@ -41,3 +43,39 @@ def test_docs_site_generates_offline_with_lineage(demo_workspace):
     assert "exposure.energy.analyst_sql" in manifest["exposures"]
     static = (target / "static_index.html").read_text()
     assert "fct_daily_consumption" in static and len(static) > 100_000
+
+
+ADAPTER_PREFIXES = ("default__", "duckdb__", "trino__", "athena__")
+
+
+def signature_arguments(macro_sql: str) -> list[str]:
+    """The parameter names of a macro's (or generic test's) Jinja signature."""
+    match = re.match(r"\{%-?\s*(?:macro|test)\s+\w+\s*\((.*?)\)\s*-?%\}", macro_sql, re.DOTALL)
+    assert match, macro_sql[:200]
+    return [argument.arg for argument in ast.parse(f"def signature({match.group(1)}): pass").body[0].args.args]
+
+
+def test_every_macro_and_its_arguments_are_described(workspace):
+    """Every macro but the engine implementations (described under the macro that
+    dispatches to them) is documented in macros/_macros.yml, with each argument of its
+    signature."""
+    assert run_dbt(workspace, ["parse"]).success
+    manifest = json.loads((workspace.dbt_artifacts / "target" / "manifest.json").read_text())
+    macros = [
+        macro
+        for macro in manifest["macros"].values()
+        if macro["package_name"] == "energy" and not macro["name"].startswith(ADAPTER_PREFIXES)
+    ]
+    assert len(macros) > 50, len(macros)
+    missing = []
+    for macro in macros:
+        if not macro["description"].strip():
+            missing.append(macro["name"])
+        signature = signature_arguments(macro["macro_sql"])
+        documented = {argument["name"]: argument for argument in macro["arguments"]}
+        for name in signature:
+            argument = documented.get(name)
+            if argument is None or not argument["type"] or not (argument["description"] or "").strip():
+                missing.append(f"{macro['name']}({name})")
+        missing += [f"{macro['name']}({name}): not in the signature" for name in sorted(set(documented) - set(signature))]
+    assert not missing, missing

@@ -46,6 +46,22 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     reconciled = (compiled.parent / "tests" / "singular" / "assert_daily_totals_equal_readings.sql").read_text()
     assert "reading_start >= cast(timestamp '2024-01-30" in reconciled and "reading_date >= date '2024-01-31'" in reconciled
 
+    # A build with nothing new: every incremental model reads nothing, and says so the
+    # one way the incremental window renders it (energy.incremental_window, nothing_new).
+    assert build(workspace).success
+    manifest = json.loads((workspace.dbt_artifacts / "target" / "manifest.json").read_text())
+    incremental_models = [
+        node for node in manifest["nodes"].values() if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    ]
+    assert len(incremental_models) == 8
+    for node in incremental_models:
+        sql = (compiled.parent / node["original_file_path"]).read_text()
+        assert "where false /* nothing new */" in sql or "and false /* nothing new */" in sql, node["name"]
+        assert ">= null" not in sql and "> null" not in sql, node["name"]
+    unchanged = snapshot(workspace)
+    for table in PUBLIC_TABLES:
+        assert_same_rows(table, unchanged[table], incremental[table], rel_tol=0)
+
     assert build(workspace, full_refresh=True).success
     refreshed = snapshot(workspace)
     # A full refresh wrote every row in this build, so the same scoping tests them all.

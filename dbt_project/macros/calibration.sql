@@ -88,7 +88,7 @@
   {%- if recalibrating == 'all' -%}
     {{ return('true') }}
   {%- elif recalibrating == 'none' -%}
-    {{ return('false') }}
+    {{ return(energy.nothing_new()) }}
   {%- endif -%}
   {%- set filter = column ~ ' in (' ~ recalibrating.meters ~ ')' -%}
   {%- if phase_column -%}

@@ -252,30 +252,16 @@
 {%- endmacro %}
 
 {#- Every row of `relation` with the smallest and the largest `value` of its group
-    (`group_by`, a column list) beside it, as `first_name` and `last_name`. Trino and
-    Athena: windows, one read of `relation` (they inline a CTE at each use, so an
-    aggregate joined back read it twice, and Athena bills each read). DuckDB: the
-    aggregate joined back, since a window over every row sorts them all. -#}
+    (`group_by`, a column list) beside it, as `first_name` and `last_name`: windows
+    without an order, one read of `relation` on every engine. Trino and Athena inline a
+    CTE at each use, so an aggregate joined back read it twice (and Athena bills each
+    read). On DuckDB 2 the windows are also faster than the aggregate joined back (0.12 s
+    against 0.31 s over 3.6M backtest errors), and a filter on a `group_by` column
+    reaches the read below them; the join did not take it into the aggregate's side. -#}
 {% macro with_group_span(relation, group_by, value, first_name, last_name) -%}
-  {{ return(adapter.dispatch('with_group_span', 'energy')(relation, group_by, value, first_name, last_name)) }}
-{%- endmacro %}
-
-{% macro default__with_group_span(relation, group_by, value, first_name, last_name) -%}
     select
         {{ relation }}.*,
         min({{ value }}) over (partition by {{ group_by }}) as {{ first_name }},
         max({{ value }}) over (partition by {{ group_by }}) as {{ last_name }}
     from {{ relation }}
-{%- endmacro %}
-
-{% macro duckdb__with_group_span(relation, group_by, value, first_name, last_name) -%}
-    {%- set keys = group_by.split(',') | map('trim') | list %}
-    select {{ relation }}.*, spans.{{ first_name }}, spans.{{ last_name }}
-    from {{ relation }}
-    inner join (
-        select {{ group_by }}, min({{ value }}) as {{ first_name }}, max({{ value }}) as {{ last_name }}
-        from {{ relation }}
-        group by {{ group_by }}
-    ) as spans
-        on {% for key in keys %}spans.{{ key }} = {{ relation }}.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
 {%- endmacro %}

@@ -14,9 +14,10 @@
     model that needs only each meter's last origin: as a literal bound, the engine skips
     the older origins' rows before it expands them into points; a join to the last
     origins would expand them all first. None while parsing, in unit tests (their
-    inputs are fixtures), and when there is no origin. -#}
+    inputs are fixtures), before the calibration table exists (a first compile) and
+    when there is no origin. -#}
 {% macro earliest_last_origin_day(calibration) -%}
-  {%- if not execute or model.resource_type != 'model' -%}
+  {%- if not execute or model.resource_type != 'model' or load_relation(calibration) is none -%}
     {{ return(none) }}
   {%- endif -%}
   {%- set query -%}

@@ -1,7 +1,7 @@
 {#- For an incremental model: the first day number (`day`, an expression over the
     upstream's columns: day_number by default) among the rows of `upstream` written since
     this table last took rows in (by the dbt_loaded_at build mark); none when nothing is
-    new, or outside an incremental run. Models write it into their SQL with day_bound, as
+    new, or outside an incremental run. Models write it into their SQL with incremental_window, as
     a literal every engine can prune on (DuckDB's zone maps, Trino's and Athena's
     partitions and row-group statistics), where a bound given as a subquery makes them
     read the whole table. -#}
@@ -60,39 +60,57 @@
   {%- if first_new_day is none -%}
     {{ return('') }}
   {%- endif -%}
-  {%- set bound = (first_new_day | int) - days_before -%}
   delete from {{ this }}
-  where {{ day_column }} >= {{ bound }}
-    and {{ date_column }} >= date '{{ energy.date_of_day_number(bound) }}'
+  where {{ energy.incremental_window(first_new_day, days_before, day_column=day_column, date_column=date_column) }}
 {%- endmacro %}
 
-{#- `days_before` days before first_new_day's answer, as SQL: null (no rows pass a
-    comparison with it) when nothing is new. -#}
-{% macro day_bound(first_new_day, days_before=0) -%}
-  {{ return('null' if first_new_day is none else (first_new_day | int) - days_before) }}
+{#- THE incremental window, the one way every incremental model and test bounds what it
+    reads again: a predicate of literals from `days_before` days before `first_new_day`
+    (first_new_day's or first_changed_daily_total's answer, a day number) on:
+
+      day_column        >= N                                  (exact)
+      date_column       >= date 'yyyy-mm-dd' of day N         (a partition column)
+      utc_start_column  >= the UTC midnight a day before day N (a local day starts at
+                           most 14 hours before its UTC midnight; in the column's type,
+                           as DuckDB pushes a comparison into the scan only after a cast)
+
+    each column optional, prefixed with `relation.` when given. Literals, because every
+    engine prunes on them (DuckDB's zone maps, Trino's and Athena's partitions and row
+    group statistics), where a bound given as a subquery makes them read the whole
+    table. When nothing is new (`first_new_day` is none) it is `false /* nothing new */`
+    (energy.nothing_new), whatever the columns: the compiled SQL says so, and a test
+    checks every incremental model's. -#}
+{% macro incremental_window(first_new_day, days_before=0, day_column=none, date_column=none, utc_start_column=none, relation=none) -%}
+  {%- if first_new_day is none -%}
+    {{ return(energy.nothing_new()) }}
+  {%- endif -%}
+  {%- set prefix = relation ~ '.' if relation else '' -%}
+  {%- set first = (first_new_day | int) - days_before -%}
+  {%- set bounds = [] -%}
+  {%- if day_column -%}
+    {%- do bounds.append(prefix ~ day_column ~ ' >= ' ~ first) -%}
+  {%- endif -%}
+  {%- if date_column -%}
+    {%- do bounds.append(prefix ~ date_column ~ " >= date '" ~ energy.date_of_day_number(first) ~ "'") -%}
+  {%- endif -%}
+  {%- if utc_start_column -%}
+    {%- do bounds.append(prefix ~ utc_start_column ~ " >= cast(timestamp '" ~ energy.date_of_day_number(first - 1)
+        ~ " 00:00:00' as " ~ energy.stored_timestamp() ~ ')') -%}
+  {%- endif -%}
+  {%- if not bounds -%}
+    {{ exceptions.raise_compiler_error('incremental_window needs at least one column to bound') }}
+  {%- endif -%}
+  {{ return(bounds | join(' and ')) }}
+{%- endmacro %}
+
+{#- The predicate of an incremental read when nothing is new: the one rendering. -#}
+{% macro nothing_new() -%}
+  {{ return('false /* nothing new */') }}
 {%- endmacro %}
 
 {#- The date of a day number (days since 1970-01-01, as energy.day_number gives). -#}
 {% macro date_of_day_number(day_number) -%}
   {{ return(modules.datetime.date(1970, 1, 1) + modules.datetime.timedelta(days=day_number | int)) }}
-{%- endmacro %}
-
-{#- Rows of the int_readings_local view (`relation` names it in the query) from
-    `days_before` days before first_new_day's answer on: by day_number, exact, and by a
-    reading_start (UTC) literal, which engines prune on where the view's computed
-    day_number cannot prune. A local day starts at most 14 hours before UTC midnight,
-    so the UTC bound is one day earlier still. -#}
-{% macro from_local_day(first_new_day, days_before=0, relation=none) -%}
-  {%- set prefix = relation ~ '.' if relation else '' -%}
-  {%- if first_new_day is none -%}
-    {{ return(prefix ~ 'day_number >= null') }}
-  {%- endif -%}
-  {%- set day = energy.date_of_day_number((first_new_day | int) - days_before - 1) -%}
-  {#- the literal in the column's own type: DuckDB pushes a comparison with a timestamp
-      of another precision into the scan only after the cast -#}
-  {{ return(prefix ~ 'day_number >= ' ~ energy.day_bound(first_new_day, days_before)
-      ~ ' and ' ~ prefix ~ "reading_start >= cast(timestamp '" ~ day.isoformat() ~ " 00:00:00' as "
-      ~ energy.stored_timestamp() ~ ')') }}
 {%- endmacro %}
 
 {#- In stg_readings' incremental run: the lake rows of uploads this table has not seen

@@ -21,17 +21,13 @@
     meters' errors, not every meter's. The phase is the meter's, from
     int_forecast_calibration, which computes it once per meter. -#}
 {%- set first_new_day = energy.first_changed_daily_total() -%}
-{%- set first_origin = energy.day_bound(first_new_day, var('forecast_horizon_days')) -%}
 with points as (
 
     select * from {{ ref('int_forecast_points') }}
     where lookback_days >= {{ var('forecast_min_history_days') }}
     {%- if is_incremental() %}
-        and origin_day >= {{ first_origin }}
-        {%- if first_new_day is not none %}
-        -- the same bound on the partition column: the engines open only its months
-        and origin_date >= date '{{ energy.date_of_day_number(first_origin) }}'
-        {%- endif %}
+        -- the same bound on the partition column too: the engines open only its months
+        and {{ energy.incremental_window(first_new_day, var('forecast_horizon_days'), day_column='origin_day', date_column='origin_date') }}
     {%- endif %}
 
 ),
@@ -41,7 +37,8 @@ actuals as (
     select meter_id, flow, reading_date, total_kwh
     from {{ ref('int_daily_series') }}
     {%- if is_incremental() %}
-    where day_number > {{ first_origin }}
+    -- the actuals of the forecast days of those origins: from the day after the first
+    where {{ energy.incremental_window(first_new_day, var('forecast_horizon_days') - 1, day_column='day_number') }}
     {%- endif %}
 
 ),

@@ -22,7 +22,7 @@ with series as (
 
     select * from {{ ref('int_daily_series') }}
     {%- if is_incremental() %}
-    where day_number >= {{ energy.day_bound(first_new_day, lookback - 1) }}
+    where {{ energy.incremental_window(first_new_day, lookback - 1, day_column='day_number') }}
     {%- endif %}
 
 ),
@@ -43,7 +43,7 @@ lookback as (
         and history.flow = origin.flow
         and history.day_number between origin.day_number - {{ lookback - 1 }} and origin.day_number
     {%- if is_incremental() %}
-    where origin.day_number >= {{ energy.day_bound(first_new_day) }}
+    where {{ energy.incremental_window(first_new_day, day_column='day_number', relation='origin') }}
     {%- endif %}
 
 ),

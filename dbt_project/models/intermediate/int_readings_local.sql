@@ -5,7 +5,7 @@
 
     A view: the local columns cost little next to writing and reading back 35 million
     rows a year (7 s of a 78 s build). The incremental models downstream also bound
-    their reads on reading_start (from_local_day), which engines prune on, because
+    their reads on reading_start (energy.incremental_window), which engines prune on, because
     day_number is computed here and cannot prune. A change of a meter's zone in the
     seed needs a --full-refresh of those models. -#}
 with readings as (

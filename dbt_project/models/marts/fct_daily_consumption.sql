@@ -23,7 +23,7 @@ with readings as (
     select * from {{ ref('int_readings_local') }}
     {%- if is_incremental() %}
     -- the literal bound lets the engine skip older data without reading it
-    where {{ energy.from_local_day(first_new_day) }}
+    where {{ energy.incremental_window(first_new_day, day_column='day_number', utc_start_column='reading_start') }}
     {%- endif %}
 
 ),

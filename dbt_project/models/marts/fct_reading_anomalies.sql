@@ -35,7 +35,7 @@ touched as (
     select meter_id, min(day_number) as first_new_day
     from {{ ref('int_readings_local') }}
     where {{ energy.loaded_since_this() }}
-        and {{ energy.from_local_day(first_new_day) }}
+        and {{ energy.incremental_window(first_new_day, day_column='day_number', utc_start_column='reading_start') }}
     group by meter_id
 
 ),
@@ -70,7 +70,7 @@ readings as (
     inner join touched
         on touched.meter_id = all_readings.meter_id
         and all_readings.day_number >= touched.first_new_day - {{ reach + window }}
-    where {{ energy.from_local_day(first_new_day, reach + window, 'all_readings') }}
+    where {{ energy.incremental_window(first_new_day, reach + window, day_column='day_number', utc_start_column='reading_start', relation='all_readings') }}
     {%- endif %}
 
 ),

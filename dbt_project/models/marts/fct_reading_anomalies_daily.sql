@@ -21,14 +21,7 @@ with scored as (
     select meter_id, flow, reading_date, z_score, is_anomaly, direction, dbt_loaded_at
     from {{ ref('fct_reading_anomalies') }}
     {%- if is_incremental() %}
-    {%- if first_new_day is none %}
-    where false /* nothing new */
-    {%- else %}
-    where reading_date >= date '{{ energy.date_of_day_number((first_new_day | int) - reach) }}'
-        -- a local day starts at most 14 hours before its UTC midnight: the UTC bound on
-        -- the partition column is a day earlier
-        and reading_start >= cast(timestamp '{{ energy.date_of_day_number((first_new_day | int) - reach - 1) }} 00:00:00' as {{ energy.stored_timestamp() }})
-    {%- endif %}
+    where {{ energy.incremental_window(first_new_day, reach, date_column='reading_date', utc_start_column='reading_start') }}
     {%- endif %}
 
 )

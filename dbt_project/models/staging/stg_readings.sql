@@ -155,7 +155,7 @@ latest as (
     select meter_id, flow, reading_start, ingested_at, ingest_id
     from {{ this }}
     {% if span is none or span[0] is none -%}
-    where false /* nothing new */
+    where {{ energy.nothing_new() }}
     {%- else -%}
     where reading_start between cast(timestamp '{{ span[0][:19] }}' as {{ energy.stored_timestamp() }})
         and cast(timestamp '{{ span[1][:19] }}' as {{ energy.stored_timestamp() }})

@@ -22,7 +22,7 @@ with readings as (
         count(case when flow = 'export' then kwh end) as export_readings
     {%- if scoped %}
     from {{ ref('int_readings_local') }}
-    where {{ energy.from_local_day(first_day) }}
+    where {{ energy.incremental_window(first_day, day_column='day_number', utc_start_column='reading_start') }}
     {%- else %}
     from {{ ref('stg_readings') }}
     {%- endif %}
@@ -36,10 +36,8 @@ days as (
         sum(reading_count) as readings,
         sum(export_reading_count) as export_readings
     from {{ ref('fct_daily_consumption') }}
-    {%- if scoped and first_day is none %}
-    where false -- nothing new
-    {%- elif scoped %}
-    where reading_date >= date '{{ energy.date_of_day_number(first_day).isoformat() }}'
+    {%- if scoped %}
+    where {{ energy.incremental_window(first_day, date_column='reading_date') }}
     {%- endif %}
     group by meter_id
 )

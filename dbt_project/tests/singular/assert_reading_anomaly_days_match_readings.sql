@@ -20,21 +20,16 @@ with readings as (
         count(z_score) as scored,
         count(case when is_anomaly then 1 end) as flagged
     from {{ ref('fct_reading_anomalies') }}
-    {%- if scoped and first_day is none %}
-    where false /* nothing new */
-    {%- elif scoped %}
-    where reading_date >= date '{{ energy.date_of_day_number((first_day | int) - reach) }}'
-        and reading_start >= cast(timestamp '{{ energy.date_of_day_number((first_day | int) - reach - 1) }} 00:00:00' as {{ energy.stored_timestamp() }})
+    {%- if scoped %}
+    where {{ energy.incremental_window(first_day, reach, date_column='reading_date', utc_start_column='reading_start') }}
     {%- endif %}
     group by meter_id, flow, reading_date
 ),
 days as (
     select meter_id, flow, reading_date, scored_reading_count, anomaly_count
     from {{ ref('fct_reading_anomalies_daily') }}
-    {%- if scoped and first_day is none %}
-    where false /* nothing new */
-    {%- elif scoped %}
-    where reading_date >= date '{{ energy.date_of_day_number((first_day | int) - reach) }}'
+    {%- if scoped %}
+    where {{ energy.incremental_window(first_day, reach, date_column='reading_date') }}
     {%- endif %}
 )
 select
