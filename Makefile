@@ -29,9 +29,12 @@ test: install  ## pytest, which also runs dbt build (models, data tests, unit te
 test-fast: install  ## the unit tier only (no engine, no server): pytest -m unit
 	$(VENV)/bin/pytest -m unit -q
 
-lint: install  ## ruff: lint and format check of the Python (configured in pyproject.toml)
+lint: install  ## ruff (the Python: pyproject.toml) and sqlfluff (the dbt project's SQL, compiled by dbt: .sqlfluff)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	# dbt compiles the models against a throwaway DuckDB warehouse, never the workspace's
+	lint_home=$$(mktemp -d) && ENERGY_HOME=$$lint_home $(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests/singular \
+		&& rm -rf $$lint_home
 
 clean:
 	rm -rf workspace .pytest_cache

@@ -139,13 +139,16 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
     ingest_bytes(
         next_day.encode(), "raw/next.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"), now=dt.datetime(2024, 4, 17, tzinfo=dt.UTC)
     )
-    ingest_bytes(
+    # 99.5 kWh in a quarter hour (398 kW): a file without a unit is refused at that
+    # size unless it says kWh
+    fix = ingest_bytes(
         b"meter_id,timestamp,value\nmeter-0002,2024-04-10T08:00:00Z,99.5\n",
         "raw/fix.csv",
         lakehouse,
-        IngestOptions(timezone="Europe/Berlin", interval_minutes=15),
+        IngestOptions(timezone="Europe/Berlin", interval_minutes=15, unit="kWh"),
         now=dt.datetime(2024, 4, 17, 1, tzinfo=dt.UTC),
     )
+    assert fix.outcome == "accepted", fix.message
     assert build(workspace).success
     assert build(workspace, target="trino").success
     assert_engines_agree(workspace, trino_target)

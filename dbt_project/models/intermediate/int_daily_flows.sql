@@ -13,8 +13,7 @@ with days as (
     select * from {{ ref('fct_daily_consumption') }}
 
 ),
-
-{%- if has_export %}
+{% if has_export %}
 export_meters as (
 
     select meter_id, min(dbt_loaded_at) as first_export_loaded_at

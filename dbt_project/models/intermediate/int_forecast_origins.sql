@@ -69,7 +69,7 @@ select
     count(case when days_back < {{ var('forecast_history_days') }} then 1 end) as ma_days,
     -- exponentially weighted average over the last var forecast_ewma_days days
     sum(case when days_back < {{ var('forecast_ewma_days') }} then ewma_weight * total_kwh end)
-        / sum(case when days_back < {{ var('forecast_ewma_days') }} then ewma_weight end) as ewma,
+    / sum(case when days_back < {{ var('forecast_ewma_days') }} then ewma_weight end) as ewma,
     -- weekday profile: mean of each weekday over the last weeks, against their overall mean
     avg(case when days_back < {{ 7 * var('forecast_weekday_profile_weeks') }} then total_kwh end) as profile_mean,
     {%- for dow in range(1, 8) %}

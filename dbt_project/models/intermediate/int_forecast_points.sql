@@ -8,8 +8,13 @@ with origins as (
 
 horizons as (
 
-    select horizon_days
-    from (values {% for h in range(1, var('forecast_horizon_days') + 1) %}({{ h }}){{ ", " if not loop.last }}{% endfor %}) as h (horizon_days)
+    select horizon_list.horizon_days
+    from (
+        values
+        {%- for h in range(1, var('forecast_horizon_days') + 1) %}
+        ({{ h }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as horizon_list (horizon_days)
 
 ),
 

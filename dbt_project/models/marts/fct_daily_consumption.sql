@@ -136,7 +136,7 @@ with_day_length as (
         {%- endif %}
         {{ energy.local_day_minutes('daily.reading_date', 'daily.timezone') }} as day_minutes
     from daily
-    {%- if has_export %}
+    {% if has_export -%}
     left join export_day_coverage
         on export_day_coverage.meter_id = daily.meter_id
         and export_day_coverage.reading_date = daily.reading_date

@@ -88,7 +88,9 @@ ranked_methods as (
 
 selected as (
 
-    select meter_id, flow, method from ranked_methods where method_rank = 1
+    select meter_id, flow, method
+    from ranked_methods
+    where method_rank = 1
 
 ),
 

@@ -81,7 +81,8 @@ banded as (
 
     select
         errors.*,
-        {{ energy.greatest_of(energy.forecast_band_edge('lower', 'errors.forecast_kwh', 'errors.ma_stddev', 'period_bands.error_low_kwh', use_errors), '0') }} as lower_kwh,
+        {%- set lower_edge = energy.forecast_band_edge('lower', 'errors.forecast_kwh', 'errors.ma_stddev', 'period_bands.error_low_kwh', use_errors) %}
+        {{ energy.greatest_of(lower_edge, '0') }} as lower_kwh,
         {{ energy.forecast_band_edge('upper', 'errors.forecast_kwh', 'errors.ma_stddev', 'period_bands.error_high_kwh', use_errors) }} as upper_kwh,
         errors.period > 0 as scored_for_coverage
     from errors

@@ -9,7 +9,7 @@
 
     Rebuilt on every build, so it reads each table it needs once: Trino and Athena run
     a CTE again at every reference (and Athena bills each read), so each CTE here is
-    referenced once, and the all-meters row is a grouping set of the meters' rows
+    referenced once, and the all-meters row is the rollup of the meters' rows
     rather than a second pass over them. -#}
 with daily as (
 
@@ -40,9 +40,9 @@ per_meter as (
         sum(total_kwh) as total_kwh,
         sum(export_kwh) as export_kwh,
         count(case when is_complete then 1 end) as complete_days,
-        count(case when is_complete
-            and day_number > last_complete_day - {{ var('forecast_history_days') }}
-            then 1 end) as recent_complete_days,
+        count(
+            case when is_complete and day_number > last_complete_day - {{ var('forecast_history_days') }} then 1 end
+        ) as recent_complete_days,
         max(case when is_complete then reading_date end) as last_complete_date
     from daily
     group by meter_id
@@ -122,7 +122,7 @@ meters as (
 ),
 
 -- each meter's row (grouped by its meter_id alone: the aggregates see that one row) and
--- the all-meters row (the empty grouping set), from one pass
+-- the all-meters row (the empty grouping set of the rollup), from one pass
 summary as (
 
     select
@@ -144,7 +144,7 @@ summary as (
         sum(meters.export_kwh) as export_kwh
     from meters
     cross join calendar
-    group by grouping sets ((meters.meter_id), ())
+    group by rollup(meters.meter_id)
 
 )
 

@@ -122,9 +122,13 @@ ranked as (
 
 latest_versions as (
 
-    select {{ columns }} from flagged where not may_repeat
+    select {{ columns }}
+    from flagged
+    where not may_repeat
     union all
-    select {{ columns }} from ranked where version_rank = 1
+    select {{ columns }}
+    from ranked
+    where version_rank = 1
 
 ),
 

@@ -28,6 +28,7 @@ with readings as (
     {%- endif %}
     group by meter_id
 ),
+
 days as (
     select
         meter_id,
@@ -41,12 +42,13 @@ days as (
     {%- endif %}
     group by meter_id
 )
+
 select readings.meter_id, readings.kwh, days.kwh as daily_kwh, readings.export_kwh, days.export_kwh as daily_export_kwh
 from readings
 full outer join days on readings.meter_id = days.meter_id
 where days.meter_id is null
-   or readings.meter_id is null
-   or readings.readings <> days.readings
-   or readings.export_readings <> days.export_readings
-   or abs(readings.kwh - days.kwh) > 1e-9 * greatest(1, abs(readings.kwh))
-   or abs(readings.export_kwh - days.export_kwh) > 1e-9 * greatest(1, abs(readings.export_kwh))
+    or readings.meter_id is null
+    or readings.readings <> days.readings
+    or readings.export_readings <> days.export_readings
+    or abs(readings.kwh - days.kwh) > 1e-9 * greatest(1, abs(readings.kwh))
+    or abs(readings.export_kwh - days.export_kwh) > 1e-9 * greatest(1, abs(readings.export_kwh))

@@ -25,6 +25,7 @@ with readings as (
     {%- endif %}
     group by meter_id, flow, reading_date
 ),
+
 days as (
     select meter_id, flow, reading_date, scored_reading_count, anomaly_count
     from {{ ref('fct_reading_anomalies_daily') }}
@@ -32,6 +33,7 @@ days as (
     where {{ energy.incremental_window(first_day, reach, date_column='reading_date') }}
     {%- endif %}
 )
+
 select
     coalesce(readings.meter_id, days.meter_id) as meter_id,
     coalesce(readings.flow, days.flow) as flow,
@@ -44,6 +46,6 @@ full outer join days
     and days.flow = readings.flow
     and days.reading_date = readings.reading_date
 where days.meter_id is null
-   or readings.meter_id is null
-   or readings.scored <> days.scored_reading_count
-   or readings.flagged <> days.anomaly_count
+    or readings.meter_id is null
+    or readings.scored <> days.scored_reading_count
+    or readings.flagged <> days.anomaly_count
