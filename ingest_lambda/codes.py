@@ -118,6 +118,7 @@ EXPORT_WORDS = (
     "to grid",
     "generation",
     "surplus",
+    "returned",
 )
 
 

@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .dialect import TableStart, _split, detect_table
-from .errors import DialectAmbiguous, FileRejected
-from .layout import Layout, detect_layout
+from .errors import DialectAmbiguous
+from .layout import Layout, detect_layout, words
 from .numbers import parse_numbers
 from .options import POWER_UNITS, IngestOptions, normalise_unit
 from .parse import TextBatch, Upload, check_text
@@ -55,6 +55,7 @@ class Dialect:
     evidence: tuple[str, ...] = ()
     register_grid: int | None = None  # register reads at irregular times, resampled to this grid (minutes)
     options: IngestOptions | None = None  # the options in force: those given, and what the file decided (its timezone)
+    stamp_zone: str | None = None  # the zone naive times are read in, when the header names one (else options.timezone)
 
     def _convention_told(self) -> str:
         """The interval convention as the file states it. Interval columns named by their
@@ -113,11 +114,11 @@ def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> D
     table = detect_table(head, options.delimiter, whole=upload.size() <= len(head))
     layout = detect_layout(table, options, source_key)
     evidence = list(layout.evidence)
-    options = _timezone_of_header(layout, options, evidence)
+    options, stamp_zone = _timezone_of_header(layout, options, evidence)
     per_row = max(1, len(layout.slots) or len(layout.values))
     keep = max(20, 1000 // per_row)  # about 1,000 readings at each end: a wide row holds many
     rows = table.sample_rows[:keep] + _tail_rows(upload, table, len(head))[-keep:]
-    meters, stamps, naive_order, values = _sample_stamps(rows, table, layout, options)
+    meters, stamps, naive_order, values = _sample_stamps(rows, table, layout, options, stamp_zone)
     descending = _descending(meters, naive_order)
     if descending:
         evidence.append("readings are listed newest first")
@@ -133,38 +134,40 @@ def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> D
             f"register reads at irregular times: apportioned to a {grid}-minute grid "
             f"(--interval-minutes sets it; rises over gaps above {options.register_max_gap_minutes} minutes are left out)"
         )
-    return Dialect(table, layout, convention, descending, tuple(evidence), grid, options)
+    return Dialect(table, layout, convention, descending, tuple(evidence), grid, options, stamp_zone)
 
 
-# A zone in a time column's header, as Emporia exports it: ``Time Bucket (America/New_York)``.
+# A zone in a time column's header, as Emporia exports it: ``Time Bucket (America/New_York)``,
+# or UTC as a word of it: ``Date/time UTC``, ``timestamp_utc``, ``Zeit (UTC)``.
 HEADER_ZONE = re.compile(r"[\[(]\s*([A-Za-z]+(?:/[A-Za-z0-9_+-]+)+|UTC)\s*[\])]")
 
 
-def _timezone_of_header(layout: Layout, options: IngestOptions, evidence: list[str]) -> IngestOptions:
-    """The options with the timezone a time column's header names (``Time Bucket
-    (America/New_York)``): the file decides it. The default UTC gives way to it; another
-    zone given by ``--timezone`` or a source contradicts the file.
-
-    Raises FileRejected (``timezone_conflict``) on a contradiction."""
-    for column in layout.formats:
-        match = HEADER_ZONE.search(column)
-        if not match:
-            continue
+def _zone_of_header(header: str) -> str | None:
+    match = HEADER_ZONE.search(header)
+    if match:
         try:
-            zone = zoneinfo.ZoneInfo(match.group(1)).key
+            return zoneinfo.ZoneInfo(match.group(1)).key
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return None
+    return "UTC" if "utc" in words(header) else None
+
+
+def _timezone_of_header(layout: Layout, options: IngestOptions, evidence: list[str]) -> tuple[IngestOptions, str | None]:
+    """The options in force and the zone the file's naive times are read in, when a time
+    column's header names one (``Time Bucket (America/New_York)``, ``Date/time UTC``): the
+    file decides how its times read. The meter's local days are counted in the zone given
+    by ``--timezone`` or the source; with neither (the default UTC), in the header's zone.
+    None when no header names a zone."""
+    for column in layout.formats:
+        zone = _zone_of_header(column)
+        if zone is None:
             continue
-        if options.timezone == zone:
-            return options
-        if options.timezone != "UTC":
-            raise FileRejected(
-                f"the header of the time column names the timezone {zone}, but {options.timezone} was given "
-                f"(--timezone or the source's timezone): give --timezone {zone}, or correct the source's timezone",
-                "timezone_conflict",
-            )
-        evidence.append(f"timezone {zone}, named in the header of the time column")
-        return dataclasses.replace(options, timezone=zone)
-    return options
+        if options.timezone == "UTC" and zone != "UTC":
+            evidence.append(f"times read in {zone}, named in the header of the time column; local days counted in it too")
+            return dataclasses.replace(options, timezone=zone), zone
+        evidence.append(f"times read in {zone}, named in the header of the time column; local days counted in {options.timezone}")
+        return options, zone
+    return options, None
 
 
 # Interval energy without a unit anywhere (no unit column, header unit, --unit or source
@@ -210,7 +213,7 @@ def _refuse_unstated_unit_of_large_readings(layout: Layout, options: IngestOptio
             raise DialectAmbiguous(
                 f"the file does not give its unit, and read as kWh the readings of meter {meter!s} average {kw:,.0f} kW "
                 f"(median '{median:g}' per {minutes:g}-minute interval): a large site in kWh, or a home or a circuit in Wh? "
-                "Give --unit with what the numbers are: Wh, kWh, MWh, or kW for average power "
+                "Give --unit with what the numbers are: energy in Wh, kWh or MWh, or average power in W or kW "
                 '(source configuration: "unit": "Wh")',
                 "--unit",
             )
@@ -227,7 +230,7 @@ def _tail_rows(upload: Upload, table: TableStart, head_size: int) -> list[list[s
     return [r for r in rows if len(r) == len(table.names)]
 
 
-def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptions):
+def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptions, stamp_zone: str | None = None):
     """Meters, UTC epoch ms (before any convention shift), local wall-clock ms of the
     sample rows, in file order, and {value column: float64 values (NaN where not a
     number)} of a long or wide-by-meter file; rows without a time dropped."""
@@ -245,7 +248,7 @@ def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptio
         meter = text[layout.roles["meter_id"]].combine_chunks()
     else:
         meter = pa.repeat(pa.scalar(layout.meter_default or (layout.values[0].meter_id or ""), pa.string()), text.num_rows)
-    epoch, _ = _to_utc(times, meter, options.timezone, StreamState())
+    epoch, _ = _to_utc(times, meter, stamp_zone or options.timezone, StreamState())
     wall = pc.coalesce(pc.cast(times.naive, pa.int64()), pc.cast(pc.cast(times.aware, pa.timestamp("ms", "UTC")), pa.int64()))
     keep = pc.is_valid(epoch).to_numpy(zero_copy_only=False)
     meters = np.asarray(meter.to_pylist(), dtype=object)[keep]

@@ -143,7 +143,7 @@ def _unit_factors(raw: pa.Array, default_unit: str) -> tuple[pa.Array, pa.Array,
     def interpret(text: str | None):
         key = normalise_unit(text) if text and text.strip() else default_unit
         if key is None:
-            return (None, None), f"unit '{text.strip()[:40]}' is unknown (use Wh, kWh, MWh or kW)"
+            return (None, None), f"unit '{text.strip()[:40]}' is unknown (use Wh, kWh, MWh, or W or kW for average power)"
         return (ENERGY_UNITS.get(key), POWER_UNITS.get(key)), None
 
     encoded = pc.dictionary_encode(raw)
@@ -400,6 +400,11 @@ def normalise(
     if "meter_id" in layout.roles:
         meter = _blank_to_null(_column(table, layout.roles["meter_id"]))
         meter = pc.replace_substring(meter, "\x00", "") if pc.any(pc.match_substring(meter, "\x00")).as_py() else meter
+        # Spreadsheet text guards around long ids (Fluvius' ="5414…", Smart Meter Texas'
+        # '1008…'): the id is what they guard, or the same meter lands under two ids.
+        if pc.any(pc.match_substring_regex(meter, r"^(=\"|')")).as_py():
+            meter = pc.replace_substring_regex(meter, r"^=\"(.*)\"$", r"\1")
+            meter = pc.replace_substring_regex(meter, r"^'", "")
         if options.meter_id:
             meter = pc.fill_null(meter, options.meter_id)
         meter = _tile(meter, blocks)
@@ -467,7 +472,10 @@ def normalise(
         quality = pc.if_else(missing, pa.scalar("missing"), quality)
 
     # Times: UTC instants; the interval convention is applied once intervals are known.
-    epoch, time_error = _to_utc(times, meter, options.timezone, state)
+    # The autumn's repeated hour is resolved in time order per meter AND direction: an
+    # import and an export row of one interval are not two reports of the same time.
+    series = pc.binary_join_element_wise(meter, pc.fill_null(flow, ""), "\x1f")
+    epoch, time_error = _to_utc(times, series, dialect.stamp_zone or options.timezone, state)
     epoch_ms = pc.fill_null(epoch, 0).to_numpy(zero_copy_only=False)
     has_time = pc.is_valid(epoch).to_numpy(zero_copy_only=False)
     reading_start = epoch

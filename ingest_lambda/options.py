@@ -68,7 +68,7 @@ class IngestOptions:
         except (ZoneInfoNotFoundError, ValueError):
             raise UsageError(f"unknown timezone {self.timezone!r}: use an IANA name such as 'Europe/Paris' or 'UTC'") from None
         if self.unit is not None and normalise_unit(self.unit) is None:
-            raise UsageError(f"unknown unit {self.unit!r}: use Wh, kWh, MWh or kW (average power)")
+            raise UsageError(f"unknown unit {self.unit!r}: use Wh, kWh, MWh, or W or kW (average power)")
         if self.interval_minutes is not None and (self.interval_minutes <= 0 or 1440 % self.interval_minutes):
             raise UsageError("--interval-minutes must be a positive divisor of 1440 (e.g. 5, 15, 30, 60)")
         unknown_roles = set(self.column_map) - set(COLUMN_ROLES)

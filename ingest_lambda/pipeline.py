@@ -87,7 +87,7 @@ DQ_SCHEMA = pa.schema(
 REPEAT_EXPECTATION = "expect_column_values_to_be_in_set(is_repeat)"
 CONFLICT_EXPECTATION = "expect_column_values_to_be_in_set(key_conflict)"
 REPEAT_REASON = "exact repeat of an earlier row (same meter, time and value); the first copy landed"
-CONFLICT_REASON = "the same meter and time appear with different values in this file; correct the file and upload it again (if its times are local clock times, give --timezone: a repeated hour is the autumn clock change)"
+CONFLICT_REASON = "the same meter and time appear with different values in this file; correct the file and upload it again (if its times are local clock times, give --timezone: a repeated hour is the autumn clock change; if a column tells the rows apart, such as consumption and generation, map it with --column flow=HEADER)"
 
 Progress = Callable[[int, int], None]  # (bytes read, bytes in the file)
 

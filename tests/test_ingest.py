@@ -241,13 +241,58 @@ def test_an_emporia_export_lands_in_the_timezone_its_header_names(workspace, lak
     assert {r["timezone"] for r in landed} == {"America/New_York"}
 
 
-def test_a_header_zone_that_contradicts_the_given_timezone_is_refused(workspace, lakehouse):
+def test_a_header_zone_reads_the_times_and_the_given_timezone_counts_the_days(workspace, lakehouse):
+    import pandas as pd
+
     name = "emporia_zone_in_header.csv"
-    options = IngestOptions(timezone="Europe/Paris")
+    # in Chicago's days the New York-midnight stamps no longer decide the convention
+    options = IngestOptions(timezone="America/Chicago", interval_convention="beginning")
     report = ingest_bytes((CORPUS / name).read_bytes(), f"raw/{name}", lakehouse, options, now=NOW)
-    assert report.outcome == "rejected" and report.rejection_code == "timezone_conflict"
-    assert "America/New_York" in report.message and "Europe/Paris" in report.message and "--timezone" in report.message
-    assert read_lake(workspace) is None
+    assert report.outcome == "accepted", report.message
+    frame = pd.read_csv(CORPUS / name)
+    local = pd.to_datetime(frame["Time Bucket (America/New_York)"], format="%m/%d/%Y %H:%M:%S")
+    first = local.dt.tz_localize("America/New_York").dt.tz_convert("UTC").dt.tz_localize(None).min()
+    landed = read_lake(workspace).to_pylist()
+    assert min(r["reading_start"] for r in landed) == first
+    assert {r["timezone"] for r in landed} == {"America/Chicago"}
+
+
+@pytest.mark.parametrize("header", ["Date/time UTC", "timestamp_utc", "Zeit (UTC)", "UTC Time"])
+def test_times_under_a_utc_header_are_utc_whatever_the_meters_zone(header, workspace, lakehouse):
+    # Shelly's export: UTC times, a Berlin home; 22:00 UTC is local midnight in May
+    rows = "".join(f"{(dt.datetime(2024, 5, 5, 22) + dt.timedelta(hours=h)):%Y-%m-%d %H:%M},0.5\n" for h in range(26))
+    data = f"{header},Energy (kWh)\n{rows}".encode()
+    report = ingest_bytes(data, "raw/shelly.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"), now=NOW)
+    assert report.outcome == "accepted", report.message
+    landed = read_lake(workspace).to_pylist()
+    assert min(r["reading_start"] for r in landed) == dt.datetime(2024, 5, 5, 22)
+    assert {r["timezone"] for r in landed} == {"Europe/Berlin"}
+
+
+def test_the_repeated_autumn_hour_is_resolved_per_direction(workspace, lakehouse):
+    # Smart Meter Texas: a consumption and a surplus-generation row per interval, naive
+    # Central times across the autumn change; each direction's 01:xx repeats once
+    zone = zoneinfo.ZoneInfo("America/Chicago")
+    start = dt.datetime(2024, 11, 3, 0, 0, tzinfo=zone).astimezone(dt.UTC)
+    lines, expected = [], Counter()
+    for i in range(25 * 4):
+        instant = start + dt.timedelta(minutes=15 * i)
+        wall = instant.astimezone(zone)
+        for flow, value in (("Surplus Generation", 0.05), ("Consumption", 0.2 + (i % 7) / 100)):
+            lines.append(f"1008901,{wall:%m/%d/%Y},{wall:%H:%M},{value},{flow}")
+            expected[flow] += value
+    data = ("ESIID,USAGE_DATE,USAGE_START_TIME,USAGE_KWH,CONSUMPTION_SURPLUSGENERATION\n" + "\n".join(lines) + "\n").encode()
+    options = IngestOptions(timezone="America/Chicago", date_order="mdy", column_map={"flow": "CONSUMPTION_SURPLUSGENERATION"})
+    report = ingest_bytes(data, "raw/smt.csv", lakehouse, options, now=NOW)
+    assert report.outcome == "accepted", report.message
+    assert report.rows_quarantined == 0, report.reasons
+    landed = read_lake(workspace).to_pylist()
+    imported = [r for r in landed if r["flow"] == "import"]
+    exported = [r for r in landed if r["flow"] == "export"]
+    assert len(imported) == len(exported) == 100  # a 25-hour day of quarter hours each
+    assert len({r["reading_start"] for r in imported}) == 100
+    assert sum(r["kwh"] for r in imported) == pytest.approx(expected["Consumption"])
+    assert sum(r["kwh"] for r in exported) == pytest.approx(expected["Surplus Generation"])
 
 
 def test_unitless_readings_too_large_to_be_kwh_are_refused_naming_unit(workspace, lakehouse, tmp_path):
@@ -298,3 +343,11 @@ def test_inspect_tells_end_named_interval_columns(tmp_path):
     assert result.dialect["interval_convention"].startswith("ending")
     starts = result.readings["start (local)"].to_pylist()
     assert starts[0] == "2024-10-01 00:00+0200"  # the column 00:15 is the interval from midnight
+
+
+def test_spreadsheet_text_guards_are_not_part_of_the_meter_id(workspace, lakehouse):
+    rows = "".join(f'"=""541448820012345678""",2024-02-05 {h:02d}:00,0.5\n' for h in range(12))
+    rows += "".join(f"'1008901023801234567,2024-02-05 {h:02d}:00,0.5\n" for h in range(12))
+    report = ingest_bytes(f"meter_id,timestamp,kwh\n{rows}".encode(), "raw/ids.csv", lakehouse, now=NOW)
+    assert report.outcome == "accepted", report.message
+    assert {r["meter_id"] for r in read_lake(workspace).to_pylist()} == {"541448820012345678", "1008901023801234567"}
