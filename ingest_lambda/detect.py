@@ -55,7 +55,7 @@ class Dialect:
     evidence: tuple[str, ...] = ()
     register_grid: int | None = None  # register reads at irregular times, resampled to this grid (minutes)
     options: IngestOptions | None = None  # the options in force: those given, and what the file decided (its timezone)
-    stamp_zone: str | None = None  # the zone naive times are read in, when the header names one (else options.timezone)
+    stamp_zone: str | None = None  # the zone naive times are read in: a zone the header names, else options.timezone
 
     def _convention_told(self) -> str:
         """The interval convention as the file states it. Interval columns named by their
@@ -157,7 +157,7 @@ def _timezone_of_header(layout: Layout, options: IngestOptions, evidence: list[s
     column's header names one (``Time Bucket (America/New_York)``, ``Date/time UTC``): the
     file decides how its times read. The meter's local days are counted in the zone given
     by ``--timezone`` or the source; with neither (the default UTC), in the header's zone.
-    None when no header names a zone."""
+    The options' timezone when no header names a zone."""
     for column in layout.formats:
         zone = _zone_of_header(column)
         if zone is None:
@@ -167,7 +167,7 @@ def _timezone_of_header(layout: Layout, options: IngestOptions, evidence: list[s
             return dataclasses.replace(options, timezone=zone), zone
         evidence.append(f"times read in {zone}, named in the header of the time column; local days counted in {options.timezone}")
         return options, zone
-    return options, None
+    return options, options.timezone
 
 
 # Interval energy without a unit anywhere (no unit column, header unit, --unit or source
@@ -189,13 +189,10 @@ def _refuse_unstated_unit_of_large_readings(layout: Layout, options: IngestOptio
         return
     by_column = {v.column: v for v in layout.values}
     for column, numbers in values.items():
-        if by_column.get(column, layout.values[0]).unit is not None:
+        value_column = by_column.get(column, layout.values[0])
+        if value_column.unit is not None:
             continue
-        if layout.kind == "wide_meter":
-            series = [(by_column[column].meter_id or column, numbers, stamps)]
-        else:
-            series = [(m, numbers[meters == m], stamps[meters == m]) for m in dict.fromkeys(meters.tolist())]
-        for meter, own, at in series:
+        for meter, own, at in _per_meter(layout, value_column, column, numbers, meters, stamps):
             readings = np.abs(own[np.isfinite(own)])
             if not len(readings):
                 continue
@@ -230,7 +227,7 @@ def _tail_rows(upload: Upload, table: TableStart, head_size: int) -> list[list[s
     return [r for r in rows if len(r) == len(table.names)]
 
 
-def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptions, stamp_zone: str | None = None):
+def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptions, stamp_zone: str):
     """Meters, UTC epoch ms (before any convention shift), local wall-clock ms of the
     sample rows, in file order, and {value column: float64 values (NaN where not a
     number)} of a long or wide-by-meter file; rows without a time dropped."""
@@ -248,7 +245,7 @@ def _sample_stamps(rows, table: TableStart, layout: Layout, options: IngestOptio
         meter = text[layout.roles["meter_id"]].combine_chunks()
     else:
         meter = pa.repeat(pa.scalar(layout.meter_default or (layout.values[0].meter_id or ""), pa.string()), text.num_rows)
-    epoch, _ = _to_utc(times, meter, stamp_zone or options.timezone, StreamState())
+    epoch, _ = _to_utc(times, meter, stamp_zone, StreamState())
     wall = pc.coalesce(pc.cast(times.naive, pa.int64()), pc.cast(pc.cast(times.aware, pa.timestamp("ms", "UTC")), pa.int64()))
     keep = pc.is_valid(epoch).to_numpy(zero_copy_only=False)
     meters = np.asarray(meter.to_pylist(), dtype=object)[keep]
@@ -276,6 +273,14 @@ REGISTER_MIN_READS = 12
 REGISTER_LEVEL_OVER_RISE = 500
 
 
+def _per_meter(layout: Layout, value_column, column: str, numbers, meters, stamps):
+    """(meter, its sampled values, their stamps) for each meter of one value column: the
+    column's own meter in a wide-by-meter file, else each meter of the meter column."""
+    if layout.kind == "wide_meter":
+        return [(value_column.meter_id or column, numbers, stamps)]
+    return [(m, numbers[meters == m], stamps[meters == m]) for m in dict.fromkeys(meters.tolist())]
+
+
 def _refuse_undeclared_registers(layout: Layout, options: IngestOptions, meters, stamps, values: dict) -> None:
     """Refuse (``--register``) a file whose values look like cumulative register reads:
     per meter and value column, at least REGISTER_MIN_READS numbers in time order that
@@ -292,11 +297,7 @@ def _refuse_undeclared_registers(layout: Layout, options: IngestOptions, meters,
         unit = normalise_unit(options.unit) if options.unit else value_column.unit
         if unit in POWER_UNITS or "unit" in layout.roles:
             continue  # average power, or a unit per row, is not read from a register
-        if layout.kind == "wide_meter":
-            series = [(value_column.meter_id or column, numbers, stamps)]
-        else:
-            series = [(m, numbers[meters == m], stamps[meters == m]) for m in dict.fromkeys(meters.tolist())]
-        for meter, own, at in series:
+        for meter, own, at in _per_meter(layout, value_column, column, numbers, meters, stamps):
             ordered = own[np.argsort(at, kind="stable")]
             ordered = ordered[np.isfinite(ordered)]
             if len(ordered) < REGISTER_MIN_READS:

@@ -63,7 +63,9 @@ def _quoted(arr: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("'", pc.utf8_slice_codeunits(arr, 0, 40), "'", "")
 
 
-def localise(naive: pa.Array, meters: pa.Array, tz: str, state: StreamState, fold: pa.Array | None = None) -> tuple[pa.Array, pa.Array]:
+def localise(
+    naive: pa.Array, meters: pa.Array, tz: str, state: StreamState, fold: pa.Array | None = None, flows: pa.Array | None = None
+) -> tuple[pa.Array, pa.Array]:
     """Naive local times into UTC, resolving DST without guessing.
 
     A time in the spring-forward gap does not exist: it is an error. A time in the
@@ -71,7 +73,9 @@ def localise(naive: pa.Array, meters: pa.Array, tz: str, state: StreamState, fol
     summer-time instant, 1 the later) decides; without one, the order in time does: in
     a file listed oldest first the first report of a meter's repeated local time is the
     earlier instant, in a file listed newest first (``state.descending``) the later one.
-    A third report of the same local time is left to the duplicate rules.
+    Reports are counted per meter and direction (``flows``): an import and an export row
+    of one interval are not two reports of the same time. A third report of the same
+    local time is left to the duplicate rules.
     """
     utc_type = pa.timestamp("ms", "UTC")
     if tz == "UTC":
@@ -87,6 +91,8 @@ def localise(naive: pa.Array, meters: pa.Array, tz: str, state: StreamState, fol
         positions = np.flatnonzero(ambiguous)
         walls = pc.cast(pc.take(naive, pa.array(positions)), pa.int64()).to_pylist()
         names = pc.take(meters, pa.array(positions)).to_pylist()
+        if flows is not None:
+            names = list(zip(names, pc.take(flows, pa.array(positions)).to_pylist()))
         labels = pc.take(fold, pa.array(positions)).to_pylist() if fold is not None else [None] * len(positions)
         for position, meter, wall, label in zip(positions, names, walls, labels):  # a few rows a year
             if label is not None:
@@ -334,9 +340,9 @@ def _tile(array: pa.Array, times: int) -> pa.Array:
     return array if times == 1 else pa.concat_arrays([array] * times)
 
 
-def _to_utc(times: TimedRows, meter: pa.Array, tz: str, state: StreamState) -> tuple[pa.Array, pa.Array]:
+def _to_utc(times: TimedRows, meter: pa.Array, tz: str, state: StreamState, flow: pa.Array | None = None) -> tuple[pa.Array, pa.Array]:
     """UTC instants in epoch milliseconds (null where unknown) and errors."""
-    local, dst_error = localise(times.naive, meter, tz, state, times.fold)
+    local, dst_error = localise(times.naive, meter, tz, state, times.fold, flow)
     utc = pc.coalesce(times.aware, local)
     epoch = pc.cast(pc.cast(utc, pa.timestamp("ms", "UTC")), pa.int64())
     if times.elapsed is not None:
@@ -472,10 +478,7 @@ def normalise(
         quality = pc.if_else(missing, pa.scalar("missing"), quality)
 
     # Times: UTC instants; the interval convention is applied once intervals are known.
-    # The autumn's repeated hour is resolved in time order per meter AND direction: an
-    # import and an export row of one interval are not two reports of the same time.
-    series = pc.binary_join_element_wise(meter, pc.fill_null(flow, ""), "\x1f")
-    epoch, time_error = _to_utc(times, series, dialect.stamp_zone or options.timezone, state)
+    epoch, time_error = _to_utc(times, meter, dialect.stamp_zone, state, flow)
     epoch_ms = pc.fill_null(epoch, 0).to_numpy(zero_copy_only=False)
     has_time = pc.is_valid(epoch).to_numpy(zero_copy_only=False)
     reading_start = epoch
