@@ -562,9 +562,16 @@ def detect_layout(table: TableStart, options: IngestOptions, source_key: str) ->
         if not chosen:
             unnamed = [n if not table.header_guessed else f"#{table.column_position(n)}" for _, n in candidates]
             hint = f" (numeric columns: {unnamed})" if unnamed else ""
+            # a mapped value column is the file's only one: say so where others would be left out
+            several = (
+                "; --column value= reads that one column only, so if each numeric column is a meter or circuit, "
+                "name its unit in its header (e.g. 'Mains (kWh)') and each lands as its own meter"
+                if len(unnamed) > 1
+                else ""
+            )
             raise FileRejected(
                 f"missing required column(s) ['value']: no column of the header {_header_text(table)} "
-                f"holds energy readings{hint}. Map it with --column value=HEADER (or value=#3)",
+                f"holds energy readings{hint}. Map it with --column value=HEADER (or value=#3){several}",
                 "missing_column",
             )
         repeated = [n for n in chosen if "#" in n and not n.startswith("#")]

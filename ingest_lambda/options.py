@@ -176,5 +176,7 @@ def parse_column_map(pairs: list[str]) -> dict[str, str]:
         role, sep, header = pair.partition("=")
         if not sep or not role.strip() or not header.strip():
             raise UsageError(f"column mapping {pair!r} must look like ROLE=HEADER or ROLE=#POSITION, e.g. value=Energy or value=#3")
+        if role.strip() in mapping:
+            raise UsageError(f"--column {role.strip()}= is given twice: each role maps one column (a second would replace the first)")
         mapping[role.strip()] = header.strip()
     return mapping

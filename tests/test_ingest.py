@@ -351,3 +351,18 @@ def test_spreadsheet_text_guards_are_not_part_of_the_meter_id(workspace, lakehou
     report = ingest_bytes(f"meter_id,timestamp,kwh\n{rows}".encode(), "raw/ids.csv", lakehouse, now=NOW)
     assert report.outcome == "accepted", report.message
     assert {r["meter_id"] for r in read_lake(workspace).to_pylist()} == {"541448820012345678", "1008901023801234567"}
+
+
+def test_several_unnamed_numeric_columns_are_refused_saying_a_mapping_reads_one(lakehouse):
+    rows = "".join(f"03/30/2024 {h:02d}:00:00,{1000 + h},{300 + h},{7}\n" for h in range(24))
+    data = f"Time Bucket (Europe/London),Mains2,HeatPump2,Lights2\n{rows}".encode()
+    report = ingest_bytes(data, "raw/circuits.csv", lakehouse, IngestOptions(unit="Wh"), now=NOW)
+    assert report.outcome == "rejected" and "--column value=" in report.message
+    assert "reads that one column only" in report.message and "'Mains (kWh)'" in report.message
+
+
+def test_a_role_mapped_twice_is_a_usage_error():
+    from ingest_lambda.options import parse_column_map
+
+    with pytest.raises(UsageError, match="given twice"):
+        parse_column_map(["value=Mains2", "value=Lights2"])
