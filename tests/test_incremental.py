@@ -109,11 +109,14 @@ def test_an_upload_that_started_early_and_landed_late_is_not_missed(workspace, l
 @pytest.mark.parametrize(
     "variables",
     [
+        {"anomaly_window": "trailing", "anomaly_method": "iqr"},
+        {"anomaly_window": "centered", "anomaly_method": "iqr"},
+        {"anomaly_window": "trailing", "anomaly_method": "zscore"},
         {"anomaly_window": "centered", "anomaly_method": "zscore"},
         {"anomaly_window": "trailing", "anomaly_method": "robust"},
         {"anomaly_window": "centered", "anomaly_method": "robust"},
     ],
-    ids=["centered-zscore", "trailing-robust", "centered-robust"],
+    ids=["trailing-iqr", "centered-iqr", "trailing-zscore", "centered-zscore", "trailing-robust", "centered-robust"],
 )
 def test_every_anomaly_baseline_scores_new_readings_as_a_full_refresh_does(workspace, lakehouse, tmp_path, variables):
     """Incremental runs score only the new readings, each joined to its history; every

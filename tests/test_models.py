@@ -10,6 +10,7 @@ import statistics
 from collections import defaultdict
 
 import duckdb
+import numpy as np
 import pytest
 
 from energy.warehouse import build, query, run_dbt
@@ -76,16 +77,57 @@ def _zscore(history, value, min_n=7):
     return None if sd == 0 else (value - statistics.fmean(history)) / sd
 
 
-def test_reading_zscores_use_only_the_trailing_same_hour_baseline(demo_workspace, sample_rows):
+IQR_K = 4  # var anomaly_iqr_k
+IQR_PER_SIGMA = 1.349
+
+
+def _iqr_score(history, value, min_n=7):
+    """The default rule, from numpy's linear-interpolation percentiles: (median, z, flag)."""
+    if not history:
+        return None, None, False
+    q1, median, q3 = np.percentile(history, [25, 50, 75])
+    if len(history) < min_n or q3 == q1:
+        return median, None, False
+    z = (value - median) / ((q3 - q1) / IQR_PER_SIGMA)
+    return median, z, abs(value - median) > IQR_K * (q3 - q1)
+
+
+def _trailing_slot_histories(sample_rows):
     by_slot = defaultdict(list)
     for meter, ts, kwh in sample_rows:
         by_slot[(meter, ts.hour)].append((ts, kwh))
-    expected = {}
     for (meter, _), series in by_slot.items():
         for ts, kwh in series:
-            history = [v for t, v in series if ts - dt.timedelta(days=28) <= t < ts - dt.timedelta(hours=1)]
-            expected[(meter, ts)] = _zscore(history, kwh)
-    got = rows(demo_workspace, "select meter_id, reading_start, z_score, is_anomaly, baseline_n from fct_reading_anomalies")
+            yield meter, ts, kwh, [v for t, v in series if ts - dt.timedelta(days=28) <= t < ts - dt.timedelta(hours=1)]
+
+
+def test_reading_flags_use_the_trailing_same_hour_median_and_iqr(demo_workspace, sample_rows):
+    expected = {(meter, ts): (len(history), *_iqr_score(history, kwh)) for meter, ts, kwh, history in _trailing_slot_histories(sample_rows)}
+    got = rows(demo_workspace, "select meter_id, reading_start, baseline_n, baseline_mean, z_score, is_anomaly from fct_reading_anomalies")
+    assert len(got) == 2880
+    flagged = 0
+    for r in got:
+        n, median, z, flag = expected[(r["meter_id"], r["reading_start"])]
+        assert r["baseline_n"] == n
+        assert (r["baseline_mean"] is None) if median is None else math.isclose(r["baseline_mean"], median, rel_tol=1e-9)
+        assert (r["z_score"] is None) if z is None else math.isclose(r["z_score"], z, rel_tol=1e-9, abs_tol=1e-12)
+        assert r["is_anomaly"] == flag
+        flagged += flag
+    assert flagged > 20  # the sample's spikes are found
+
+
+def test_reading_zscores_use_only_the_trailing_same_hour_baseline(workspace, lakehouse, demo_workspace, sample_rows):
+    """The zscore method (var anomaly_method) against statistics.stdev, on the demo's readings."""
+    for area in ("lake", "dq"):
+        shutil.copytree(demo_workspace.home / area, workspace.home / area, dirs_exist_ok=True)
+    outcome = run_dbt(
+        workspace,
+        ["build", "--select", "+fct_reading_anomalies", "+fct_daily_anomalies", "--resource-type", "model", "--resource-type", "seed"]
+        + ["--vars", '{"anomaly_method": "zscore"}'],
+    )
+    assert outcome.success, outcome.failures
+    expected = {(meter, ts): _zscore(history, kwh) for meter, ts, kwh, history in _trailing_slot_histories(sample_rows)}
+    got = rows(workspace, "select meter_id, reading_start, z_score, is_anomaly, baseline_n from fct_reading_anomalies")
     assert len(got) == 2880
     for r in got:
         want = expected[(r["meter_id"], r["reading_start"])]
@@ -94,9 +136,18 @@ def test_reading_zscores_use_only_the_trailing_same_hour_baseline(demo_workspace
         else:
             assert math.isclose(r["z_score"], want, rel_tol=1e-9, abs_tol=1e-12)
             assert r["is_anomaly"] == (abs(want) > 2.0)
+    daily = {}
+    for meter, ts, kwh in sample_rows:
+        daily[(meter, ts.date())] = daily.get((meter, ts.date()), 0.0) + kwh
+    anomalies = {(r["meter_id"], r["reading_date"]): r for r in rows(workspace, "select * from fct_daily_anomalies")}
+    for (meter, day), total in daily.items():
+        history = [v for (m, d), v in daily.items() if m == meter and day - dt.timedelta(days=28) <= d < day]
+        want = _zscore(history, total)
+        got_z = anomalies[(meter, day)]["z_score"]
+        assert (got_z is None) if want is None else math.isclose(got_z, want, rel_tol=1e-9)
 
 
-def test_daily_zscores_and_forecast(demo_workspace, daily_from_csv):
+def test_daily_flags_and_forecast(demo_workspace, daily_from_csv):
     by_meter = defaultdict(list)
     for (meter, day), total in sorted(daily_from_csv.items()):
         by_meter[meter].append((day, total))
@@ -106,9 +157,10 @@ def test_daily_zscores_and_forecast(demo_workspace, daily_from_csv):
     for meter, series in by_meter.items():
         for day, total in series:
             history = [v for d, v in series if day - dt.timedelta(days=28) <= d < day]
-            want = _zscore(history, total)
-            got = anomalies[(meter, day)]["z_score"]
-            assert (got is None) if want is None else math.isclose(got, want, rel_tol=1e-9)
+            _, want, flag = _iqr_score(history, total)
+            got = anomalies[(meter, day)]
+            assert (got["z_score"] is None) if want is None else math.isclose(got["z_score"], want, rel_tol=1e-9)
+            assert got["is_anomaly"] == flag
         last30 = [v for _, v in series[-30:]]
         mean, sd = statistics.fmean(last30), statistics.stdev(last30)
         mine = [f for f in forecasts if f["meter_id"] == meter]
@@ -236,3 +288,69 @@ def test_row_rules_report_each_broken_rule_by_name(demo_workspace, tmp_path):
         (*days[0], "total_kwh_not_negative"),
         (*days[1], "expects_a_reading, completeness_is_a_share"),
     ]
+
+
+def _expected_iqr_rows(table: list[dict]) -> dict:
+    """The default rule recomputed in Python from a reading table's own columns: per
+    meter, flow and local slot, the first reading of each of the 28 local days before the
+    reading's (a repeated autumn hour's second reading enters no baseline)."""
+    firsts = {}
+    for r in sorted(table, key=lambda r: r["reading_start"]):
+        firsts.setdefault((r["meter_id"], r["flow"], r["slot_minute"], r["reading_date"]), r["kwh"])
+    expected = {}
+    for r in table:
+        day = r["reading_date"]
+        history = [
+            v
+            for offset in range(1, 29)
+            if (v := firsts.get((r["meter_id"], r["flow"], r["slot_minute"], day - dt.timedelta(days=offset)))) is not None
+        ]
+        expected[(r["meter_id"], r["flow"], r["reading_start"])] = (len(history), *_iqr_score(history, r["kwh"]))
+    return expected
+
+
+def test_iqr_flags_across_the_autumn_change_full_and_incremental(workspace, lakehouse, tmp_path):
+    """Berlin quarter hours across 27 October 2024 (02:00-03:00 local comes twice): the
+    full build (window quantiles) and the incremental one (joined quantiles) both give
+    the Python computation's baselines, counts and flags, repeated hour included."""
+    from ingest_lambda.pipeline import ingest_file
+    from sampledata.generator import generate_long_format
+
+    history = generate_long_format(
+        tmp_path / "autumn.csv", meters=2, days=40, interval_minutes=15, seed=21, spike_share=0.01, start=dt.datetime(2024, 10, 1)
+    )
+    berlin = IngestOptions(timezone="Europe/Berlin")
+    ingest_file(history.data_path, "raw/autumn.csv", lakehouse, berlin, now=dt.datetime(2024, 11, 12, tzinfo=dt.UTC))
+    assert build(workspace).success
+    columns = "meter_id, flow, reading_start, reading_date, slot_minute, kwh, baseline_n, baseline_mean, z_score, is_anomaly"
+
+    def check() -> int:
+        table = rows(workspace, f"select {columns} from fct_reading_anomalies")
+        expected = _expected_iqr_rows(table)
+        for r in table:
+            n, median, z, flag = expected[(r["meter_id"], r["flow"], r["reading_start"])]
+            assert r["baseline_n"] == n, r
+            assert (r["baseline_mean"] is None) if median is None else math.isclose(r["baseline_mean"], median, rel_tol=1e-9)
+            assert (r["z_score"] is None) if z is None else math.isclose(r["z_score"], z, rel_tol=1e-9, abs_tol=1e-12)
+            assert r["is_anomaly"] == flag, r
+        return sum(r["is_anomaly"] for r in table)
+
+    flagged = check()
+    repeated = rows(
+        workspace,
+        "select count(*) as n from (select meter_id, reading_date, slot_minute from fct_reading_anomalies "
+        "group by 1, 2, 3 having count(*) > 1)",
+    )
+    assert repeated == [{"n": 2 * 4}]  # the repeated hour's four quarter hours, per meter
+    assert flagged > 0
+
+    # the next day, a spike in it, and a corrected reading: the incremental build's
+    # joined quantiles give the same answer as the computation
+    next_day = "meter_id,timestamp,value\n" + "".join(
+        f"meter-000{m},2024-11-10T{q // 4:02d}:{q % 4 * 15:02d}:00Z,{(9.0 if q == 40 else 0.3 + m / 10 + q / 400):.4f}\n"
+        for m in (1, 2)
+        for q in range(96)
+    )
+    ingest_bytes(next_day.encode(), "raw/next.csv", lakehouse, berlin, now=dt.datetime(2024, 11, 12, 1, tzinfo=dt.UTC))
+    assert build(workspace).success
+    assert check() > flagged

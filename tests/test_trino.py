@@ -162,6 +162,39 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
     assert len(list((workspace.home / "lake" / "readings").glob("*/*.parquet"))) == 6
 
 
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"anomaly_window": "trailing", "anomaly_method": "iqr"},
+        {"anomaly_window": "centered", "anomaly_method": "iqr"},
+        {"anomaly_window": "trailing", "anomaly_method": "zscore"},
+        {"anomaly_window": "centered", "anomaly_method": "zscore"},
+        {"anomaly_window": "trailing", "anomaly_method": "robust"},
+        {"anomaly_window": "trailing", "anomaly_method": "robust", "anomaly_daily_same_weekday": True},
+    ],
+    ids=["trailing-iqr", "centered-iqr", "trailing-zscore", "centered-zscore", "trailing-robust", "robust-same-weekday"],
+)
+def test_every_anomaly_method_flags_the_same_readings_on_both_engines(workspace, lakehouse, tmp_path, trino_target, variables):
+    """Exact quantiles on Trino (from ranks) and DuckDB (quantile_cont, windows or
+    joins): the same baselines and flags in every mode, across the autumn change (the
+    repeated hour's second readings are scored and enter no baseline on both)."""
+    autumn = generate_long_format(
+        tmp_path / "autumn.csv", meters=2, days=35, interval_minutes=15, seed=13, spike_share=0.02, start=dt.datetime(2024, 10, 5)
+    )
+    ingest_file(
+        autumn.data_path, "raw/autumn.csv", lakehouse, IngestOptions(timezone="Europe/Berlin"), now=dt.datetime(2024, 11, 10, tzinfo=dt.UTC)
+    )
+    command = ["build", "--select", "+fct_reading_anomalies", "+fct_daily_anomalies", "--resource-type", "model", "--resource-type", "seed"]
+    command += ["--vars", json.dumps(variables)]
+    assert run_dbt(workspace, command).success
+    on_trino = run_dbt(workspace, command, "trino")
+    assert on_trino.success, on_trino.failures
+    for table in ("fct_reading_anomalies", "fct_daily_anomalies"):
+        on_duckdb = query(workspace, ordered_select(table)).to_pylist()
+        assert table != "fct_reading_anomalies" or sum(row["is_anomaly"] for row in on_duckdb) > 0
+        assert_same_rows(table, on_duckdb, trino_rows(trino_target, table), RELATIVE_TOLERANCE)
+
+
 def test_trino_incremental_build_equals_its_full_refresh(workspace, lakehouse, tmp_path, trino_target):
     history = generate_long_format(tmp_path / "history.csv", meters=2, days=30, interval_minutes=60, seed=5)
     ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))

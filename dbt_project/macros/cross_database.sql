@@ -71,19 +71,6 @@
   cast(extract(hour from {{ local_ts }}) * 60 + extract(minute from {{ local_ts }}) as integer)
 {%- endmacro %}
 
-{#- Median of a group. Exact on DuckDB; Trino and Athena only have approx_percentile. -#}
-{% macro median(expression) -%}
-  {{ return(adapter.dispatch('median', 'energy')(expression)) }}
-{%- endmacro %}
-
-{% macro default__median(expression) -%}
-  approx_percentile({{ expression }}, 0.5)
-{%- endmacro %}
-
-{% macro duckdb__median(expression) -%}
-  median({{ expression }})
-{%- endmacro %}
-
 {#- ISO day of week, Monday = 1 ... Sunday = 7 (engines number days differently). -#}
 {% macro iso_day_of_week(day) -%}
   {{ return(adapter.dispatch('iso_day_of_week', 'energy')(day)) }}
@@ -115,6 +102,7 @@
 
 {#- Exact p-quantiles per group: a CTE body that prepares `relation` (rows of
     `value` grouped by `group_by`), then exact_quantile(value, p) inside the GROUP BY.
+    Null values are in no quantile (ranked last, not counted).
     DuckDB has an exact quantile aggregate; elsewhere the ranks come from a window
     (quantile_from_ranks), the costly part at scale, so DuckDB skips it. -#}
 {% macro rank_for_quantiles(relation, group_by, value) -%}
@@ -124,8 +112,8 @@
 {% macro default__rank_for_quantiles(relation, group_by, value) -%}
   select
       *,
-      row_number() over (partition by {{ group_by }} order by {{ value }}) - 1 as rank0,
-      count(*) over (partition by {{ group_by }}) as group_size
+      row_number() over (partition by {{ group_by }} order by {{ value }} nulls last) - 1 as rank0,
+      count({{ value }}) over (partition by {{ group_by }}) as group_size
   from {{ relation }}
 {%- endmacro %}
 
