@@ -105,14 +105,17 @@ def evaluate_anomalies(name: str, data_path: Path, labels_path: Path, seed_forma
     default's stored z-scores (to choose k without another build)."""
     from energy.warehouse import build, query, run_dbt
     from energy.workspace import Workspace
+    from ingest_lambda.options import IngestOptions
     from ingest_lambda.pipeline import ingest_file
     from ingest_lambda.storage import Lakehouse
 
     home = WORK / name
     shutil.rmtree(home, ignore_errors=True)
     workspace = Workspace(home).ensure()
-    # ingested in UTC (the default), the clock of the file and of the reference rules
-    report = ingest_file(data_path, f"raw/{data_path.name}", Lakehouse.local(str(home)))
+    # ingested in UTC (the default), the clock of the file and of the reference rules; the
+    # generator stamps each interval's beginning, which a regular series cannot show itself
+    options = IngestOptions(interval_convention="beginning")
+    report = ingest_file(data_path, f"raw/{data_path.name}", Lakehouse.local(str(home)), options)
     assert report.outcome == "accepted", report.message
     started = time.process_time()
     assert build(workspace).success
