@@ -186,6 +186,8 @@ def evaluate_uci() -> dict:
         unit="kW",
         meter_id="uci-household",
         interval_minutes=1,
+        # each row is the minute's average power, stamped at the minute's beginning
+        interval_convention="beginning",
         column_map={"timestamp": "date_time", "value": "Global_active_power"},
     )
     started = time.perf_counter()

@@ -440,6 +440,10 @@ def inspect(
 def _print_build(result) -> None:
     if result.rebuilt_for_schema_change:
         out.print("[yellow]the warehouse was built by an older version of the models: rebuilt in full[/]")
+    if result.rebuilt_for_settings:
+        out.print(
+            Text.assemble(("the incremental tables were built ", "yellow"), result.rebuilt_for_settings, (": rebuilt in full", "yellow"))
+        )
     summary = ", ".join(f"{n} {status}" for status, n in sorted(result.counts.items()))
     out.print(f"dbt build: {summary or 'nothing to do'}")
     if result.failures:

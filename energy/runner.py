@@ -70,6 +70,9 @@ def handler(event: SQSEvent, context: LambdaContext) -> dict:
     result = build(workspace, target=target)
     metrics.add_metric(name="DbtRunRequestsCoalesced", unit=MetricUnit.Count, value=len(requests))
     summary = {"target": target, "requests": len(requests), "objects": len(landed), "counts": result.counts}
+    if result.rebuilt_for_settings:
+        # a changed var or a release that changed a rule: the build was a full refresh
+        summary["rebuilt_for_settings"] = result.rebuilt_for_settings
     if not result.success:
         metrics.add_metric(name="DbtRunsFailed", unit=MetricUnit.Count, value=1)
         failures = [{"node": f.name, "kind": f.kind, "message": f.message[:500]} for f in result.failures]

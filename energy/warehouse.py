@@ -32,6 +32,9 @@ class NodeFailure:
 class BuildResult:
     success: bool
     rebuilt_for_schema_change: bool = False
+    # Why the build rebuilt the warehouse in full: the settings that changed since the
+    # incremental tables were built (dbt_project/macros/build_settings.sql), else None.
+    rebuilt_for_settings: str | None = None
     counts: dict[str, int] = field(default_factory=dict)  # status -> number of nodes
     failures: list[NodeFailure] = field(default_factory=list)
 
@@ -139,6 +142,10 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
+# The start of dbt_project/macros/build_settings.sql's refusal, and what it names.
+SETTINGS_CHANGED = re.compile(r"energy: the incremental tables were built (?P<why>[^:]*):")
+
+
 def build(
     workspace: Workspace, target: str = "duckdb", full_refresh: bool = False, on_progress: Callable[[NodeProgress], None] | None = None
 ) -> BuildResult:
@@ -153,7 +160,17 @@ def build(
     # in a build of the warehouse, as dbt advises (on Athena each would be billed).
     build_command = ["build", "--vars", '{"test_new_rows_only": true}', "--exclude-resource-type", "unit_test"]
     full = [*build_command, "--full-refresh"]
-    result = run_dbt(workspace, full if full_refresh else build_command, target, on_progress)
+    try:
+        result = run_dbt(workspace, full if full_refresh else build_command, target, on_progress)
+    except WarehouseError as error:
+        # The incremental tables hold rows computed with other settings (a changed var,
+        # or a release that changed a rule): adding to them would mix both. Rebuild.
+        changed = SETTINGS_CHANGED.search(str(error))
+        if full_refresh or changed is None:
+            raise
+        result = run_dbt(workspace, full, target, on_progress)
+        result.rebuilt_for_settings = changed.group("why")
+        return result
     if not full_refresh and any("out of sync" in failure.message for failure in result.failures):
         # The warehouse was built by an older version of the models: rebuild it whole.
         result = run_dbt(workspace, full, target, on_progress)

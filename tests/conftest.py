@@ -41,6 +41,7 @@ TIERS = {
         "test_timestamps",
     },
     "dbt": {
+        "test_build_settings",
         "test_cli",
         "test_dbt_project",
         "test_flow",

@@ -129,6 +129,7 @@ def test_every_anomaly_baseline_scores_new_readings_as_a_full_refresh_does(works
                 "build",
                 "--select",
                 "+fct_reading_anomalies",
+                "build_settings",
                 "--resource-type",
                 "model",
                 "--resource-type",
