@@ -45,7 +45,9 @@ bench: install  ## benchmarks; writes BENCHMARKS.md (BENCH_ROWS, BENCH_RUNS to s
 bench-scale: install  ## the DuckDB scaling curve to 105 million readings (about half an hour); writes its section of BENCHMARKS.md
 	$(VENV)/bin/python -m bench.scale
 
-evaluate: install  ## anomaly precision/recall and forecast accuracy (UCI data); writes EVALUATION.md
+evaluate: install  ## anomaly precision/recall and forecast accuracy (UCI household, a Swiss office building); writes EVALUATION.md
+	# the evaluation's data package too (the `evaluate` group of pyproject.toml)
+	$(UV) sync --frozen --group evaluate --python $(VENV)/bin/python
 	$(VENV)/bin/python -m bench.evaluate
 
 deploy: install  ## build and push the Lambda image, deploy the AWS stack, print its outputs (ARGS="--alarm-email you@example.com")

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
 from energy.warehouse import build, query, run_dbt
@@ -171,6 +172,33 @@ def test_daily_flags_and_forecast(demo_workspace, daily_from_csv):
             assert math.isclose(f["upper_kwh"], mean + 2 * sd, rel_tol=REL)
     selected = rows(demo_workspace, "select meter_id, forecast_date, count(*) as n from fct_forecast where is_selected group by 1, 2")
     assert len(selected) == 4 * 7 and all(r["n"] == 1 for r in selected)
+
+
+def test_deseasonalised_smoothing_against_pandas(demo_workspace, daily_from_csv):
+    """exponential_smoothing_deseasonalised from the last complete day, recomputed with
+    pandas: each of the last 60 days divided by its weekday's factor (the weekday's mean
+    over the last 8 weeks over their mean), weighted by 0.8^days_back, and the weighted
+    mean times the target weekday's factor."""
+    frame = pd.DataFrame([(m, d, v) for (m, d), v in daily_from_csv.items()], columns=["meter_id", "day", "kwh"])
+    frame["day"] = pd.to_datetime(frame["day"])
+    forecasts = rows(demo_workspace, "select * from fct_forecast where method = 'exponential_smoothing_deseasonalised'")
+    assert len(forecasts) == 4 * 7
+    for meter, series in frame.groupby("meter_id"):
+        origin = series["day"].max()
+        days_back = (origin - series["day"]).dt.days
+        weekday = series["day"].dt.isocalendar().day
+        profile = series[days_back < 56]
+        profile_mean = profile["kwh"].mean()
+        factor = (profile.groupby(profile["day"].dt.isocalendar().day)["kwh"].mean() / profile_mean).to_dict()
+        window = days_back < 60
+        weights = 0.8 ** days_back[window]
+        deseasonalised = series.loc[window, "kwh"] / weekday[window].map(factor).astype(float)
+        level = float((weights * deseasonalised).sum() / weights.sum())
+        mine = [f for f in forecasts if f["meter_id"] == meter]
+        for f in mine:
+            target = pd.Timestamp(f["forecast_date"])
+            assert (target - origin).days == f["horizon_days"]
+            assert math.isclose(f["forecast_kwh"], level * factor[target.isocalendar().weekday], rel_tol=REL)
 
 
 def test_summary_matches_the_marts(demo_workspace, daily_from_csv):

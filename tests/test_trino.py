@@ -15,7 +15,7 @@ import pytest
 
 import trino
 from energy.trino import parse_data_size
-from energy.warehouse import build, maintain, query, run_dbt
+from energy.warehouse import WarehouseError, build, maintain, query, run_dbt
 from ingest_lambda.options import IngestOptions
 from ingest_lambda.pipeline import ingest_bytes, ingest_file
 from sampledata.generator import generate_long_format, generate_seed_format
@@ -246,3 +246,25 @@ def test_trino_data_sizes_parse_to_bytes():
     assert parse_data_size("2MB") == 2 * 1024 * 1024
     with pytest.raises(ValueError):
         parse_data_size("two megabytes")
+
+
+def test_a_settings_change_is_rebuilt_in_full_on_trino(workspace, lakehouse, tmp_path, trino_target):
+    """build_settings on Iceberg: a build with another anomaly method over tables built
+    with zscore is refused by dbt and rebuilt in full by `energy build`, giving the rows
+    of a fresh build at the default."""
+    history = generate_long_format(tmp_path / "history.csv", meters=2, days=30, interval_minutes=60, seed=8, spike_share=0.03)
+    ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
+    zscore = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps({"anomaly_method": "zscore"})]
+    assert run_dbt(workspace, zscore, "trino").success
+    with pytest.raises(WarehouseError, match="anomaly_method zscore -> iqr"):
+        run_dbt(workspace, ["build", "--exclude-resource-type", "unit_test"], "trino")
+    rebuilt = build(workspace, target="trino")
+    assert rebuilt.success, rebuilt.failures
+    assert "anomaly_method zscore -> iqr" in rebuilt.rebuilt_for_settings
+    after_change = trino_rows(trino_target, "fct_reading_anomalies")
+    assert build(workspace, target="trino", full_refresh=True).success
+    assert_same_rows("fct_reading_anomalies", after_change, trino_rows(trino_target, "fct_reading_anomalies"), RELATIVE_TOLERANCE)
+    # and the same flags as DuckDB's build at the default
+    assert build(workspace).success
+    on_duckdb = query(workspace, ordered_select("fct_reading_anomalies")).to_pylist()
+    assert_same_rows("fct_reading_anomalies", on_duckdb, after_change, RELATIVE_TOLERANCE)

@@ -70,6 +70,12 @@ select
     -- exponentially weighted average over the last var forecast_ewma_days days
     sum(case when days_back < {{ var('forecast_ewma_days') }} then ewma_weight * total_kwh end)
     / sum(case when days_back < {{ var('forecast_ewma_days') }} then ewma_weight end) as ewma,
+    -- the same smoothing per weekday, for the deseasonalised method (int_forecast_points
+    -- divides each weekday's sum by its factor: sum(w x / f) = sum over weekdays of sum(w x) / f)
+    {%- for dow in range(1, 8) %}
+    sum(case when days_back < {{ var('forecast_ewma_days') }} and day_of_week = {{ dow }} then ewma_weight * total_kwh end) as ewma_sum_{{ dow }},
+    sum(case when days_back < {{ var('forecast_ewma_days') }} and day_of_week = {{ dow }} then ewma_weight end) as ewma_weight_{{ dow }},
+    {%- endfor %}
     -- weekday profile: mean of each weekday over the last weeks, against their overall mean
     avg(case when days_back < {{ 7 * var('forecast_weekday_profile_weeks') }} then total_kwh end) as profile_mean,
     {%- for dow in range(1, 8) %}

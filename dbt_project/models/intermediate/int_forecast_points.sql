@@ -51,9 +51,44 @@ factors as (
 
     select
         *,
+        {%- for dow in range(1, 8) %}
+        coalesce(weekday_mean_{{ dow }} / nullif(profile_mean, 0), 1.0) as weekday_factor_{{ dow }},
+        {%- endfor %}
         -- 1 when the weekday has not been seen yet: fall back to the plain average
         coalesce(weekday_mean / nullif(profile_mean, 0), 1.0) as weekday_factor
     from with_weekday
+
+),
+
+weekday_levels as (
+
+    {#- Each lookback day divided by its weekday's factor, then smoothed: the level of a
+        week without its weekday pattern, so that an office's weekends do not pull its
+        level down. A weekday whose factor is 0 (closed: its days are all 0) says nothing
+        about the level and is left out of it. Holt-Winters' multiplicative seasonal
+        index, with the level smoothed by the exponential weights (Hyndman &
+        Athanasopoulos, Forecasting: Principles and Practice, 3rd ed., section 8.3). -#}
+    select
+        {%- for dow in range(1, 8) %}
+        case when weekday_factor_{{ dow }} > 0 then coalesce(ewma_sum_{{ dow }}, 0) / weekday_factor_{{ dow }} else 0 end as level_sum_{{ dow }},
+        case when weekday_factor_{{ dow }} > 0 then coalesce(ewma_weight_{{ dow }}, 0) else 0 end as level_weight_{{ dow }},
+        {%- endfor %}
+        factors.*
+    from factors
+
+),
+
+deseasonalised as (
+
+    select
+        *,
+        (
+            level_sum_1 + level_sum_2 + level_sum_3 + level_sum_4 + level_sum_5 + level_sum_6 + level_sum_7
+        ) / nullif(
+            level_weight_1 + level_weight_2 + level_weight_3 + level_weight_4 + level_weight_5 + level_weight_6 + level_weight_7,
+            0
+        ) as deseasonalised_level
+    from weekday_levels
 
 ),
 
@@ -65,6 +100,7 @@ methods as (
         'seasonal_naive': 'last_week_same_weekday',
         'exponential_smoothing': 'ewma',
         'exponential_smoothing_weekday': 'ewma * weekday_factor',
+        'exponential_smoothing_deseasonalised': 'deseasonalised_level * weekday_factor',
     } %}
     {%- for method, expression in methods.items() %}
     select
@@ -79,7 +115,7 @@ methods as (
         forecast_date,
         {{ expression }} as forecast_kwh,
         ma_stddev
-    from factors
+    from deseasonalised
     {{ "union all" if not loop.last }}
     {%- endfor %}
 

@@ -12,7 +12,10 @@
     window at its last complete day gets no forecast (one day gives a band without
     spread); rpt_summary says why. -#}
 {%- set use_errors = "live.method <> 'moving_average' and bands.errors >= " ~ var('forecast_min_backtest') -%}
-{%- set preference = ['moving_average', 'exponential_smoothing', 'exponential_smoothing_weekday', 'moving_average_weekday', 'seasonal_naive'] -%}
+{%- set preference = [
+    'moving_average', 'exponential_smoothing', 'exponential_smoothing_weekday',
+    'exponential_smoothing_deseasonalised', 'moving_average_weekday', 'seasonal_naive',
+] -%}
 {%- set earliest_last_origin_day = energy.earliest_last_origin_day(ref('int_forecast_calibration')) %}
 with points as (
 
