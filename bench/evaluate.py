@@ -316,6 +316,73 @@ MAE per horizon (kWh/day):
     return section, summary
 
 
+# fct_meter_health's flag of each generated fault kind, and the var that sets how long a
+# fault must last before it is flagged (dbt_project.yml).
+HEALTH_FLAGS = {"stuck": ("is_stuck", 6), "zero": ("is_sustained_zero", 24), "silent": ("is_silent", 24)}
+
+
+def evaluate_meter_health(meters: int = 300, days: int = 21, interval_minutes: int = 15, seed: int = 31) -> dict:
+    """Meter faults (stuck, zero, silent; 1 to 48 hours at the end of the series) injected
+    into a share of generated meters by the generator, with labels; each fct_meter_health
+    flag scored per meter against them: precision and recall, and recall among the faults
+    that have lasted at least the flag's threshold (the shorter ones cannot be told from
+    a normal meter yet)."""
+    from energy.warehouse import build, query
+    from energy.workspace import Workspace
+    from ingest_lambda.options import IngestOptions
+    from ingest_lambda.pipeline import ingest_file
+    from ingest_lambda.storage import Lakehouse
+    from sampledata.generator import DEFAULT_START, generate_long_format
+
+    home = WORK / "meter-health"
+    shutil.rmtree(home, ignore_errors=True)
+    workspace = Workspace(home).ensure()
+    generated = generate_long_format(
+        WORK / "data" / "faults.csv",
+        meters=meters,
+        days=days,
+        interval_minutes=interval_minutes,
+        seed=seed,
+        spike_share=0.01,
+        fault_share=0.3,
+    )
+    report = ingest_file(generated.data_path, "raw/faults.csv", Lakehouse.local(str(home)), IngestOptions(interval_convention="beginning"))
+    assert report.outcome == "accepted", report.message
+    assert build(workspace).success
+    end = DEFAULT_START + dt.timedelta(days=days)
+    with generated.labels_path.open() as handle:
+        faults = {
+            r["meter_id"]: (r["kind"], (end - dt.datetime.fromisoformat(r["timestamp"])).total_seconds() / 3600)
+            for r in csv.DictReader(handle)
+            if r["kind"] != "spike"
+        }
+    health = query(workspace, "select * from fct_meter_health where flow = 'import'").to_pylist()
+    results = {}
+    for kind, (flag, threshold_hours) in HEALTH_FLAGS.items():
+        flagged = {r["meter_id"] for r in health if r[flag]}
+        labelled = {m for m, (k, _) in faults.items() if k == kind}
+        lasting = {m for m, (k, hours) in faults.items() if k == kind and hours >= threshold_hours}
+        result = scores(flagged, labelled)
+        result["faults_lasting_the_threshold"] = len(lasting)
+        result["recall_of_those"] = len(flagged & lasting) / len(lasting) if lasting else 0.0
+        result["threshold_hours"] = threshold_hours
+        results[kind] = result
+    return {"meters": meters, "days": days, "interval_minutes": interval_minutes, "faulty": len(faults), "kinds": results}
+
+
+def health_table(health: dict) -> str:
+    lines = [
+        "| fault | flag | threshold (h) | faults | flagged | precision | recall | faults lasting the threshold | recall of those |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, s in health["kinds"].items():
+        lines.append(
+            f"| {kind} | {HEALTH_FLAGS[kind][0]} | {s['threshold_hours']} | {s['labelled']} | {s['flagged']} | {s['precision']:.3f} "
+            f"| {s['recall']:.3f} | {s['faults_lasting_the_threshold']} | {s['recall_of_those']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def anomaly_table(results: dict) -> str:
     lines = [
         "| data | method | precision | recall | F1 | false alarms, share of readings | flags | spikes | CPU s |",
@@ -418,6 +485,9 @@ def main() -> None:
             f"| {data} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {100 * s['false_alarm_share']:.3f}% | {goal} |"
         )
 
+    health = evaluate_meter_health()
+    print("meter health: done", flush=True)
+
     series_results, forecast_sections, forecast_summaries = {}, [], {}
     for name, (source, options, last_period_days) in forecast_series().items():
         series_results[name] = evaluate_series(name, source, options, last_period_days)
@@ -466,6 +536,17 @@ configuration (a full refresh), beside a whole `energy build` of the same file:
 
 {anomaly_table(anomaly_results)}
 
+## Meter health
+
+The generator ends {health["faulty"]} of {health["meters"]} meters ({health["days"]} days, {health["interval_minutes"]}-minute
+readings, 1% spikes) on a fault of 1 to 48 hours, drawn at random: stuck on one value,
+reading zero, or silent. Each `fct_meter_health` flag (import rows), scored per meter
+against the labels. A fault shorter than its flag's threshold is not flagged by design
+(a meter may read the same value for an hour); the last columns count only the faults
+that have lasted the threshold.
+
+{health_table(health)}
+
 ## Forecasts on real data
 
 Each series goes through the real ingest and `energy build`. Rolling-origin backtest:
@@ -477,7 +558,7 @@ bands calibrated on the period before. moving_average keeps the seed's band
 the whole history still does lately.
 
 {chr(10).join(forecast_sections)}
-Raw figures: `{json.dumps({"anomaly_iqr_k": chosen_k, "k_grid": grid, "anomalies": anomaly_results, "forecast": forecast_summaries}, default=str)}`
+Raw figures: `{json.dumps({"anomaly_iqr_k": chosen_k, "k_grid": grid, "anomalies": anomaly_results, "meter_health": health, "forecast": forecast_summaries}, default=str)}`
 """
     (REPO / "EVALUATION.md").write_text(report)
     print(report)

@@ -269,6 +269,15 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         from fct_daily_anomalies where is_anomaly
         order by abs(z_score) desc, meter_id, reading_date limit {int(options.largest_anomalies)}""",
     )
+    # meters that need a visit: silent, stuck or at zero (fct_meter_health)
+    meter_health = _rows(
+        workspace,
+        """
+        select meter_id, flow, is_silent, is_stuck, is_sustained_zero, hours_behind_lake, last_reading_date,
+               last_kwh, unchanged_hours
+        from fct_meter_health where is_silent or is_stuck or is_sustained_zero
+        order by meter_id, flow limit 100""",
+    )
     accuracy = _rows(
         workspace,
         """
@@ -300,6 +309,7 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         "charts": charts,
         "anomalies": anomalies,
         "daily_anomalies": daily_anomalies,
+        "meter_health": meter_health,
         "accuracy": accuracy,
         "failed_checks": failed_checks,
         "uploads": _with_links(uploads[:50], workspace, report_dir),

@@ -16,6 +16,7 @@ PUBLIC_TABLES = {
     "fct_forecast": ["meter_id", "flow", "method", "forecast_date"],
     "fct_forecast_accuracy": ["meter_id", "flow", "method", "horizon_days"],
     "fct_data_quality": ["ingest_id", "expectation"],
+    "fct_meter_health": ["meter_id", "flow"],
     "rpt_summary": ["scope", "meter_id"],
 }
 

@@ -54,3 +54,36 @@ def test_long_format_shape_and_determinism(tmp_path):
     assert {r["meter_id"] for r in rows} == {"meter-0001", "meter-0002", "meter-0003"}
     assert {r["interval_minutes"] for r in rows} == {"15"}
     assert all(r["timestamp"].endswith("Z") for r in rows)
+
+
+def test_meter_faults_are_applied_and_labelled(tmp_path):
+    plain = generate_long_format(tmp_path / "plain.csv", meters=40, days=5, interval_minutes=30, seed=5)
+    faulty = generate_long_format(tmp_path / "faulty.csv", meters=40, days=5, interval_minutes=30, seed=5, fault_share=0.5)
+    with plain.data_path.open() as handle:
+        before = defaultdict(list)
+        for row in csv.DictReader(handle):
+            before[row["meter_id"]].append((row["timestamp"], float(row["value"])))
+    with faulty.data_path.open() as handle:
+        after = defaultdict(list)
+        for row in csv.DictReader(handle):
+            after[row["meter_id"]].append((row["timestamp"], float(row["value"])))
+    with faulty.labels_path.open() as handle:
+        faults = {r["meter_id"]: (r["kind"], r["timestamp"]) for r in csv.DictReader(handle) if r["kind"] != "spike"}
+    assert 10 <= len(faults) <= 30
+    assert {kind for kind, _ in faults.values()} == {"stuck", "zero", "silent"}
+    for meter, readings in before.items():
+        if meter not in faults:
+            assert after[meter] == readings
+            continue
+        kind, start = faults[meter]
+        first = next(i for i, (ts, _) in enumerate(readings) if ts.rstrip("Z").replace("T", " ") == start)
+        hours = (len(readings) - first) / 2
+        assert 1 <= hours <= 48
+        assert after[meter][:first] == readings[:first] or kind != "silent"
+        tail = [value for _, value in after[meter][first:]]
+        if kind == "silent":
+            assert after[meter] == readings[:first]
+        elif kind == "zero":
+            assert tail == [0.0] * (len(readings) - first)
+        else:
+            assert len(set(tail)) == 1 and tail[0] > 0 and len(tail) == len(readings) - first

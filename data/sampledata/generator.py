@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 DEFAULT_START = dt.datetime(2024, 1, 1)
+# The meter faults generate_long_format can end a meter on (fct_meter_health finds them).
+METER_FAULTS = ("stuck", "zero", "silent")
 
 # Typical hourly kWh profile per appliance: (base load, evening peak, noise share).
 # The refrigerator is the low-load appliance whose spikes sit near the noise floor.
@@ -141,12 +143,18 @@ def generate_long_format(
     spike_share: float = 0.01,
     start: dt.datetime = DEFAULT_START,
     first_meter: int = 1,
+    fault_share: float = 0.0,
 ) -> GeneratedFile:
     """Long meter format ``meter_id,timestamp,value,unit,interval_minutes`` in kWh.
 
     Timestamps are written in UTC with a ``Z`` suffix, so the file is unambiguous
     whatever timezone it is ingested with. Meters are written a block at a time, so
     files of tens of millions of rows need little memory.
+
+    ``fault_share`` of the meters end on a meter fault of 1 to 48 hours
+    (``METER_FAULTS``): stuck (the fault's first value repeated), zero (0 kWh) or silent
+    (no readings), labelled with its kind at its first interval. Drawn from a stream of
+    their own, so a file without faults is the same bytes as before they existed.
     """
     if 1440 % interval_minutes:
         raise ValueError("interval_minutes must divide a day (1440 minutes)")
@@ -160,7 +168,8 @@ def generate_long_format(
     unit = pa.array(np.full(steps.size, "kWh"))
     interval = pa.array(np.full(steps.size, interval_minutes, dtype=np.int32))
     day_offset = (start - DEFAULT_START).days
-    label_ts, label_ids = [], []
+    label_ts, label_ids, label_kinds = [], [], []
+    fault_rng = np.random.default_rng([seed, 1])
     rows = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
@@ -171,6 +180,20 @@ def generate_long_format(
             peak = base * rng.uniform(0.5, 2.0)
             kwh = _profile(rng, hour_of_day, steps // per_day + day_offset, base, peak, 0.08) * scale
             spiked = _inject_spikes(rng, kwh, spike_share)
+            kept = steps.size
+            if fault_share and fault_rng.random() < fault_share:
+                kind = METER_FAULTS[fault_rng.integers(len(METER_FAULTS))]
+                first = steps.size - int(fault_rng.integers(1, 49)) * 60 // interval_minutes
+                if kind == "stuck":
+                    kwh[first:] = kwh[first]
+                elif kind == "zero":
+                    kwh[first:] = 0.0
+                else:
+                    kept = first
+                spiked = spiked[spiked < first]
+                label_ts.append(timestamps[first : first + 1])
+                label_ids.append(np.array([meter_id]))
+                label_kinds.append(np.array([kind]))
             table = pa.table(
                 {
                     "meter_id": pa.array(np.full(steps.size, meter_id)),
@@ -179,17 +202,18 @@ def generate_long_format(
                     "unit": unit,
                     "interval_minutes": interval,
                 }
-            )
+            ).slice(0, kept)
             pacsv.write_csv(table, out, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"))
             rows += table.num_rows
             label_ts.append(timestamps[spiked])
             label_ids.append(np.full(spiked.size, meter_id))
+            label_kinds.append(np.full(spiked.size, "spike"))
     lt = np.concatenate(label_ts)
     label_table = pa.table(
         {
             "timestamp": _format_naive(lt),
             "meter_id": pa.array(np.concatenate(label_ids)),
-            "kind": pa.array(["spike"] * lt.size),
+            "kind": pa.array(np.concatenate(label_kinds)),
         }
     )
     labels_file = labels_path_for(path)
