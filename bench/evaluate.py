@@ -99,24 +99,44 @@ def read_seed_rows(path: Path) -> list[tuple[str, dt.datetime, float]]:
         return [(r[meter_column], dt.datetime.fromisoformat(r["timestamp"].rstrip("Z")), float(r[value_column])) for r in reader]
 
 
+def landed_workspace(name: str, data_path: Path, options) -> tuple:
+    """A fresh workspace WORK/name whose lake holds `data_path`, ingested with `options`:
+    (workspace, ingest report, ingest seconds; the validation suite is built before the
+    clock starts)."""
+    from energy.workspace import Workspace
+    from ingest_lambda.pipeline import ingest_file
+    from ingest_lambda.storage import Lakehouse
+    from ingest_lambda.validate import validator
+
+    home = WORK / name
+    shutil.rmtree(home, ignore_errors=True)
+    workspace = Workspace(home).ensure()
+    validator()
+    started = time.perf_counter()
+    report = ingest_file(data_path, f"raw/{data_path.name}", Lakehouse.local(str(home)), options)
+    assert report.outcome == "accepted", report.message
+    return workspace, report, time.perf_counter() - started
+
+
+def dbt_vars() -> dict:
+    """The vars of dbt_project.yml: the thresholds the evaluation describes are the project's."""
+    import yaml
+
+    from energy.workspace import DBT_PROJECT_DIR
+
+    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
 def evaluate_anomalies(name: str, data_path: Path, labels_path: Path, seed_format: bool = False) -> dict:
     """Every configuration's flags scored against the labels, the reference rules beside
     them, the CPU seconds of each configuration's fct_reading_anomalies run, and the
     default's stored z-scores (to choose k without another build)."""
     from energy.warehouse import build, query, run_dbt
-    from energy.workspace import Workspace
     from ingest_lambda.options import IngestOptions
-    from ingest_lambda.pipeline import ingest_file
-    from ingest_lambda.storage import Lakehouse
 
-    home = WORK / name
-    shutil.rmtree(home, ignore_errors=True)
-    workspace = Workspace(home).ensure()
     # ingested in UTC (the default), the clock of the file and of the reference rules; the
     # generator stamps each interval's beginning, which a regular series cannot show itself
-    options = IngestOptions(interval_convention="beginning")
-    report = ingest_file(data_path, f"raw/{data_path.name}", Lakehouse.local(str(home)), options)
-    assert report.outcome == "accepted", report.message
+    workspace, _, _ = landed_workspace(name, data_path, IngestOptions(interval_convention="beginning"))
     started = time.process_time()
     assert build(workspace).success
     build_cpu = time.process_time() - started
@@ -213,19 +233,8 @@ def evaluate_series(name: str, source: Path, options, last_period_days: int) -> 
     over the forecast days of the last backtest period (from int_forecast_errors, on the
     days the accuracy is calibrated on)."""
     from energy.warehouse import build, query
-    from energy.workspace import Workspace
-    from ingest_lambda.pipeline import ingest_file
-    from ingest_lambda.storage import Lakehouse
-    from ingest_lambda.validate import validator
 
-    home = WORK / ("series-" + name.lower().replace(" ", "-"))
-    shutil.rmtree(home, ignore_errors=True)
-    workspace = Workspace(home).ensure()
-    validator()
-    started = time.perf_counter()
-    report = ingest_file(source, f"raw/{source.name}", Lakehouse.local(str(home)), options)
-    ingest_s = time.perf_counter() - started
-    assert report.outcome == "accepted", report.message
+    workspace, report, ingest_s = landed_workspace("series-" + name.lower().replace(" ", "-"), source, options)
     started = time.perf_counter()
     cpu_started = time.process_time()
     result = build(workspace)
@@ -316,9 +325,13 @@ MAE per horizon (kWh/day):
     return section, summary
 
 
-# fct_meter_health's flag of each generated fault kind, and the var that sets how long a
-# fault must last before it is flagged (dbt_project.yml).
-HEALTH_FLAGS = {"stuck": ("is_stuck", 6), "zero": ("is_sustained_zero", 24), "silent": ("is_silent", 24)}
+# fct_meter_health's flag of each generated fault kind, and the var of dbt_project.yml that
+# sets how long a fault must last before it is flagged.
+HEALTH_FLAGS = {
+    "stuck": ("is_stuck", "meter_health_stuck_hours"),
+    "zero": ("is_sustained_zero", "meter_health_zero_hours"),
+    "silent": ("is_silent", "meter_health_silent_hours"),
+}
 
 
 def evaluate_meter_health(meters: int = 300, days: int = 21, interval_minutes: int = 15, seed: int = 31) -> dict:
@@ -328,15 +341,9 @@ def evaluate_meter_health(meters: int = 300, days: int = 21, interval_minutes: i
     that have lasted at least the flag's threshold (the shorter ones cannot be told from
     a normal meter yet)."""
     from energy.warehouse import build, query
-    from energy.workspace import Workspace
     from ingest_lambda.options import IngestOptions
-    from ingest_lambda.pipeline import ingest_file
-    from ingest_lambda.storage import Lakehouse
     from sampledata.generator import DEFAULT_START, generate_long_format
 
-    home = WORK / "meter-health"
-    shutil.rmtree(home, ignore_errors=True)
-    workspace = Workspace(home).ensure()
     generated = generate_long_format(
         WORK / "data" / "faults.csv",
         meters=meters,
@@ -346,8 +353,7 @@ def evaluate_meter_health(meters: int = 300, days: int = 21, interval_minutes: i
         spike_share=0.01,
         fault_share=0.3,
     )
-    report = ingest_file(generated.data_path, "raw/faults.csv", Lakehouse.local(str(home)), IngestOptions(interval_convention="beginning"))
-    assert report.outcome == "accepted", report.message
+    workspace, _, _ = landed_workspace("meter-health", generated.data_path, IngestOptions(interval_convention="beginning"))
     assert build(workspace).success
     end = DEFAULT_START + dt.timedelta(days=days)
     with generated.labels_path.open() as handle:
@@ -358,7 +364,9 @@ def evaluate_meter_health(meters: int = 300, days: int = 21, interval_minutes: i
         }
     health = query(workspace, "select * from fct_meter_health where flow = 'import'").to_pylist()
     results = {}
-    for kind, (flag, threshold_hours) in HEALTH_FLAGS.items():
+    project_vars = dbt_vars()
+    for kind, (flag, threshold_var) in HEALTH_FLAGS.items():
+        threshold_hours = project_vars[threshold_var]
         flagged = {r["meter_id"] for r in health if r[flag]}
         labelled = {m for m, (k, _) in faults.items() if k == kind}
         lasting = {m for m, (k, hours) in faults.items() if k == kind and hours >= threshold_hours}

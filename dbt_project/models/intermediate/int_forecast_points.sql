@@ -1,62 +1,22 @@
 {{ config(materialized='view') }}
-{#- Every method's forecast from every origin for horizons 1..var forecast_horizon_days. -#}
+{#- Every method's forecast from every origin for horizons 1..var forecast_horizon_days.
+    What depends only on the origin (the weekday factors, the deseasonalised level) is
+    computed once per origin, before the origins are expanded into horizons. -#}
 with origins as (
 
     select * from {{ ref('int_forecast_origins') }}
 
 ),
 
-horizons as (
-
-    select horizon_list.horizon_days
-    from (
-        values
-        {%- for h in range(1, var('forecast_horizon_days') + 1) %}
-        ({{ h }}){{ ',' if not loop.last }}
-        {%- endfor %}
-    ) as horizon_list (horizon_days)
-
-),
-
-targets as (
-
-    select
-        origins.*,
-        horizons.horizon_days,
-        {{ energy.add_days('origins.origin_date', 'horizons.horizon_days') }} as forecast_date
-    from origins
-    cross join horizons
-
-),
-
-with_weekday as (
-
-    select
-        *,
-        case {{ energy.iso_day_of_week('forecast_date') }}
-            {%- for dow in range(1, 8) %}
-            when {{ dow }} then weekday_mean_{{ dow }}
-            {%- endfor %}
-        end as weekday_mean,
-        case {{ energy.iso_day_of_week('forecast_date') }}
-            {%- for dow in range(1, 8) %}
-            when {{ dow }} then last_week_{{ dow }}
-            {%- endfor %}
-        end as last_week_same_weekday
-    from targets
-
-),
-
 factors as (
 
+    -- 1 when the weekday has not been seen yet: fall back to the plain average
     select
-        *,
         {%- for dow in range(1, 8) %}
-        coalesce(weekday_mean_{{ dow }} / nullif(profile_mean, 0), 1.0) as weekday_factor_{{ dow }},
+        coalesce(origins.weekday_mean_{{ dow }} / nullif(origins.profile_mean, 0), 1.0) as weekday_factor_{{ dow }},
         {%- endfor %}
-        -- 1 when the weekday has not been seen yet: fall back to the plain average
-        coalesce(weekday_mean / nullif(profile_mean, 0), 1.0) as weekday_factor
-    from with_weekday
+        origins.*
+    from origins
 
 ),
 
@@ -92,6 +52,47 @@ deseasonalised as (
 
 ),
 
+horizons as (
+
+    select horizon_list.horizon_days
+    from (
+        values
+        {%- for h in range(1, var('forecast_horizon_days') + 1) %}
+        ({{ h }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as horizon_list (horizon_days)
+
+),
+
+targets as (
+
+    select
+        deseasonalised.*,
+        horizons.horizon_days,
+        {{ energy.add_days('deseasonalised.origin_date', 'horizons.horizon_days') }} as forecast_date
+    from deseasonalised
+    cross join horizons
+
+),
+
+with_weekday as (
+
+    select
+        *,
+        case {{ energy.iso_day_of_week('forecast_date') }}
+            {%- for dow in range(1, 8) %}
+            when {{ dow }} then weekday_factor_{{ dow }}
+            {%- endfor %}
+        end as weekday_factor,
+        case {{ energy.iso_day_of_week('forecast_date') }}
+            {%- for dow in range(1, 8) %}
+            when {{ dow }} then last_week_{{ dow }}
+            {%- endfor %}
+        end as last_week_same_weekday
+    from targets
+
+),
+
 methods as (
 
     {%- set methods = {
@@ -115,7 +116,7 @@ methods as (
         forecast_date,
         {{ expression }} as forecast_kwh,
         ma_stddev
-    from deseasonalised
+    from with_weekday
     {{ "union all" if not loop.last }}
     {%- endfor %}
 
