@@ -87,13 +87,19 @@ def _lines(head: bytes) -> tuple[list[str], list[int]]:
 def _block(rows: list[list[str] | None], dated: list[bool]) -> tuple[int, int, int] | None:
     """(first data line index, field count, lines in the block) of the data block:
     the first line holding a date whose count is the table's, followed by lines of
-    the same count. The count is the most common among lines that hold a date."""
+    the same count. The count is the most common among lines that hold a date. A
+    preamble line of that count with a date in it (`Period;01.03.2024 - 03.03.2024`)
+    whose next line is not such a line does not start the block: the data's first row
+    is followed by another."""
     counts = Counter(len(r) for r, has_date in zip(rows, dated) if r is not None and has_date)
     if not counts:
         return None
     width = max(counts, key=lambda n: (counts[n], n))
     matching = [i for i, (r, has_date) in enumerate(zip(rows, dated)) if has_date and r is not None and len(r) == width]
-    return matching[0], width, len(matching)
+    in_block = set(matching)
+    following = {i: next((j for j in range(i + 1, len(rows)) if rows[j] is not None), None) for i in matching}
+    start = next((i for i in matching if following[i] in in_block), matching[0])
+    return start, width, len(matching)
 
 
 def detect_table(head: bytes, delimiter: str | None = None, whole: bool = True) -> TableStart:

@@ -225,3 +225,20 @@ def test_a_headerless_file_keeps_its_meters_apart(tmp_path):
     report, rows = land_file(tmp_path, CORPUS / "headerless_two_meters.csv", "raw/h.csv")
     assert report.outcome == "accepted", report.message
     assert {m: round(sum(r["kwh"] for r in rows if r["meter_id"] == m), 9) for m in ("HA", "HB")} == {"HA": 12.0, "HB": 6.0}
+
+
+def test_a_dated_preamble_line_does_not_take_the_header(tmp_path):
+    """A portal's preamble states its period with a date in the table's field count
+    (`Zeitraum;01.03.2024 - 01.03.2024`): the header is still the line above the data, so
+    its unit (Wh) is read and no row is quarantined. Interval-end stamps, decimal commas."""
+    values = [100 + (i * 37) % 400 for i in range(96)]
+    stamps = [dt.datetime(2024, 3, 1, 0, 15) + dt.timedelta(minutes=15 * i) for i in range(96)]
+    body = "".join(f"{t:%d.%m.%Y %H:%M};{v}\n" for t, v in zip(stamps, values))
+    text = "Messstellenbetreiber;Stadtwerke\nZählpunkt;DE000123\nZeitraum;01.03.2024 - 01.03.2024\n\nZeitstempel;Wirkenergie [Wh]\n" + body
+    path = tmp_path / "portal.csv"
+    path.write_text(text)
+    report, rows = land_file(tmp_path, path, "raw/portal.csv", timezone="Europe/Berlin", meter_id="portal")
+    assert report.outcome == "accepted", report.message
+    assert report.rows_quarantined == 0 and report.rows_landed == 96
+    assert report.dialect["header_row"] == 5 and report.dialect["preamble_lines"] == 3
+    assert daily(rows, "Europe/Berlin") == {"2024-03-01": (96, round(sum(values) / 1000, 6))}
