@@ -238,14 +238,23 @@
     cross join range(1, {{ length + 1 }}) as steps(k)
     where steps.k < next_day_key - day_key
   ),
-  iqr_windowed as (
+  iqr_quartiles as (
+    {#- the three quartiles from one windowed quantile over a list of fractions: one
+        frame state for all three (25 s against 35 s for three separate ones at 35
+        million readings, the same values) -#}
     select
         *,
         cast(count(value) over baseline_frame as integer) as baseline_n,
-        quantile_cont(value, 0.5) over baseline_frame as baseline_median,
-        quantile_cont(value, 0.75) over baseline_frame - quantile_cont(value, 0.25) over baseline_frame as baseline_iqr
+        quantile_cont(value, [0.25, 0.5, 0.75]) over baseline_frame as quartiles
     from iqr_frame_rows
     window baseline_frame as (partition by {{ partition_by }} order by day_key rows between {{ length }} preceding and 1 preceding)
+  ),
+  iqr_windowed as (
+    select
+        * exclude (quartiles),
+        quartiles[2] as baseline_median,
+        quartiles[3] - quartiles[1] as baseline_iqr
+    from iqr_quartiles
   ),
   baselines as (
     select {{ key_columns }}, value, baseline_median as baseline_mean, baseline_iqr / {{ energy.iqr_per_sigma() }} as baseline_stddev, baseline_n
