@@ -273,6 +273,16 @@ def evaluate_series(name: str, source: Path, options, last_period_days: int) -> 
         "last_period_from": last_period_from.isoformat(),
         "last_period": {row["method"]: {"mae": row["mae"], "n": row["n"]} for row in last_period},
         "days": query(workspace, "select count(*) as n from fct_daily_consumption where is_complete").to_pylist()[0]["n"],
+        # a real meter's level shifts (no labels: how often the flag fires, and when)
+        "level_shifts": query(
+            workspace,
+            """
+            select count(*) filter (where week_change_share is not null) as compared_days,
+                   count(*) filter (where is_level_shift) as flagged_days,
+                   list(distinct level_shift_started order by level_shift_started) filter (where is_level_shift) as started
+            from fct_level_shifts where flow = 'import'
+            """,
+        ).to_pylist()[0],
     }
 
 
@@ -313,6 +323,8 @@ def forecast_section(name: str, series: dict) -> tuple[str, dict]:
 Ingest: {series["rows_in"]:,} rows in {series["ingest_seconds"]} s, {series["rows_landed"]:,} landed,
 {series["rows_quarantined"]:,} quarantined{" (for example: " + next(iter(series["reasons"])) + ")" if series["reasons"] else ""}.
 `energy build`: {series["build_seconds"]} s ({series["build_cpu_s"]} CPU s in this process).
+Level shifts (no labels here): {series["level_shifts"]["flagged_days"]} of {series["level_shifts"]["compared_days"]} compared
+days flagged, {len(series["level_shifts"]["started"] or [])} distinct start days{": " + ", ".join(str(day) for day in (series["level_shifts"]["started"] or [])[:8]) if series["level_shifts"]["started"] else ""}{" ..." if len(series["level_shifts"]["started"] or []) > 8 else ""}.
 Forecast days before {series["calibrated_before"]} (the calibration day); the last period is
 the forecast days from {series["last_period_from"]}.
 
@@ -376,6 +388,74 @@ def evaluate_meter_health(meters: int = 300, days: int = 21, interval_minutes: i
         result["threshold_hours"] = threshold_hours
         results[kind] = result
     return {"meters": meters, "days": days, "interval_minutes": interval_minutes, "faulty": len(faults), "kinds": results}
+
+
+def evaluate_level_shifts(meters: int = 300, days: int = 182, interval_minutes: int = 60, seed: int = 37) -> dict:
+    """Level shifts (every day up or down for good, or the weekends only up) started on a
+    share of generated meters by the generator, with labels; fct_level_shifts scored per
+    meter: a flagged meter is right when it has a labelled shift in the flag's direction
+    and every flag falls within five weeks of the shift's start. Also the days from the
+    start to the first flag, and the share of days flagged on the meters without a shift."""
+    from energy.warehouse import build, query
+    from ingest_lambda.options import IngestOptions
+    from sampledata.generator import generate_long_format
+
+    generated = generate_long_format(
+        WORK / "data" / "level-shifts.csv",
+        meters=meters,
+        days=days,
+        interval_minutes=interval_minutes,
+        seed=seed,
+        spike_share=0.01,
+        level_shift_share=0.3,
+    )
+    workspace, _, _ = landed_workspace("level-shifts", generated.data_path, IngestOptions(interval_convention="beginning"))
+    assert build(workspace).success
+    with generated.labels_path.open() as handle:
+        shifts = {
+            r["meter_id"]: (r["kind"].removeprefix("level_shift_"), dt.date.fromisoformat(r["timestamp"][:10]))
+            for r in csv.DictReader(handle)
+            if r["kind"].startswith("level_shift")
+        }
+    rows = query(
+        workspace, "select meter_id, reading_date, is_level_shift, direction from fct_level_shifts where flow = 'import'"
+    ).to_pylist()
+    flags = defaultdict(list)
+    for row in rows:
+        if row["is_level_shift"]:
+            flags[row["meter_id"]].append(row)
+    right, delays = set(), []
+    for meter, flagged in flags.items():
+        if meter not in shifts:
+            continue
+        direction, start = shifts[meter]
+        if all(r["direction"] == direction and start <= r["reading_date"] <= start + dt.timedelta(days=35) for r in flagged):
+            right.add(meter)
+            delays.append((min(r["reading_date"] for r in flagged) - start).days)
+    unshifted_days = [r for r in rows if r["meter_id"] not in shifts]
+    result = scores(set(flags), set(shifts))
+    result["precision"] = len(right) / len(flags) if flags else 0.0
+    result["recall"] = len(right) / len(shifts) if shifts else 0.0
+    total = result["precision"] + result["recall"]
+    result["f1"] = 2 * result["precision"] * result["recall"] / total if total else 0.0
+    result["median_days_to_flag"] = statistics.median(delays) if delays else None
+    result["false_alarm_day_share"] = sum(r["is_level_shift"] for r in unshifted_days) / max(1, len(unshifted_days))
+    by_kind = defaultdict(lambda: [0, 0])
+    for meter, (direction, _) in shifts.items():
+        by_kind[direction][0] += 1
+        by_kind[direction][1] += meter in right
+    result["by_direction"] = {kind: {"labelled": n, "found": found} for kind, (n, found) in by_kind.items()}
+    return {"meters": meters, "days": days, "interval_minutes": interval_minutes, "seed": seed, **result}
+
+
+def level_shift_table(result: dict) -> str:
+    lines = [
+        "| shifts | meters flagged | precision | recall | F1 | days from start to first flag (median) | unshifted meters' days flagged |",
+        "|---|---|---|---|---|---|---|",
+        f"| {result['labelled']} | {result['flagged']} | {result['precision']:.3f} | {result['recall']:.3f} | {result['f1']:.3f} "
+        f"| {result['median_days_to_flag']} | {100 * result['false_alarm_day_share']:.3f}% |",
+    ]
+    return "\n".join(lines)
 
 
 def health_table(health: dict) -> str:
@@ -495,6 +575,8 @@ def main() -> None:
 
     health = evaluate_meter_health()
     print("meter health: done", flush=True)
+    level_shifts = evaluate_level_shifts()
+    print("level shifts: done", flush=True)
 
     series_results, forecast_sections, forecast_summaries = {}, [], {}
     for name, (source, options, last_period_days) in forecast_series().items():
@@ -555,6 +637,19 @@ that have lasted the threshold.
 
 {health_table(health)}
 
+## Level shifts
+
+The generator starts a sustained change of level on {level_shifts["labelled"]} of {level_shifts["meters"]} meters
+({level_shifts["days"]} days, {level_shifts["interval_minutes"]}-minute readings, 1% spikes), on a day drawn from day 42
+to three weeks before the end: every day up 35-70% or down 35-60%, or the weekends only
+up 80-150% (a plant left running at weekends; a week about a quarter up). A meter
+flagged by `fct_level_shifts` (import) counts as right when it has a shift in the
+flag's direction and every flag falls within five weeks of its start; a flag on a
+meter without one is a false alarm. By direction, found of labelled:
+{", ".join(f"{kind} {v['found']} of {v['labelled']}" for kind, v in level_shifts["by_direction"].items())}.
+
+{level_shift_table(level_shifts)}
+
 ## Forecasts on real data
 
 Each series goes through the real ingest and `energy build`. Rolling-origin backtest:
@@ -566,7 +661,7 @@ bands calibrated on the period before. moving_average keeps the seed's band
 the whole history still does lately.
 
 {chr(10).join(forecast_sections)}
-Raw figures: `{json.dumps({"anomaly_iqr_k": chosen_k, "k_grid": grid, "anomalies": anomaly_results, "meter_health": health, "forecast": forecast_summaries}, default=str)}`
+Raw figures: `{json.dumps({"anomaly_iqr_k": chosen_k, "k_grid": grid, "anomalies": anomaly_results, "meter_health": health, "level_shifts": level_shifts, "forecast": forecast_summaries}, default=str)}`
 """
     (REPO / "EVALUATION.md").write_text(report)
     print(report)

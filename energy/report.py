@@ -278,6 +278,22 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         from fct_meter_health where is_silent or is_stuck or is_sustained_zero
         order by meter_id, flow limit 100""",
     )
+    # sustained changes of level, each meter and flow's latest (fct_level_shifts)
+    level_shifts = _rows(
+        workspace,
+        """
+        with flagged as (
+            select *, row_number() over (partition by meter_id, flow order by reading_date desc) as rank_from_last
+            from fct_level_shifts where is_level_shift
+        )
+        select meter_id, flow, level_shift_started, reading_date as last_flagged, direction,
+               week_change_share, week_kwh, baseline_week_kwh
+        from flagged where rank_from_last = 1
+        order by last_flagged desc, meter_id, flow limit 50""",
+    )
+    # the threshold the build ran with (build_settings records it)
+    recorded_share = _rows(workspace, "select setting_value from build_settings where setting = 'level_shift_share'")
+    level_shift_share = float(recorded_share[0]["setting_value"]) if recorded_share else None
     accuracy = _rows(
         workspace,
         """
@@ -310,6 +326,8 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         "anomalies": anomalies,
         "daily_anomalies": daily_anomalies,
         "meter_health": meter_health,
+        "level_shifts": level_shifts,
+        "level_shift_share": level_shift_share,
         "accuracy": accuracy,
         "failed_checks": failed_checks,
         "uploads": _with_links(uploads[:50], workspace, report_dir),

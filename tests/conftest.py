@@ -43,6 +43,7 @@ TIERS = {
     "dbt": {
         "test_build_settings",
         "test_meter_health",
+        "test_level_shifts",
         "test_cli",
         "test_dbt_project",
         "test_flow",

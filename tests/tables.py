@@ -17,6 +17,7 @@ PUBLIC_TABLES = {
     "fct_forecast_accuracy": ["meter_id", "flow", "method", "horizon_days"],
     "fct_data_quality": ["ingest_id", "expectation"],
     "fct_meter_health": ["meter_id", "flow"],
+    "fct_level_shifts": ["meter_id", "flow", "reading_date"],
     "rpt_summary": ["scope", "meter_id"],
 }
 

@@ -1,5 +1,7 @@
 import csv
+import datetime as dt
 import hashlib
+import statistics
 from collections import defaultdict
 from statistics import mean
 
@@ -87,3 +89,46 @@ def test_meter_faults_are_applied_and_labelled(tmp_path):
             assert tail == [0.0] * (len(readings) - first)
         else:
             assert len(set(tail)) == 1 and tail[0] > 0 and len(tail) == len(readings) - first
+
+
+def test_level_shifts_are_applied_and_labelled(tmp_path):
+    """A shifted meter's readings from the labelled day on are the plain file's times one
+    factor (every day, or Saturdays and Sundays only); before it, and on every other
+    meter, they are the plain file's."""
+    plain = generate_long_format(tmp_path / "plain.csv", meters=30, days=70, interval_minutes=60, seed=9)
+    shifted = generate_long_format(tmp_path / "shifted.csv", meters=30, days=70, interval_minutes=60, seed=9, level_shift_share=0.5)
+
+    def by_meter(path):
+        readings = defaultdict(list)
+        with path.open() as handle:
+            for row in csv.DictReader(handle):
+                readings[row["meter_id"]].append((row["timestamp"], float(row["value"])))
+        return readings
+
+    before, after = by_meter(plain.data_path), by_meter(shifted.data_path)
+    with shifted.labels_path.open() as handle:
+        shifts = {r["meter_id"]: (r["kind"], r["timestamp"]) for r in csv.DictReader(handle) if r["kind"].startswith("level_shift")}
+    assert 5 <= len(shifts) <= 25
+    assert {kind for kind, _ in shifts.values()} == {"level_shift_high", "level_shift_low"}
+    for meter, readings in before.items():
+        if meter not in shifts:
+            assert after[meter] == readings
+            continue
+        kind, start = shifts[meter]
+        first = next(i for i, (ts, _) in enumerate(readings) if ts.rstrip("Z").replace("T", " ") == start)
+        assert start.endswith("00:00:00") and 42 * 24 <= first <= (70 - 21) * 24
+        assert after[meter][:first] == readings[:first]
+        ratios = [
+            (dt.datetime.fromisoformat(ts.rstrip("Z")).weekday() >= 5, new / old)
+            for (ts, old), (_, new) in zip(readings[first:], after[meter][first:])
+        ]
+        changed = {round(ratio, 2) for _, ratio in ratios if abs(ratio - 1) > 0.01}
+        assert len(changed) <= 2  # one factor (rounding to 5 decimals moves it a little)
+        factor = statistics.median(ratio for _, ratio in ratios if abs(ratio - 1) > 0.01)
+        weekdays_changed = any(abs(ratio - 1) > 0.01 for weekend, ratio in ratios if not weekend)
+        if kind == "level_shift_low":
+            assert 0.4 <= factor <= 0.65 and weekdays_changed
+        elif weekdays_changed:
+            assert 1.35 <= factor <= 1.7
+        else:
+            assert 1.8 <= factor <= 2.5

@@ -53,7 +53,7 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     incremental_models = [
         node for node in manifest["nodes"].values() if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
     ]
-    assert len(incremental_models) == 8
+    assert len(incremental_models) == 9
     for node in incremental_models:
         sql = (compiled.parent / node["original_file_path"]).read_text()
         assert "where false /* nothing new */" in sql or "and false /* nothing new */" in sql, node["name"]

@@ -25,6 +25,10 @@ import pyarrow.csv as pacsv
 DEFAULT_START = dt.datetime(2024, 1, 1)
 # The meter faults generate_long_format can end a meter on (fct_meter_health finds them).
 METER_FAULTS = ("stuck", "zero", "silent")
+# The level shifts generate_long_format can start on a meter (fct_level_shifts finds them):
+# every day from then on scaled up or down, or only the weekends scaled up (a plant left
+# running at weekends). Labelled level_shift_high or level_shift_low at the first interval.
+LEVEL_SHIFTS = ("all_days_high", "all_days_low", "weekends_high")
 
 # Typical hourly kWh profile per appliance: (base load, evening peak, noise share).
 # The refrigerator is the low-load appliance whose spikes sit near the noise floor.
@@ -144,6 +148,7 @@ def generate_long_format(
     start: dt.datetime = DEFAULT_START,
     first_meter: int = 1,
     fault_share: float = 0.0,
+    level_shift_share: float = 0.0,
 ) -> GeneratedFile:
     """Long meter format ``meter_id,timestamp,value,unit,interval_minutes`` in kWh.
 
@@ -155,6 +160,14 @@ def generate_long_format(
     (``METER_FAULTS``): stuck (the fault's first value repeated), zero (0 kWh) or silent
     (no readings), labelled with its kind at its first interval. Drawn from a stream of
     their own, so a file without faults is the same bytes as before they existed.
+
+    ``level_shift_share`` of the meters change level for good at the start of a local
+    day (``LEVEL_SHIFTS``) drawn from day 42 to 21 days before the end (so four weeks of
+    baseline and three of shift; none in a file shorter than 63 days): every day scaled
+    by 1.35 to 1.7 (high) or 0.4 to 0.65 (low), or the weekends only by 1.8 to 2.5 (a
+    plant left running at weekends: a week about a quarter up). Labelled
+    ``level_shift_high`` or ``level_shift_low`` at that day's first interval; spikes are
+    left as drawn. From a stream of their own, as the faults.
     """
     if 1440 % interval_minutes:
         raise ValueError("interval_minutes must divide a day (1440 minutes)")
@@ -170,6 +183,8 @@ def generate_long_format(
     day_offset = (start - DEFAULT_START).days
     label_ts, label_ids, label_kinds = [], [], []
     fault_rng = np.random.default_rng([seed, 1])
+    shift_rng = np.random.default_rng([seed, 2])
+    weekday_of_step = (DEFAULT_START.weekday() + steps // per_day + day_offset) % 7
     rows = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
@@ -181,6 +196,19 @@ def generate_long_format(
             kwh = _profile(rng, hour_of_day, steps // per_day + day_offset, base, peak, 0.08) * scale
             spiked = _inject_spikes(rng, kwh, spike_share)
             kept = steps.size
+            if level_shift_share and days >= 63 and shift_rng.random() < level_shift_share:
+                kind = LEVEL_SHIFTS[shift_rng.integers(len(LEVEL_SHIFTS))]
+                first = int(shift_rng.integers(42, days - 21 + 1)) * per_day
+                shifted = steps >= first
+                if kind == "weekends_high":
+                    shifted &= weekday_of_step >= 5
+                    factor = shift_rng.uniform(1.8, 2.5)
+                else:
+                    factor = shift_rng.uniform(1.35, 1.7) if kind == "all_days_high" else shift_rng.uniform(0.4, 0.65)
+                kwh[shifted] *= factor
+                label_ts.append(timestamps[first : first + 1])
+                label_ids.append(np.array([meter_id]))
+                label_kinds.append(np.array(["level_shift_low" if kind == "all_days_low" else "level_shift_high"]))
             if fault_share and fault_rng.random() < fault_share:
                 kind = METER_FAULTS[fault_rng.integers(len(METER_FAULTS))]
                 first = steps.size - int(fault_rng.integers(1, 49)) * 60 // interval_minutes

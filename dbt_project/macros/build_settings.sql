@@ -24,6 +24,7 @@
       'forecast_weekday_profile_weeks', 'forecast_min_history_days', 'forecast_interval_stddevs',
       'forecast_interval_level', 'forecast_band_days', 'forecast_calibration_days',
       'forecast_calibration_stagger',
+      'level_shift_share', 'level_shift_baseline_weeks', 'level_shift_min_baseline_weeks',
   ]) }}
 {%- endmacro %}
 

@@ -8,6 +8,7 @@
     are often flat, and they say nothing about the meter. -#}
 {#- A literal bound (true while parsing and in unit tests, whose inputs are fixtures). -#}
 {%- set recent_bound = 'true' -%}
+{%- set recent_days_bound = 'true' -%}
 {%- if execute and model.resource_type == 'model' and load_relation(ref('stg_readings')) is not none -%}
   {%- set newest = energy.column_max(ref('stg_readings'), 'reading_start') -%}
   {%- if newest is not none -%}
@@ -15,6 +16,7 @@
         - modules.datetime.timedelta(days=var('meter_health_days')) -%}
     {%- set recent_bound = "reading_start >= cast(timestamp '" ~ since.strftime('%Y-%m-%d %H:%M:%S') ~ "' as "
         ~ energy.stored_timestamp() ~ ")" -%}
+    {%- set recent_days_bound = "reading_date >= date '" ~ since.strftime('%Y-%m-%d') ~ "'" -%}
   {%- endif -%}
 {%- endif -%}
 with recent as (
@@ -93,6 +95,25 @@ last_days as (
 
 ),
 
+recent_weeks as (
+
+    -- the level shift comparison of each meter and flow's last complete day in the window
+    select
+        *,
+        row_number() over (partition by meter_id, flow order by reading_date desc) as rank_from_last
+    from {{ ref('fct_level_shifts') }}
+    where {{ recent_days_bound }}
+
+),
+
+last_weeks as (
+
+    select *
+    from recent_weeks
+    where rank_from_last = 1
+
+),
+
 meter_flows as (
 
     select
@@ -114,12 +135,18 @@ health as (
         behind.last_kwh,
         behind.unchanged_reading_count,
         behind.unchanged_hours,
+        last_weeks.week_change_share,
+        last_weeks.is_level_shift,
+        last_weeks.level_shift_started,
         -- the meter's, also on a flow with no reading in the window
         min(behind.hours_behind_lake) over (partition by meter_flows.meter_id) as hours_behind_lake
     from meter_flows
     left join behind
         on behind.meter_id = meter_flows.meter_id
         and behind.flow = meter_flows.flow
+    left join last_weeks
+        on last_weeks.meter_id = meter_flows.meter_id
+        and last_weeks.flow = meter_flows.flow
     where meter_flows.last_reading_date is not null
 
 )
@@ -139,5 +166,8 @@ select
     coalesce(
         flow = 'import' and last_kwh = 0 and unchanged_hours >= {{ var('meter_health_zero_hours') }}, false
     ) as is_sustained_zero,
+    week_change_share,
+    coalesce(is_level_shift, false) as is_level_shift,
+    level_shift_started,
     {{ energy.build_started_at() }} as dbt_loaded_at
 from health
