@@ -181,9 +181,44 @@
   {{ return(adapter.dispatch('iqr_baseline', 'energy')(relation, partition_columns, key_columns, length, scored, identity)) }}
 {%- endmacro %}
 
-{#- Trino and Athena: each scored row joined to its baseline rows (baseline_pairs), the
-    quantiles from ranks (quantile_from_ranks: no exact percentile there). -#}
+{#- Trino and Athena. A trailing full build: each row's baseline values gathered by one
+    window (array_agg over the day range, a repeated autumn hour's second reading left
+    out as null), sorted, and the quartiles read off the sorted array
+    (sorted_array_quantile). Joining every row to its 28 baseline rows and ranking them
+    held 28 times the readings in one window and exceeded Trino's per-node memory at
+    100 meters x a year. Incremental and centered builds join each scored row to its
+    baseline rows (baseline_pairs), the quantiles from ranks (quantile_from_ranks: no
+    exact percentile there). -#}
 {% macro default__iqr_baseline(relation, partition_columns, key_columns, length, scored, identity) -%}
+  {%- if scored is none and var('anomaly_window') == 'trailing' -%}
+  {%- set partition_by = partition_columns | join(', ') -%}
+  iqr_numbered as (
+    select
+        {{ relation }}.*,
+        row_number() over (partition by {{ partition_by }}, day_key order by {{ identity }}) as occurrence
+    from {{ relation }}
+  ),
+  iqr_frames as (
+    select
+        *,
+        array_sort(filter(
+            array_agg(case when occurrence = 1 then value end) over baseline_frame,
+            baseline_value -> baseline_value is not null
+        )) as baseline_values
+    from iqr_numbered
+    window baseline_frame as (partition by {{ partition_by }} order by day_key {{ energy.anomaly_frame(length) }})
+  ),
+  baselines as (
+    select
+        {{ key_columns }},
+        value,
+        {{ energy.sorted_array_quantile('baseline_values', 0.5) }} as baseline_mean,
+        ({{ energy.sorted_array_quantile('baseline_values', 0.75) }} - {{ energy.sorted_array_quantile('baseline_values', 0.25) }})
+            / {{ energy.iqr_per_sigma() }} as baseline_stddev,
+        cast(coalesce(cardinality(baseline_values), 0) as integer) as baseline_n
+    from iqr_frames
+  )
+  {%- else -%}
   {{ energy.iqr_history(relation, partition_columns, identity) }},
   iqr_pairs as (
     {{ energy.baseline_pairs(scored or relation, 'iqr_history', partition_columns, key_columns, length, identity) }}
@@ -206,6 +241,20 @@
     from iqr_ranked
     group by {{ key_columns }}, value
   )
+  {%- endif -%}
+{%- endmacro %}
+
+{#- The p-quantile (linear interpolation, as numpy and quantile_cont) of a sorted array
+    without nulls (`values`); null when it is empty or null. -#}
+{% macro sorted_array_quantile(values, p) -%}
+  {%- set position = p ~ ' * (cardinality(' ~ values ~ ') - 1)' -%}
+  {%- set below = 'cast(floor(' ~ position ~ ') as integer) + 1' -%}
+  case
+      when cardinality({{ values }}) > 0 then
+          element_at({{ values }}, {{ below }})
+          + ({{ position }} - floor({{ position }}))
+          * coalesce(element_at({{ values }}, {{ below }} + 1) - element_at({{ values }}, {{ below }}), 0)
+  end
 {%- endmacro %}
 
 {#- DuckDB: a trailing full build from window quantiles over ROWS frames (a RANGE frame
