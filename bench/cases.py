@@ -235,12 +235,13 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
     from ingest_lambda.pipeline import ingest_file
 
     workspace, lakehouse, days, report, ingest_year_s = year_in_fresh_workspace(home, full_csv, next_days_csv)
-    full_s, ingest_day_s, incremental_s, next_day_rows = [], [], [], []
+    full_s, ingest_day_s, incremental_s, next_day_rows, full_nodes = [], [], [], [], []
     for _ in range(3):
         started = time.perf_counter()
         result = build(workspace, full_refresh=True)
         full_s.append(time.perf_counter() - started)
         assert result.success, result.failures
+        full_nodes.append(node_seconds(workspace))
     for number, day_csv, ingested_at in days:
         started = time.perf_counter()
         more = ingest_file(day_csv, f"raw/next-day-{number}.csv", lakehouse, now=ingested_at)
@@ -271,7 +272,19 @@ def dbt_scale(home: str, full_csv: str, next_days_csv: str) -> dict:
         "week_mean_incremental_s": round(week_mean, 2),
         "week_mean_share": round(week_mean / full, 3),
         "peak_rss_mb": round(peak_rss_mb()),
+        # where the median full build's time went, by dbt node
+        "full_build_nodes_s": full_nodes[full_s.index(full)],
     }
+
+
+def node_seconds(workspace, top: int = 12) -> dict[str, float]:
+    """Seconds per dbt node of the workspace's last build (dbt's run_results.json), the
+    `top` slowest and the rest summed as "(the other N nodes)"."""
+    results = json.loads((workspace.dbt_artifacts / "target" / "run_results.json").read_text())["results"]
+    timed = sorted(((r["execution_time"], r["unique_id"]) for r in results), reverse=True)
+    slowest = {unique_id: round(seconds, 2) for seconds, unique_id in timed[:top]}
+    slowest[f"(the other {len(timed[top:])} nodes)"] = round(sum(seconds for seconds, _ in timed[top:]), 2)
+    return slowest
 
 
 def trino_scale(home: str, full_csv: str, next_days_csv: str) -> dict:

@@ -273,7 +273,7 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
     meter_health = _rows(
         workspace,
         """
-        select meter_id, flow, is_silent, is_stuck, is_sustained_zero, hours_behind_lake, last_reading_date,
+        select meter_id, flow, is_silent, is_stuck, is_sustained_zero, hours_behind_lake, days_behind_lake, last_reading_date,
                last_kwh, unchanged_hours
         from fct_meter_health where is_silent or is_stuck or is_sustained_zero
         order by meter_id, flow limit 100""",

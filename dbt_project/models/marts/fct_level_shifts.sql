@@ -41,30 +41,49 @@ with series as (
 
 ),
 
+earlier_weeks as (
+
+    -- the same weekday's total 1, 2, ... weeks before (null when that day is missing or
+    -- incomplete): windows over the one read of the series, not a self-join (a CTE
+    -- read twice is scanned twice on Trino and Athena)
+    select
+        {%- for week in range(1, weeks + 1) %}
+        max(total_kwh) over (
+            partition by meter_id, flow order by day_number range between {{ 7 * week }} preceding and {{ 7 * week }} preceding
+        ) as week_{{ week }}_kwh,
+        {%- endfor %}
+        meter_id,
+        flow,
+        reading_date,
+        day_number,
+        total_kwh
+    from series
+
+),
+
 same_weekdays as (
 
-    -- each day beside the same weekday of each of the weeks before it (null when that
-    -- day is missing or incomplete)
+    -- one row per day and week back
     select
-        this_day.meter_id,
-        this_day.flow,
-        this_day.reading_date,
-        this_day.day_number,
-        this_day.total_kwh,
-        earlier.total_kwh as earlier_kwh
-    from series as this_day
+        earlier_weeks.meter_id,
+        earlier_weeks.flow,
+        earlier_weeks.reading_date,
+        earlier_weeks.day_number,
+        earlier_weeks.total_kwh,
+        case weeks_back.weeks
+            {%- for week in range(1, weeks + 1) %}
+            when {{ week }} then earlier_weeks.week_{{ week }}_kwh
+            {%- endfor %}
+        end as earlier_kwh
+    from earlier_weeks
     cross join (
         values
         {%- for week in range(1, weeks + 1) %}
         ({{ week }}){{ ',' if not loop.last }}
         {%- endfor %}
     ) as weeks_back (weeks)
-    left join series as earlier
-        on earlier.meter_id = this_day.meter_id
-        and earlier.flow = this_day.flow
-        and earlier.day_number = this_day.day_number - 7 * weeks_back.weeks
     {%- if is_incremental() %}
-    where {{ energy.incremental_window(first_new_day, 13, day_column='day_number', relation='this_day') }}
+    where {{ energy.incremental_window(first_new_day, 13, day_column='day_number', relation='earlier_weeks') }}
     {%- endif %}
 
 ),
@@ -125,27 +144,35 @@ changes as (
 
 ),
 
+with_week_before as (
+
+    -- the week ending seven days earlier (a window again, not a self-join)
+    select
+        *,
+        max(week_change_share) over (
+            partition by meter_id, flow order by day_number range between 7 preceding and 7 preceding
+        ) as previous_week_change_share
+    from changes
+
+),
+
 shifts as (
 
     select
-        this_week.meter_id,
-        this_week.flow,
-        this_week.reading_date,
-        this_week.week_kwh,
-        this_week.baseline_week_kwh,
-        this_week.week_change_share,
-        week_before.week_change_share as previous_week_change_share,
+        meter_id,
+        flow,
+        reading_date,
+        week_kwh,
+        baseline_week_kwh,
+        week_change_share,
+        previous_week_change_share,
         case
-            when this_week.week_change_share > {{ share }} and week_before.week_change_share > {{ share }} then 'high'
-            when this_week.week_change_share < -{{ share }} and week_before.week_change_share < -{{ share }} then 'low'
+            when week_change_share > {{ share }} and previous_week_change_share > {{ share }} then 'high'
+            when week_change_share < -{{ share }} and previous_week_change_share < -{{ share }} then 'low'
         end as direction
-    from changes as this_week
-    left join changes as week_before
-        on week_before.meter_id = this_week.meter_id
-        and week_before.flow = this_week.flow
-        and week_before.day_number = this_week.day_number - 7
+    from with_week_before
     {%- if is_incremental() %}
-    where {{ energy.incremental_window(first_new_day, day_column='day_number', relation='this_week') }}
+    where {{ energy.incremental_window(first_new_day, day_column='day_number') }}
     {%- endif %}
 
 )

@@ -139,7 +139,13 @@ health as (
         last_weeks.is_level_shift,
         last_weeks.level_shift_started,
         -- the meter's, also on a flow with no reading in the window
-        min(behind.hours_behind_lake) over (partition by meter_flows.meter_id) as hours_behind_lake
+        min(behind.hours_behind_lake) over (partition by meter_flows.meter_id) as hours_behind_lake,
+        -- whole local days, from the daily totals: also for a meter silent longer than the window
+        date_diff(
+            'day',
+            max(meter_flows.last_reading_date) over (partition by meter_flows.meter_id),
+            max(meter_flows.last_reading_date) over ()
+        ) as days_behind_lake
     from meter_flows
     left join behind
         on behind.meter_id = meter_flows.meter_id
@@ -157,6 +163,7 @@ select
     last_reading_date,
     last_reading_start,
     hours_behind_lake,
+    cast(days_behind_lake as integer) as days_behind_lake,
     -- no measured reading in the window, or none for var meter_health_silent_hours while others report
     coalesce(hours_behind_lake >= {{ var('meter_health_silent_hours') }}, true) as is_silent,
     last_kwh,
