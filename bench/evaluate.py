@@ -46,8 +46,10 @@ IQR_PER_SIGMA = 1.349
 MIN_BASELINE = 7
 
 
-def scores(flagged: set, labelled: set, readings: int | None = None) -> dict:
-    hits = len(flagged & labelled)
+def scores(flagged: set, labelled: set, readings: int | None = None, right: set | None = None) -> dict:
+    """Precision, recall and F1 of `flagged` against `labelled`; a flag is right when it is
+    labelled, or, given `right`, when it is in `right` (a stricter match)."""
+    hits = len(flagged & labelled if right is None else flagged & right)
     precision = hits / len(flagged) if flagged else 0.0
     recall = hits / len(labelled) if labelled else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -433,11 +435,7 @@ def evaluate_level_shifts(meters: int = 300, days: int = 182, interval_minutes: 
             right.add(meter)
             delays.append((min(r["reading_date"] for r in flagged) - start).days)
     unshifted_days = [r for r in rows if r["meter_id"] not in shifts]
-    result = scores(set(flags), set(shifts))
-    result["precision"] = len(right) / len(flags) if flags else 0.0
-    result["recall"] = len(right) / len(shifts) if shifts else 0.0
-    total = result["precision"] + result["recall"]
-    result["f1"] = 2 * result["precision"] * result["recall"] / total if total else 0.0
+    result = scores(set(flags), set(shifts), right=right)
     result["median_days_to_flag"] = statistics.median(delays) if delays else None
     result["false_alarm_day_share"] = sum(r["is_level_shift"] for r in unshifted_days) / max(1, len(unshifted_days))
     by_kind = defaultdict(lambda: [0, 0])

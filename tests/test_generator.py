@@ -8,6 +8,15 @@ from statistics import mean
 from sampledata.generator import generate_long_format, generate_seed_format
 
 
+def readings_by_meter(path):
+    """A generated file's (timestamp, value) pairs per meter, in file order."""
+    readings = defaultdict(list)
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            readings[row["meter_id"]].append((row["timestamp"], float(row["value"])))
+    return readings
+
+
 def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -61,14 +70,7 @@ def test_long_format_shape_and_determinism(tmp_path):
 def test_meter_faults_are_applied_and_labelled(tmp_path):
     plain = generate_long_format(tmp_path / "plain.csv", meters=40, days=5, interval_minutes=30, seed=5)
     faulty = generate_long_format(tmp_path / "faulty.csv", meters=40, days=5, interval_minutes=30, seed=5, fault_share=0.5)
-    with plain.data_path.open() as handle:
-        before = defaultdict(list)
-        for row in csv.DictReader(handle):
-            before[row["meter_id"]].append((row["timestamp"], float(row["value"])))
-    with faulty.data_path.open() as handle:
-        after = defaultdict(list)
-        for row in csv.DictReader(handle):
-            after[row["meter_id"]].append((row["timestamp"], float(row["value"])))
+    before, after = readings_by_meter(plain.data_path), readings_by_meter(faulty.data_path)
     with faulty.labels_path.open() as handle:
         faults = {r["meter_id"]: (r["kind"], r["timestamp"]) for r in csv.DictReader(handle) if r["kind"] != "spike"}
     assert 10 <= len(faults) <= 30
@@ -98,14 +100,7 @@ def test_level_shifts_are_applied_and_labelled(tmp_path):
     plain = generate_long_format(tmp_path / "plain.csv", meters=30, days=70, interval_minutes=60, seed=9)
     shifted = generate_long_format(tmp_path / "shifted.csv", meters=30, days=70, interval_minutes=60, seed=9, level_shift_share=0.5)
 
-    def by_meter(path):
-        readings = defaultdict(list)
-        with path.open() as handle:
-            for row in csv.DictReader(handle):
-                readings[row["meter_id"]].append((row["timestamp"], float(row["value"])))
-        return readings
-
-    before, after = by_meter(plain.data_path), by_meter(shifted.data_path)
+    before, after = readings_by_meter(plain.data_path), readings_by_meter(shifted.data_path)
     with shifted.labels_path.open() as handle:
         shifts = {r["meter_id"]: (r["kind"], r["timestamp"]) for r in csv.DictReader(handle) if r["kind"].startswith("level_shift")}
     assert 5 <= len(shifts) <= 25
