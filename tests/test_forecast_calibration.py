@@ -113,7 +113,7 @@ def test_bands_and_accuracy_match_an_independent_computation(demo_workspace):
             if day < calibrated_before[meter] and day - dt.timedelta(days=7) in days
         ]
         # Coverage: each period after the first, inside the band calibrated on the period before.
-        scored = []
+        scored, widths = [], []
         for e in group:
             if e["period"] == 0:
                 continue
@@ -127,6 +127,7 @@ def test_bands_and_accuracy_match_an_independent_computation(demo_workspace):
                 low, high = quantiles(before)
                 lower, upper = e["forecast_kwh"] + low, e["forecast_kwh"] + high
             scored.append(max(lower, 0.0) <= e["actual_kwh"] <= upper)
+            widths.append(upper - max(lower, 0.0))
         assert got["n"] == len(group)
         assert math.isclose(got["mae"], statistics.fmean(abs(x) for x in errs), rel_tol=REL)
         assert math.isclose(got["bias"], statistics.fmean(errs), rel_tol=REL, abs_tol=1e-12)
@@ -135,9 +136,11 @@ def test_bands_and_accuracy_match_an_independent_computation(demo_workspace):
         assert got["coverage_n"] == len(scored)
         if scored:
             assert math.isclose(got["interval_coverage"], statistics.fmean(scored), rel_tol=REL)
+            assert math.isclose(got["band_width_kwh"], statistics.fmean(widths), rel_tol=REL)
         else:
             # a backtest of one period: no band from a period before to score
             assert got["interval_coverage"] is None
+            assert got["band_width_kwh"] is None
         assert got["calibrated_before"] == calibrated_before[meter]
 
 

@@ -115,6 +115,8 @@ select
         end
     ) as interval_coverage,
     cast(count(case when banded.scored_for_coverage and banded.lower_kwh is not null then 1 end) as integer) as coverage_n,
+    -- how wide the scored bands are: a band covers more by being wider
+    avg(case when banded.scored_for_coverage then banded.upper_kwh - banded.lower_kwh end) as band_width_kwh,
     -- one per meter and flow
     max(banded.calibrated_before) as calibrated_before,
     {{ energy.build_started_at() }} as dbt_loaded_at
