@@ -225,6 +225,32 @@ def test_a_portals_own_status_code_lands_once_the_user_says_what_it_means(worksp
         IngestOptions(quality_codes={"W": "good"})
 
 
+ZONE_NOTICE = "the times carry no zone and none was given: read as UTC"
+
+
+@pytest.mark.parametrize(
+    ("stamps", "options", "header", "noticed"),
+    [
+        # zone-less times and no --timezone: landed as UTC, and the report says so, naming the option
+        (["2024-03-01 00:00", "2024-03-01 01:00"], IngestOptions(), "timestamp", True),
+        (["2024-03-01 00:00", "2024-03-01 01:00"], IngestOptions(timezone="Europe/Paris"), "timestamp", False),
+        (["2024-03-01T00:00:00Z", "2024-03-01T01:00:00Z"], IngestOptions(), "timestamp", False),
+        (["2024-03-01 00:00", "2024-03-01 01:00"], IngestOptions(), "timestamp_utc", False),
+    ],
+)
+def test_zone_less_times_read_as_the_default_utc_say_so_and_name_timezone(stamps, options, header, noticed, workspace, lakehouse):
+    data = f"meter_id,{header},kwh\n" + "".join(f"m1,{stamp},1.5\n" for stamp in stamps)
+    report = ingest_bytes(data.encode(), "raw/zone.csv", lakehouse, options, now=NOW)
+    assert report.outcome == "accepted", report.message
+    notices = [e for e in report.dialect["evidence"] if e.startswith(ZONE_NOTICE)]
+    assert len(notices) == noticed
+    if noticed:
+        assert "--timezone" in notices[0]
+    first = min(r["reading_start"] for r in read_lake(workspace).to_pylist())
+    local = dt.datetime(2024, 3, 1, tzinfo=zoneinfo.ZoneInfo(options.timezone))
+    assert first == local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 def test_an_emporia_export_lands_in_the_timezone_its_header_names(workspace, lakehouse):
     import pandas as pd
 
