@@ -45,6 +45,33 @@ def test_docs_site_generates_offline_with_lineage(demo_workspace):
     assert "fct_daily_consumption" in static and len(static) > 100_000
 
 
+LAYERS = ("staging", "intermediate", "marts")
+
+
+def test_models_read_only_their_own_layer_or_an_earlier_one(demo_workspace):
+    """The DAG flows staging -> intermediate -> marts: no staging model reads an
+    intermediate or a mart, and no intermediate model reads a mart (the daily totals the
+    forecasting chain reads are int_readings_aggregated_to_days, not the public
+    fct_daily_consumption built on them). From the manifest of a real parse."""
+    result = run_dbt(demo_workspace, ["parse"])
+    assert result.success
+    manifest = json.loads((demo_workspace.dbt_artifacts / "target" / "manifest.json").read_text())
+    models = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+
+    def layer(node: dict) -> int | None:
+        folder = node["original_file_path"].split("/")[1]
+        return LAYERS.index(folder) if folder in LAYERS else None
+
+    backwards = [
+        f"{node['name']} ({LAYERS[layer(node)]}) reads {models[parent]['name']} ({LAYERS[layer(models[parent])]})"
+        for uid, node in models.items()
+        for parent in node["depends_on"]["nodes"]
+        if parent in models and layer(node) is not None and layer(models[parent]) is not None and layer(models[parent]) > layer(node)
+    ]
+    assert not backwards, backwards
+    assert {layer(node) for node in models.values()} >= {0, 1, 2}
+
+
 ADAPTER_PREFIXES = ("default__", "duckdb__", "trino__", "athena__")
 
 

@@ -296,19 +296,20 @@ def test_row_rules_report_each_broken_rule_by_name(demo_workspace, tmp_path):
     """A model's row rules are one data test: a row that breaks a rule is returned with
     the names of the rules it breaks, a null counts as broken, and rows that keep every
     rule are not returned."""
-    compiled = demo_workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "marts"
-    test_sql = next((compiled / "fct_daily_consumption.yml").glob("row_rules_*.sql")).read_text()
+    compiled = demo_workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "intermediate"
+    test_sql = next((compiled / "int_readings_aggregated_to_days.yml").glob("row_rules_*.sql")).read_text()
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(demo_workspace.warehouse, copy)
     with duckdb.connect() as connection:
         connection.execute(f"attach '{copy}' as warehouse; use warehouse")
         assert connection.execute(test_sql).fetchall() == []
-        days = connection.execute("select meter_id, reading_date from fct_daily_consumption order by all limit 2").fetchall()
+        days = connection.execute("select meter_id, reading_date from int_readings_aggregated_to_days order by all limit 2").fetchall()
         connection.execute(
-            "update fct_daily_consumption set total_kwh = -1, net_kwh = -1 - export_kwh where meter_id = ? and reading_date = ?", days[0]
+            "update int_readings_aggregated_to_days set total_kwh = -1, net_kwh = -1 - export_kwh where meter_id = ? and reading_date = ?",
+            days[0],
         )
         connection.execute(
-            "update fct_daily_consumption set completeness = null, expected_reading_count = 0 where meter_id = ? and reading_date = ?",
+            "update int_readings_aggregated_to_days set completeness = null, expected_reading_count = 0 where meter_id = ? and reading_date = ?",
             days[1],
         )
         found = connection.execute(f"select meter_id, reading_date, broken_rules from ({test_sql}) order by all").fetchall()

@@ -208,7 +208,7 @@ def test_trino_incremental_build_equals_its_full_refresh(workspace, lakehouse, t
     incremental_tables = [
         "stg_readings",
         "fct_reading_anomalies",
-        "fct_daily_consumption",
+        "int_readings_aggregated_to_days",
         "int_forecast_origins",
         "int_forecast_errors",
         "int_forecast_bands",

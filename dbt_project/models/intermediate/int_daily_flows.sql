@@ -7,10 +7,10 @@
     mark of the meter's first export day (when later), so incremental models downstream
     take them in as new. -#}
 {#- No meter has fed in yet: the import days only (energy.any_rows). -#}
-{%- set has_export = energy.any_rows(ref('fct_daily_consumption'), ['export_reading_count > 0'])[0] -%}
+{%- set has_export = energy.any_rows(ref('int_readings_aggregated_to_days'), ['export_reading_count > 0'])[0] -%}
 with days as (
 
-    select * from {{ ref('fct_daily_consumption') }}
+    select * from {{ ref('int_readings_aggregated_to_days') }}
 
 ),
 {% if has_export %}
