@@ -383,3 +383,13 @@ def test_iqr_flags_across_the_autumn_change_full_and_incremental(workspace, lake
     ingest_bytes(next_day.encode(), "raw/next.csv", lakehouse, berlin, now=dt.datetime(2024, 11, 12, 1, tzinfo=dt.UTC))
     assert build(workspace).success
     assert check() > flagged
+
+
+def test_the_public_daily_view_shows_every_column_and_row_of_the_daily_totals(demo_workspace):
+    """fct_daily_consumption names its columns (a view of int_readings_aggregated_to_days):
+    a column added to the computation must be added to the public view too."""
+    view = query(demo_workspace, "select * from fct_daily_consumption order by meter_id, reading_date")
+    days = query(demo_workspace, "select * from int_readings_aggregated_to_days order by meter_id, reading_date")
+    assert view.column_names == days.column_names
+    assert view.num_rows == days.num_rows > 0
+    assert view.to_pylist() == days.to_pylist()
