@@ -71,8 +71,9 @@ def test_every_model_compiles_to_athena_sql(athena_account):
     done = dbt(["compile", "--target-path", str(target), "--log-path", str(home / "logs")], environment)
     assert done.returncode == 0, done.stdout + done.stderr
 
-    compiled = sorted((target / "compiled" / "energy" / "models").rglob("*.sql"))
-    models = [path for path in compiled if path.parent.name in ("staging", "intermediate", "marts")]
+    models_dir = target / "compiled" / "energy" / "models"
+    compiled = sorted(models_dir.rglob("*.sql"))
+    models = [path for path in compiled if path.relative_to(models_dir).parts[0] in ("staging", "intermediate", "marts")]
     assert len(models) >= 16
     for path in compiled:
         sql = path.read_text()

@@ -203,7 +203,7 @@ def test_bands_and_accuracy_are_recomputed_only_when_their_calibration_day_moves
         for m in moved:
             calibrated_in_week[m] += 1
         now = {table: calibration_marks(workspace, table) for table in tables}
-        for table, folder in (("int_forecast_bands", "intermediate"), ("fct_forecast_accuracy", "marts")):
+        for table, folder in (("int_forecast_bands", "intermediate/forecasting"), ("fct_forecast_accuracy", "marts/forecasting")):
             assert meters_calibrated_again(workspace, table) == len(moved) + new_meter_pending, (day, table)
             sql = (compiled / folder / f"{table}.sql").read_text()
             if moved:

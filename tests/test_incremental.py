@@ -39,7 +39,7 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     compiled = workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models"
     scoped = next((compiled / "staging" / "stg_readings.yml").glob("primary_key_stg_readings*.sql")).read_text()
     assert "where dbt_loaded_at >= cast(" in scoped
-    whole = next((compiled / "marts" / "fct_daily_anomalies.yml").glob("primary_key*.sql")).read_text()
+    whole = next((compiled / "marts" / "anomalies" / "fct_daily_anomalies.yml").glob("primary_key*.sql")).read_text()
     assert "dbt_loaded_at >=" not in whole and "__rows_of_this_build__" not in whole
     # the readings-to-days reconciliation compares the days this build wrote, from a
     # reading_start literal (the full refresh below compares every reading)
@@ -154,7 +154,9 @@ def test_every_anomaly_baseline_scores_new_readings_as_a_full_refresh_does(works
         corrections.encode(), "raw/fix.csv", lakehouse, IngestOptions(interval_minutes=60), now=dt.datetime(2024, 2, 11, 1, tzinfo=dt.UTC)
     )
     run()
-    compiled = (workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "marts" / "fct_reading_anomalies.sql").read_text()
+    compiled = (
+        workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "marts" / "anomalies" / "fct_reading_anomalies.sql"
+    ).read_text()
     assert "new_readings" in compiled and "over baseline_frame" not in compiled  # the join, not the window
     incremental = query(workspace, ordered_select("fct_reading_anomalies")).to_pylist()
 

@@ -296,7 +296,7 @@ def test_row_rules_report_each_broken_rule_by_name(demo_workspace, tmp_path):
     """A model's row rules are one data test: a row that breaks a rule is returned with
     the names of the rules it breaks, a null counts as broken, and rows that keep every
     rule are not returned."""
-    compiled = demo_workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "intermediate"
+    compiled = demo_workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "intermediate" / "readings"
     test_sql = next((compiled / "int_readings_aggregated_to_days.yml").glob("row_rules_*.sql")).read_text()
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(demo_workspace.warehouse, copy)
