@@ -215,3 +215,25 @@ def test_incremental_equals_full_refresh_with_export_and_estimates(workspace, la
     days = {r["reading_date"]: r for r in query(workspace, "select * from fct_daily_consumption where meter_id = 'pv'").to_pylist()}
     assert days[dt.date(2024, 5, 10)]["export_kwh"] == 0 and days[dt.date(2024, 5, 25)]["export_kwh"] > 0
     assert days[dt.date(2024, 6, 2)]["estimated_reading_count"] == 6
+
+
+def test_a_warehouse_whose_daily_table_predates_the_view_upgrades(workspace, lakehouse, tmp_path):
+    """Warehouses built before fct_daily_consumption became a view of
+    int_readings_aggregated_to_days hold it as a table, and no intermediate: the next
+    build computes the days, replaces the table by the view and gives the same rows."""
+    import duckdb
+
+    history = generate_long_format(tmp_path / "history.csv", meters=2, days=20, interval_minutes=60, seed=6)
+    ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
+    assert build(workspace).success
+    before = query(workspace, ordered_select("fct_daily_consumption")).to_pylist()
+    with duckdb.connect(str(workspace.warehouse)) as connection:
+        connection.execute(
+            "drop view fct_daily_consumption;"
+            " create table fct_daily_consumption as select * from int_readings_aggregated_to_days;"
+            " drop table int_readings_aggregated_to_days"
+        )
+    assert build(workspace).success
+    kinds = query(workspace, "select table_type from information_schema.tables where table_name = 'fct_daily_consumption'").to_pylist()
+    assert kinds == [{"table_type": "VIEW"}]
+    assert_same_rows("fct_daily_consumption", before, query(workspace, ordered_select("fct_daily_consumption")).to_pylist(), rel_tol=1e-12)

@@ -268,3 +268,25 @@ def test_a_settings_change_is_rebuilt_in_full_on_trino(workspace, lakehouse, tmp
     assert build(workspace).success
     on_duckdb = query(workspace, ordered_select("fct_reading_anomalies")).to_pylist()
     assert_same_rows("fct_reading_anomalies", on_duckdb, after_change, RELATIVE_TOLERANCE)
+
+
+def test_a_warehouse_whose_daily_table_predates_the_view_upgrades_on_trino(workspace, lakehouse, tmp_path, trino_target):
+    """Warehouses built before fct_daily_consumption became a view of
+    int_readings_aggregated_to_days hold it as a table, and no intermediate: the next
+    build computes the days, replaces the table by the view and gives the same rows."""
+    history = generate_long_format(tmp_path / "history.csv", meters=2, days=20, interval_minutes=60, seed=6)
+    ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
+    assert build(workspace, target="trino").success
+    before = trino_rows(trino_target, "fct_daily_consumption")
+    cursor = trino_target.cursor()
+    for statement in (
+        "drop view fct_daily_consumption",
+        "create table fct_daily_consumption as select * from int_readings_aggregated_to_days",
+        "drop table int_readings_aggregated_to_days",
+    ):
+        cursor.execute(statement)
+        cursor.fetchall()
+    assert build(workspace, target="trino").success
+    cursor.execute("select table_type from information_schema.tables where table_name = 'fct_daily_consumption'")
+    assert cursor.fetchall() == [["VIEW"]]
+    assert_same_rows("fct_daily_consumption", before, trino_rows(trino_target, "fct_daily_consumption"), RELATIVE_TOLERANCE)
