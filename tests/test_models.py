@@ -66,9 +66,11 @@ def test_peak_interval_is_the_largest_reading(demo_workspace, sample_rows):
         key = (meter, ts.date())
         if key not in peaks or kwh > peaks[key][1]:
             peaks[key] = (ts, kwh)
-    got = rows(demo_workspace, "select meter_id, reading_date, peak_kwh, peak_interval_start from fct_daily_consumption")
+    got = rows(demo_workspace, "select meter_id, reading_date, peak_kwh, peak_kw, peak_interval_start from fct_daily_consumption")
     for r in got:
         assert (r["peak_interval_start"], r["peak_kwh"]) == peaks[(r["meter_id"], r["reading_date"])]
+        # hourly readings: the peak hour's kWh is its average kW
+        assert math.isclose(r["peak_kw"], r["peak_kwh"], rel_tol=1e-12)
 
 
 def _zscore(history, value, min_n=7):

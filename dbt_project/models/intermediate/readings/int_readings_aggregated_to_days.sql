@@ -81,6 +81,9 @@ daily as (
         min(interval_minutes) as interval_minutes,
         sum(interval_minutes) filter (where {{ import_and }}kwh is not null) as import_minutes,
         max(kwh) {{ import_filter }} as peak_kwh,
+        -- peak demand: the largest average power of an interval, comparable across
+        -- 15- and 60-minute meters (the largest kWh is not)
+        max({{ energy.fdiv('kwh * 60', 'interval_minutes') }}) {{ import_filter }} as peak_kw,
         -- the earliest interval of the day's largest reading (a sort per day would cost
         -- a window over every reading)
         min_by(reading_start, row(-kwh, reading_start)) filter (where {{ import_and }}kwh is not null) as peak_interval_start,
@@ -162,6 +165,7 @@ select
     day_minutes,
     interval_minutes,
     peak_kwh,
+    peak_kw,
     peak_interval_start,
     last_ingested_at,
     dbt_loaded_at

@@ -26,6 +26,7 @@ select
     day_minutes,
     interval_minutes,
     peak_kwh,
+    peak_kw,
     peak_interval_start,
     last_ingested_at,
     dbt_loaded_at
