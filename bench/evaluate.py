@@ -358,6 +358,8 @@ def reference_forecasts(workspace, method: str, last_period_from: dt.date) -> di
     on the meter's complete daily totals, scored on the rows the project's backtest scores
     `method` on: {model: per-horizon MAE, coverage and band width, last-period MAE, CPU s}.
     None when the reference environment is not installed (`make evaluate` installs it)."""
+    import pyarrow.csv
+
     from energy.warehouse import query
 
     if not REFERENCES_PYTHON.exists():
@@ -376,10 +378,7 @@ def reference_forecasts(workspace, method: str, last_period_from: dt.date) -> di
         """,
     )
     for name, table in (("series", series), ("scored", scored)):
-        with (exported / f"{name}.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(table.column_names)
-            writer.writerows(zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))
+        pyarrow.csv.write_csv(table, exported / f"{name}.csv")
     (exported / "meta.json").write_text(json.dumps({"last_period_from": last_period_from.isoformat()}))
     output = exported / "references.json"
     subprocess.run([str(REFERENCES_PYTHON), str(REFERENCES_SCRIPT), str(exported), str(output)], check=True)

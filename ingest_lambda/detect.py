@@ -115,14 +115,6 @@ def detect_dialect(upload: Upload, options: IngestOptions, source_key: str) -> D
     layout = detect_layout(table, options, source_key)
     evidence = list(layout.evidence)
     options, stamp_zone = _timezone_of_header(layout, options, evidence)
-    if options.timezone == "UTC" and not any(fmt.has_offset for fmt in layout.formats.values()):
-        if not any(_zone_of_header(column) for column in layout.formats):
-            # UTC is the default, not something the file said: a local-clock export read
-            # as UTC lands every reading shifted by the offset, and nothing else shows it
-            evidence.append(
-                "the times carry no zone and none was given: read as UTC; if they are local clock times, "
-                "give --timezone (an IANA name such as Europe/Paris)"
-            )
     per_row = max(1, len(layout.slots) or len(layout.values))
     keep = max(20, 1000 // per_row)  # about 1,000 readings at each end: a wide row holds many
     rows = table.sample_rows[:keep] + _tail_rows(upload, table, len(head))[-keep:]
@@ -165,7 +157,8 @@ def _timezone_of_header(layout: Layout, options: IngestOptions, evidence: list[s
     column's header names one (``Time Bucket (America/New_York)``, ``Date/time UTC``): the
     file decides how its times read. The meter's local days are counted in the zone given
     by ``--timezone`` or the source; with neither (the default UTC), in the header's zone.
-    The options' timezone when no header names a zone."""
+    The options' timezone when no header names a zone (saying so in the evidence when
+    that is the default UTC and the times carry no offset)."""
     for column in layout.formats:
         zone = _zone_of_header(column)
         if zone is None:
@@ -175,6 +168,13 @@ def _timezone_of_header(layout: Layout, options: IngestOptions, evidence: list[s
             return dataclasses.replace(options, timezone=zone), zone
         evidence.append(f"times read in {zone}, named in the header of the time column; local days counted in {options.timezone}")
         return options, zone
+    if options.timezone == "UTC" and not any(fmt.has_offset for fmt in layout.formats.values()):
+        # UTC is the default, not something the file said: a local-clock export read as
+        # UTC lands every reading shifted by the offset, and nothing else shows it
+        evidence.append(
+            "the times carry no zone and none was given: read as UTC; if they are local clock times, "
+            "give --timezone (an IANA name such as Europe/Paris)"
+        )
     return options, options.timezone
 
 
