@@ -158,10 +158,15 @@ def evaluate_anomalies(name: str, data_path: Path, labels_path: Path, seed_forma
     z_scores = []
     for label, variables in CONFIGURATIONS.items():
         started = time.process_time()
-        outcome = run_dbt(workspace, ["run", "--select", "fct_reading_anomalies", "--full-refresh", "--vars", json.dumps(variables)])
+        outcome = run_dbt(
+            workspace,
+            ["run", "--select", "int_readings_scored", "fct_reading_anomalies", "--full-refresh", "--vars", json.dumps(variables)],
+        )
         cpu = time.process_time() - started
         assert outcome.success, outcome.failures
-        table = query(workspace, "select meter_id, reading_start, is_anomaly, z_score, baseline_n from fct_reading_anomalies").to_pylist()
+        table = query(
+            workspace, "select meter_id, reading_start, is_anomaly, z_score, baseline_reading_count from fct_reading_anomalies"
+        ).to_pylist()
         flagged = {(r["meter_id"], r["reading_start"]) for r in table if r["is_anomaly"]}
         results[label] = {**scores(flagged, labelled, len(rows)), "cpu_s": round(cpu, 2)}
         if label == DEFAULT:
@@ -251,7 +256,7 @@ def evaluate_series(name: str, source: Path, options, last_period_days: int) -> 
     assert result.success, result.failures
     accuracy = query(
         workspace,
-        "select method, horizon_days, n, mae, mape, mase, interval_coverage, coverage_n, band_width_kwh "
+        "select method, horizon_days, forecast_count as n, mae, mape, mase, band_coverage, band_coverage_count, band_width_kwh "
         "from fct_forecast_accuracy order by method, horizon_days",
     ).to_pylist()
     selected = query(workspace, "select distinct method from fct_forecast where is_selected").to_pylist()[0]["method"]
@@ -400,7 +405,7 @@ def forecast_section(name: str, series: dict) -> tuple[str, dict]:
             "mae": statistics.fmean(r["mae"] for r in rows),
             "mape": statistics.fmean(r["mape"] for r in rows if r["mape"] is not None),
             "mase": statistics.fmean(r["mase"] for r in rows),
-            "coverage": statistics.fmean(r["interval_coverage"] for r in rows if r["interval_coverage"] is not None),
+            "coverage": statistics.fmean(r["band_coverage"] for r in rows if r["band_coverage"] is not None),
             "band_width_kwh": statistics.fmean(r["band_width_kwh"] for r in rows if r["band_width_kwh"] is not None),
             "n": sum(r["n"] for r in rows),
             "last_period_mae": series["last_period"].get(m, {}).get("mae"),

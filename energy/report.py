@@ -170,7 +170,7 @@ def _with_links(records: list[dict], workspace: Workspace, report_dir: Path) -> 
 def _with_notes(days: list[dict]) -> list[dict]:
     for day in days:
         if day["is_anomaly"]:
-            day["note"] = f"{day['total_kwh']:,.1f} kWh, z = {day['z_score']:+.1f} (usual {day['baseline_mean']:,.1f} kWh)"
+            day["note"] = f"{day['total_kwh']:,.1f} kWh, z = {day['z_score']:+.1f} (usual {day['baseline_center']:,.1f} kWh)"
     return days
 
 
@@ -186,7 +186,7 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         workspace,
         """
         select c.meter_id, c.reading_date, c.total_kwh, c.export_kwh, c.net_kwh, c.estimated_reading_count,
-               c.is_complete, coalesce(a.is_anomaly, false) as is_anomaly, a.z_score, a.baseline_mean, a.direction
+               c.is_complete, coalesce(a.is_anomaly, false) as is_anomaly, a.z_score, a.baseline_center, a.direction
         from fct_daily_consumption c
         left join fct_daily_anomalies a
             on a.meter_id = c.meter_id and a.reading_date = c.reading_date and a.flow = 'import'
@@ -258,14 +258,14 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
     anomalies = _rows(
         workspace,
         f"""
-        select meter_id, reading_start, kwh, baseline_mean, z_score, direction
+        select meter_id, reading_start, kwh, baseline_center, z_score, direction
         from fct_reading_anomalies where is_anomaly
         order by abs(z_score) desc, meter_id, reading_start limit {int(options.largest_anomalies)}""",
     )
     daily_anomalies = _rows(
         workspace,
         f"""
-        select meter_id, reading_date, total_kwh, baseline_mean, z_score, direction
+        select meter_id, reading_date, total_kwh, baseline_center, z_score, direction
         from fct_daily_anomalies where is_anomaly
         order by abs(z_score) desc, meter_id, reading_date limit {int(options.largest_anomalies)}""",
     )
@@ -299,7 +299,7 @@ def gather(workspace: Workspace, options: ReportOptions, report_dir: Path) -> di
         """
         with per_method as (
             select method, avg(mae) as mae, avg(mape) as mape, avg(mase) as mase,
-                   sum(interval_coverage * coverage_n) / nullif(sum(coverage_n), 0) as coverage,
+                   sum(band_coverage * band_coverage_count) / nullif(sum(band_coverage_count), 0) as coverage,
                    sum(n) as forecasts, count(distinct meter_id) as meters,
                    min(calibrated_before) as calibrated_from, max(calibrated_before) as calibrated_before
             from fct_forecast_accuracy group by method

@@ -638,7 +638,8 @@ def normalise(
             "is_net": pa.repeat(pa.scalar(is_net), rows),
             "part_of_sum": pa.array(part_of_sum),  # a tariff register added into another row's reading
             "parse_error": parse_error,
-            "kwh_per_hour": pc.divide(pc.multiply(kwh, 60.0), pc.cast(interval, pa.float64())),
+            # average power over the interval, kW: what the max_kw cap is on
+            "average_kw": pc.divide(pc.multiply(kwh, 60.0), pc.cast(interval, pa.float64())),
             "grid_offset_minutes": on_grid_offset,
             "minutes_ahead_of_now": minutes_ahead,
             "is_repeat": pa.array(is_repeat),

@@ -6,7 +6,7 @@ select
     meter_id,
     reading_start,
     round(kwh, 3) as kwh,
-    round(baseline_mean, 3) as usual_kwh,
+    round(baseline_center, 3) as usual_kwh,
     round(z_score, 2) as z_score,
     direction
 from fct_reading_anomalies, last_day

@@ -7,6 +7,6 @@ select
     round(mae, 3) as mae_kwh,
     round(mape, 1) as mape_pct,
     round(mase, 3) as mase,
-    round(interval_coverage, 3) as band_coverage
+    round(band_coverage, 3) as band_coverage
 from fct_forecast_accuracy
 order by meter_id, horizon_days, mae;

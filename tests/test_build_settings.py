@@ -77,7 +77,7 @@ def test_energy_build_rebuilds_after_a_settings_change_and_equals_a_fresh_build(
             & (readings.day >= day - np.timedelta64(28, "D"))
         ]
         q1, median, q3 = np.percentile(same_slot.kwh, [25, 50, 75])
-        assert row["baseline_n"] == len(same_slot)
+        assert row["baseline_reading_count"] == len(same_slot)
         assert row["z_score"] == pytest.approx((row["kwh"] - median) / ((q3 - q1) / 1.349), rel=1e-9, abs=1e-9)
         checked += 1
     assert checked > 1000

@@ -223,13 +223,13 @@ def test_estimated_reads_stay_out_of_anomalies_and_are_counted(flow_workspace):
         history = [total for d, total in usable.items() if day - dt.timedelta(days=28) <= d < day]
         row = scored[day]
         if day == MISSING_AT.date():  # incomplete: listed, unscored
-            assert row["baseline_n"] == 0 and row["z_score"] is None
+            assert row["baseline_day_count"] == 0 and row["z_score"] is None
             continue
-        assert row["baseline_n"] == len(history), day
+        assert row["baseline_day_count"] == len(history), day
         if len(history) >= 2:
             mean, stddev, _ = _baseline(history)
-            assert math.isclose(row["baseline_mean"], mean, rel_tol=REL)
-            assert math.isclose(row["baseline_stddev"], stddev, rel_tol=REL)
+            assert math.isclose(row["baseline_center"], mean, rel_tol=REL)
+            assert math.isclose(row["baseline_scale"], stddev, rel_tol=REL)
             checked += day > FLAT_DAY
     assert checked == HOUSE_DAYS - 30  # every day after the flat one, not widened by its zero
     # Reading anomalies: none of the estimates is flagged, and the next day's same-hour
@@ -242,10 +242,10 @@ def test_estimated_reads_stay_out_of_anomalies_and_are_counted(flow_workspace):
     assert flagged == [{"n": 0}]
     next_day = rows(
         flow_workspace,
-        "select baseline_n from fct_reading_anomalies where meter_id = 'house' and reading_start = timestamp '2024-03-31 12:00:00'",
+        "select baseline_reading_count from fct_reading_anomalies where meter_id = 'house' and reading_start = timestamp '2024-03-31 12:00:00'",
     )
     # 28 days back, less the flat day (the 20th's estimates are early hours, the gap at 05:00)
-    assert next_day == [{"baseline_n": 27}]
+    assert next_day == [{"baseline_reading_count": 27}]
 
     # Control: with estimates counted as measurements, the flat-lined day is flagged low.
     with energy_home(flow_workspace.home):

@@ -128,19 +128,25 @@ def test_bands_and_accuracy_match_an_independent_computation(demo_workspace):
                 lower, upper = e["forecast_kwh"] + low, e["forecast_kwh"] + high
             scored.append(max(lower, 0.0) <= e["actual_kwh"] <= upper)
             widths.append(upper - max(lower, 0.0))
-        assert got["n"] == len(group)
+        assert got["forecast_count"] == len(group)
         assert math.isclose(got["mae"], statistics.fmean(abs(x) for x in errs), rel_tol=REL)
         assert math.isclose(got["bias"], statistics.fmean(errs), rel_tol=REL, abs_tol=1e-12)
         assert math.isclose(got["rmse"], math.sqrt(statistics.fmean(x * x for x in errs)), rel_tol=REL)
         assert math.isclose(got["mase"], statistics.fmean(abs(x) for x in errs) / statistics.fmean(naive), rel_tol=REL)
-        assert got["coverage_n"] == len(scored)
+        assert got["band_coverage_count"] == len(scored)
         if scored:
-            assert math.isclose(got["interval_coverage"], statistics.fmean(scored), rel_tol=REL)
+            assert math.isclose(got["band_coverage"], statistics.fmean(scored), rel_tol=REL)
             assert math.isclose(got["band_width_kwh"], statistics.fmean(widths), rel_tol=REL)
         else:
             # a backtest of one period: no band from a period before to score
-            assert got["interval_coverage"] is None
+            assert got["band_coverage"] is None
             assert got["band_width_kwh"] is None
+        # the names of the release before, for one release
+        assert (got["n"], got["interval_coverage"], got["coverage_n"]) == (
+            got["forecast_count"],
+            got["band_coverage"],
+            got["band_coverage_count"],
+        )
         assert got["calibrated_before"] == calibrated_before[meter]
 
 

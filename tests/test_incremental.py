@@ -155,7 +155,7 @@ def test_every_anomaly_baseline_scores_new_readings_as_a_full_refresh_does(works
     )
     run()
     compiled = (
-        workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "marts" / "anomalies" / "fct_reading_anomalies.sql"
+        workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "intermediate" / "anomalies" / "int_readings_scored.sql"
     ).read_text()
     assert "new_readings" in compiled and "over baseline_frame" not in compiled  # the join, not the window
     incremental = query(workspace, ordered_select("fct_reading_anomalies")).to_pylist()
@@ -237,3 +237,51 @@ def test_a_warehouse_whose_daily_table_predates_the_view_upgrades(workspace, lak
     kinds = query(workspace, "select table_type from information_schema.tables where table_name = 'fct_daily_consumption'").to_pylist()
     assert kinds == [{"table_type": "VIEW"}]
     assert_same_rows("fct_daily_consumption", before, query(workspace, ordered_select("fct_daily_consumption")).to_pylist(), rel_tol=1e-12)
+
+
+def test_a_warehouse_of_the_release_before_the_renames_upgrades(workspace, lakehouse, tmp_path):
+    """A warehouse built before the renamed columns (README, "Renamed columns") holds
+    fct_reading_anomalies as a table with only the old baseline names, no
+    int_readings_scored, and the old names only in fct_daily_anomalies and the forecast
+    tables. The next plain build upgrades it: every public table gets the same rows, each
+    deprecated column equals its new one, and fct_reading_anomalies becomes a view."""
+    import duckdb
+
+    history = generate_long_format(tmp_path / "history.csv", meters=2, days=40, interval_minutes=60, seed=7)
+    ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
+    assert build(workspace).success
+    before = {table: query(workspace, ordered_select(table)).to_pylist() for table in PUBLIC_TABLES}
+    renamed = {
+        "fct_daily_anomalies": {
+            "baseline_mean": "baseline_center",
+            "baseline_stddev": "baseline_scale",
+            "baseline_n": "baseline_day_count",
+        },
+        "fct_forecast_accuracy": {"n": "forecast_count", "interval_coverage": "band_coverage", "coverage_n": "band_coverage_count"},
+        "fct_forecast": {"interval_source": "band_source"},
+    }
+    with duckdb.connect(str(workspace.warehouse)) as connection:
+        connection.execute(
+            "create table old_reading_anomalies as"
+            " select * exclude (baseline_center, baseline_scale, baseline_reading_count) from fct_reading_anomalies;"
+            " drop view fct_reading_anomalies;"
+            " alter table old_reading_anomalies rename to fct_reading_anomalies;"
+            " drop table int_readings_scored"
+        )
+        for table, names in renamed.items():
+            for new in names.values():
+                connection.execute(f"alter table {table} drop column {new}")
+    assert build(workspace).success
+    kinds = query(workspace, "select table_type from information_schema.tables where table_name = 'fct_reading_anomalies'").to_pylist()
+    assert kinds == [{"table_type": "VIEW"}]
+    for table in PUBLIC_TABLES:
+        after = query(workspace, ordered_select(table)).to_pylist()
+        assert_same_rows(table, before[table], after, rel_tol=1e-12)
+    renamed["fct_reading_anomalies"] = {
+        "baseline_mean": "baseline_center",
+        "baseline_stddev": "baseline_scale",
+        "baseline_n": "baseline_reading_count",
+    }
+    for table, names in renamed.items():
+        for row in query(workspace, f"select * from {table}").to_pylist():
+            assert all(row[old] == row[new] for old, new in names.items()), (table, row)

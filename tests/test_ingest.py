@@ -70,7 +70,7 @@ def test_validation_records_are_written_per_expectation(workspace, lakehouse):
     by_name = {r["expectation"]: r for r in records}
     assert all(r["ingest_id"] == report.ingest_id for r in records)
     assert by_name["expect_column_values_to_be_between(kwh)"]["unexpected_count"] == 1
-    assert by_name["expect_column_values_to_be_between(kwh_per_hour)"]["unexpected_count"] == 1
+    assert by_name["expect_column_values_to_be_between(average_kw)"]["unexpected_count"] == 1
     assert by_name["expect_column_values_to_be_between(kwh)"]["success"] is False
     assert by_name["expect_column_values_to_be_in_set(key_conflict)"]["success"] is True
     run_record = json.loads((workspace.dq / "ingests" / f"{report.ingest_id}.json").read_text())

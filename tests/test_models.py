@@ -106,13 +106,16 @@ def _trailing_slot_histories(sample_rows):
 
 def test_reading_flags_use_the_trailing_same_hour_median_and_iqr(demo_workspace, sample_rows):
     expected = {(meter, ts): (len(history), *_iqr_score(history, kwh)) for meter, ts, kwh, history in _trailing_slot_histories(sample_rows)}
-    got = rows(demo_workspace, "select meter_id, reading_start, baseline_n, baseline_mean, z_score, is_anomaly from fct_reading_anomalies")
+    got = rows(
+        demo_workspace,
+        "select meter_id, reading_start, baseline_reading_count, baseline_center, z_score, is_anomaly from fct_reading_anomalies",
+    )
     assert len(got) == 2880
     flagged = 0
     for r in got:
         n, median, z, flag = expected[(r["meter_id"], r["reading_start"])]
-        assert r["baseline_n"] == n
-        assert (r["baseline_mean"] is None) if median is None else math.isclose(r["baseline_mean"], median, rel_tol=1e-9)
+        assert r["baseline_reading_count"] == n
+        assert (r["baseline_center"] is None) if median is None else math.isclose(r["baseline_center"], median, rel_tol=1e-9)
         assert (r["z_score"] is None) if z is None else math.isclose(r["z_score"], z, rel_tol=1e-9, abs_tol=1e-12)
         assert r["is_anomaly"] == flag
         flagged += flag
@@ -130,7 +133,7 @@ def test_reading_zscores_use_only_the_trailing_same_hour_baseline(workspace, lak
     )
     assert outcome.success, outcome.failures
     expected = {(meter, ts): _zscore(history, kwh) for meter, ts, kwh, history in _trailing_slot_histories(sample_rows)}
-    got = rows(workspace, "select meter_id, reading_start, z_score, is_anomaly, baseline_n from fct_reading_anomalies")
+    got = rows(workspace, "select meter_id, reading_start, z_score, is_anomaly, baseline_reading_count from fct_reading_anomalies")
     assert len(got) == 2880
     for r in got:
         want = expected[(r["meter_id"], r["reading_start"])]
@@ -353,15 +356,15 @@ def test_iqr_flags_across_the_autumn_change_full_and_incremental(workspace, lake
     berlin = IngestOptions(timezone="Europe/Berlin")
     ingest_file(history.data_path, "raw/autumn.csv", lakehouse, berlin, now=dt.datetime(2024, 11, 12, tzinfo=dt.UTC))
     assert build(workspace).success
-    columns = "meter_id, flow, reading_start, reading_date, slot_minute, kwh, baseline_n, baseline_mean, z_score, is_anomaly"
+    columns = "meter_id, flow, reading_start, reading_date, slot_minute, kwh, baseline_reading_count, baseline_center, z_score, is_anomaly"
 
     def check() -> int:
         table = rows(workspace, f"select {columns} from fct_reading_anomalies")
         expected = _expected_iqr_rows(table)
         for r in table:
             n, median, z, flag = expected[(r["meter_id"], r["flow"], r["reading_start"])]
-            assert r["baseline_n"] == n, r
-            assert (r["baseline_mean"] is None) if median is None else math.isclose(r["baseline_mean"], median, rel_tol=1e-9)
+            assert r["baseline_reading_count"] == n, r
+            assert (r["baseline_center"] is None) if median is None else math.isclose(r["baseline_center"], median, rel_tol=1e-9)
             assert (r["z_score"] is None) if z is None else math.isclose(r["z_score"], z, rel_tol=1e-9, abs_tol=1e-12)
             assert r["is_anomaly"] == flag, r
         return sum(r["is_anomaly"] for r in table)

@@ -39,7 +39,7 @@
   {{ return(var('anomaly_window') == 'centered') }}
 {%- endmacro %}
 
-{#- Columns baseline_mean, baseline_stddev, baseline_n for every row of `relation`
+{#- Columns baseline_center, baseline_scale, baseline_count for every row of `relation`
     (a CTE with `value`, `day_key` and the partition columns), from one pass of the
     engines' own window aggregates (numerically stable: no sums of squares).
     A centered frame holds the scored point too; it is taken back out of the frame's
@@ -71,14 +71,14 @@
     select
         {{ key_columns }},
         value,
-        mean_ as baseline_mean,
+        mean_ as baseline_center,
         case
             when value is null then sqrt(frame_variance)
             when baseline_n_ > 1 then sqrt(greatest(
             (coalesce(frame_variance, 0) * (frame_n - 1) - (value - frame_mean) * (value - mean_)) / (baseline_n_ - 1),
             0))
-        end as baseline_stddev,
-        cast(baseline_n_ as integer) as baseline_n
+        end as baseline_scale,
+        cast(baseline_n_ as integer) as baseline_count
     from without_point
   )
   {%- else %}
@@ -86,9 +86,9 @@
     select
         {{ key_columns }},
         value,
-        frame_mean as baseline_mean,
-        sqrt(frame_variance) as baseline_stddev,
-        cast(frame_n as integer) as baseline_n
+        frame_mean as baseline_center,
+        sqrt(frame_variance) as baseline_scale,
+        cast(frame_n as integer) as baseline_count
     from window_stats
   )
   {%- endif %}
@@ -127,9 +127,9 @@
     select
         {{ key_columns }},
         value,
-        avg(history_value) as baseline_mean,
-        stddev_samp(history_value) as baseline_stddev,
-        cast(count(history_value) as integer) as baseline_n
+        avg(history_value) as baseline_center,
+        stddev_samp(history_value) as baseline_scale,
+        cast(count(history_value) as integer) as baseline_count
     from baseline_pairs
     group by {{ key_columns }}, value
   )
@@ -143,7 +143,7 @@
     {{ energy.baseline_pairs(scored, history, partition_columns, key_columns, days, 'day_key') }}
   ),
   medians as (
-    select {{ key_columns }}, value, {{ energy.exact_quantile('history_value', 0.5) }} as baseline_median, count(history_value) as baseline_n
+    select {{ key_columns }}, value, {{ energy.exact_quantile('history_value', 0.5) }} as baseline_median, count(history_value) as baseline_count
     from ({{ energy.rank_for_quantiles('pairs', key_columns, 'history_value') }}) as ranked_pairs
     group by {{ key_columns }}, value
   ),
@@ -157,22 +157,22 @@
     select
         {{ key_columns }},
         medians.value,
-        medians.baseline_median as baseline_mean,
-        1.4826 * {{ energy.exact_quantile('ranked_deviations.deviation', 0.5) }} as baseline_stddev,
-        cast(medians.baseline_n as integer) as baseline_n
+        medians.baseline_median as baseline_center,
+        1.4826 * {{ energy.exact_quantile('ranked_deviations.deviation', 0.5) }} as baseline_scale,
+        cast(medians.baseline_count as integer) as baseline_count
     from medians
     left join ({{ energy.rank_for_quantiles('deviations', key_columns, 'deviation') }}) as ranked_deviations using ({{ key_columns }})
-    group by {{ key_columns }}, medians.value, medians.baseline_median, medians.baseline_n
+    group by {{ key_columns }}, medians.value, medians.baseline_median, medians.baseline_count
   )
 {%- endmacro %}
 
 {#- The IQR of a normal distribution in standard deviations (2 x the 0.75 quantile of
     the standard normal, 0.6745): IQR / 1.349 estimates sigma, so the iqr method's
-    baseline_stddev and z_score are on the z-score method's scale. -#}
+    baseline_scale and z_score are on the z-score method's scale. -#}
 {% macro iqr_per_sigma() -%}1.349{%- endmacro %}
 
 {#- The iqr method's baseline: median, interquartile range and count of the baseline
-    points, as baseline_mean (the median), baseline_stddev (IQR / 1.349) and baseline_n,
+    points, as baseline_center (the median), baseline_scale (IQR / 1.349) and baseline_count,
     from exact quantiles (linear interpolation, as numpy and quantile_cont) on every
     engine. The second reading of a repeated autumn hour (a second row of one partition
     on one day_key) is scored against the first's baseline and is in no baseline itself,
@@ -212,10 +212,10 @@
     select
         {{ key_columns }},
         value,
-        {{ energy.sorted_array_quantile('baseline_values', 0.5) }} as baseline_mean,
+        {{ energy.sorted_array_quantile('baseline_values', 0.5) }} as baseline_center,
         ({{ energy.sorted_array_quantile('baseline_values', 0.75) }} - {{ energy.sorted_array_quantile('baseline_values', 0.25) }})
-            / {{ energy.iqr_per_sigma() }} as baseline_stddev,
-        cast(coalesce(cardinality(baseline_values), 0) as integer) as baseline_n
+            / {{ energy.iqr_per_sigma() }} as baseline_scale,
+        cast(coalesce(cardinality(baseline_values), 0) as integer) as baseline_count
     from iqr_frames
   )
   {%- else -%}
@@ -234,10 +234,10 @@
     select
         {{ key_columns }},
         value,
-        {{ energy.quantile_from_ranks('history_value', 0.5) }} as baseline_mean,
+        {{ energy.quantile_from_ranks('history_value', 0.5) }} as baseline_center,
         ({{ energy.quantile_from_ranks('history_value', 0.75) }} - {{ energy.quantile_from_ranks('history_value', 0.25) }})
-            / {{ energy.iqr_per_sigma() }} as baseline_stddev,
-        cast(count(history_value) as integer) as baseline_n
+            / {{ energy.iqr_per_sigma() }} as baseline_scale,
+        cast(count(history_value) as integer) as baseline_count
     from iqr_ranked
     group by {{ key_columns }}, value
   )
@@ -293,7 +293,7 @@
         million readings, the same values) -#}
     select
         *,
-        cast(count(value) over baseline_frame as integer) as baseline_n,
+        cast(count(value) over baseline_frame as integer) as baseline_count,
         quantile_cont(value, [0.25, 0.5, 0.75]) over baseline_frame as quartiles
     from iqr_frame_rows
     window baseline_frame as (partition by {{ partition_by }} order by day_key rows between {{ length }} preceding and 1 preceding)
@@ -306,7 +306,7 @@
     from iqr_quartiles
   ),
   baselines as (
-    select {{ key_columns }}, value, baseline_median as baseline_mean, baseline_iqr / {{ energy.iqr_per_sigma() }} as baseline_stddev, baseline_n
+    select {{ key_columns }}, value, baseline_median as baseline_center, baseline_iqr / {{ energy.iqr_per_sigma() }} as baseline_scale, baseline_count
     from iqr_windowed
     where not is_filler
     union all
@@ -316,7 +316,7 @@
         repeats.value,
         first_reading.baseline_median,
         first_reading.baseline_iqr / {{ energy.iqr_per_sigma() }},
-        first_reading.baseline_n
+        first_reading.baseline_count
     from iqr_ordered as repeats
     inner join iqr_windowed as first_reading
         on {% for column in partition_columns %}first_reading.{{ column }} = repeats.{{ column }} and {% endfor %}first_reading.day_key = repeats.day_key
@@ -332,9 +332,9 @@
     select
         {{ key_columns }},
         value,
-        quantile_cont(history_value, 0.5) as baseline_mean,
-        (quantile_cont(history_value, 0.75) - quantile_cont(history_value, 0.25)) / {{ energy.iqr_per_sigma() }} as baseline_stddev,
-        cast(count(history_value) as integer) as baseline_n
+        quantile_cont(history_value, 0.5) as baseline_center,
+        (quantile_cont(history_value, 0.75) - quantile_cont(history_value, 0.25)) / {{ energy.iqr_per_sigma() }} as baseline_scale,
+        cast(count(history_value) as integer) as baseline_count
     from iqr_pairs
     group by {{ key_columns }}, value
   )
@@ -356,7 +356,7 @@
   )
 {%- endmacro %}
 
-{#- The CTEs ending in `baselines`: baseline_mean, baseline_stddev and baseline_n for
+{#- The CTEs ending in `baselines`: baseline_center, baseline_scale and baseline_count for
     the rows of `relation`, or with `scored` for those rows only, `relation` then holding
     their history (`identity` tells rows of a partition apart). `length` is the window in
     units of day_key (days, or weeks for same-weekday). -#}
@@ -386,11 +386,11 @@
   {%- endif -%}
 {%- endmacro %}
 
-{#- z = (value - baseline_mean) / baseline_stddev, with the minimum baseline size. -#}
+{#- z = (value - baseline_center) / baseline_scale, with the minimum baseline size. -#}
 {% macro z_score(value) -%}
   case
-      when baseline_n >= {{ var('anomaly_min_baseline') }} and baseline_stddev > 0
-          then ({{ value }} - baseline_mean) / baseline_stddev
+      when baseline_count >= {{ var('anomaly_min_baseline') }} and baseline_scale > 0
+          then ({{ value }} - baseline_center) / baseline_scale
   end
 {%- endmacro %}
 

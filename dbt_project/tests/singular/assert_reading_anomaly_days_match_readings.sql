@@ -1,6 +1,6 @@
 -- depends_on: {{ ref('int_readings_local') }}
 -- fct_reading_anomalies_daily counts every scored and every flagged reading of
--- fct_reading_anomalies on its local day, no more and no fewer.
+-- int_readings_scored (public as fct_reading_anomalies) on its local day, no more and no fewer.
 --
 -- On an incremental `energy build` (var test_new_rows_only) only the days from the first
 -- local day of the readings this build staged are compared (the days the build counted
@@ -19,7 +19,7 @@ with readings as (
         reading_date,
         count(z_score) as scored,
         count(case when is_anomaly then 1 end) as flagged
-    from {{ ref('fct_reading_anomalies') }}
+    from {{ ref('int_readings_scored') }}
     {%- if scoped %}
     where {{ energy.incremental_window(first_day, reach, date_column='reading_date', utc_start_column='reading_start') }}
     {%- endif %}

@@ -57,9 +57,9 @@ scored as (
         days.is_complete,
         days.is_estimated,
         days.scored_kwh,
-        baselines.baseline_mean,
-        baselines.baseline_stddev,
-        coalesce(baselines.baseline_n, 0) as baseline_n
+        baselines.baseline_center,
+        baselines.baseline_scale,
+        coalesce(baselines.baseline_count, 0) as baseline_count
     from days
     left join baselines
         on days.meter_id = baselines.meter_id
@@ -82,10 +82,14 @@ select
     total_kwh,
     is_complete,
     is_estimated,
-    baseline_mean,
-    baseline_stddev,
-    cast(baseline_n as integer) as baseline_n,
+    baseline_center,
+    baseline_scale,
+    cast(baseline_count as integer) as baseline_day_count,
     z_score,
     {{ energy.is_anomaly('z_score') }} as is_anomaly,
-    {{ energy.direction('z_score') }} as direction
+    {{ energy.direction('z_score') }} as direction,
+    -- the names of the release before, kept for one release (README, "Renamed columns")
+    baseline_center as baseline_mean,
+    baseline_scale as baseline_stddev,
+    cast(baseline_count as integer) as baseline_n
 from with_z

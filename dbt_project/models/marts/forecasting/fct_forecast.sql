@@ -108,7 +108,7 @@ banded as (
         live.forecast_kwh,
         {{ energy.forecast_band_edge('lower', 'live.forecast_kwh', 'live.ma_stddev', 'bands.error_low_kwh', use_errors) }} as raw_lower_kwh,
         {{ energy.forecast_band_edge('upper', 'live.forecast_kwh', 'live.ma_stddev', 'bands.error_high_kwh', use_errors) }} as raw_upper_kwh,
-        case when {{ use_errors }} then 'backtest_errors' else 'daily_stddev' end as interval_source,
+        case when {{ use_errors }} then 'backtest_errors' else 'daily_stddev' end as band_source,
         live.origin_date as last_complete_date,
         cast(live.lookback_days as integer) as history_days
     from live
@@ -130,9 +130,11 @@ select
     {{ energy.greatest_of(energy.least_of('banded.raw_lower_kwh', 'banded.forecast_kwh'), '0') }} as lower_kwh,
     {{ energy.greatest_of('banded.raw_upper_kwh', 'banded.forecast_kwh') }} as upper_kwh,
     coalesce(banded.method = selected.method, banded.method = 'moving_average' and selected.method is null) as is_selected,
-    banded.interval_source,
+    banded.band_source,
     banded.last_complete_date,
-    banded.history_days
+    banded.history_days,
+    -- the name of the release before, kept for one release (README, "Renamed columns")
+    banded.band_source as interval_source
 from banded
 left join selected
     on selected.meter_id = banded.meter_id

@@ -94,34 +94,60 @@ banded as (
         and period_bands.horizon_days = errors.horizon_days
         and period_bands.period = errors.period - 1
 
+),
+
+scores as (
+
+    select
+        banded.meter_id,
+        banded.flow,
+        banded.method,
+        banded.horizon_days,
+        cast(count(*) as integer) as forecast_count,
+        avg(abs(banded.error_kwh)) as mae,
+        100 * avg(case when banded.actual_kwh > 0 then abs(banded.error_kwh) / banded.actual_kwh end) as mape,
+        avg(abs(banded.error_kwh)) / nullif(max(naive_scale.naive_mae), 0) as mase,
+        avg(banded.error_kwh) as bias,
+        sqrt(avg(banded.error_kwh * banded.error_kwh)) as rmse,
+        -- 1e0, a double: Trino averages a decimal 1.0 as a decimal, rounded to one digit
+        avg(
+            case
+                when banded.scored_for_coverage and banded.lower_kwh is not null
+                    then case when banded.actual_kwh between banded.lower_kwh and banded.upper_kwh then 1e0 else 0e0 end
+            end
+        ) as band_coverage,
+        cast(count(case when banded.scored_for_coverage and banded.lower_kwh is not null then 1 end) as integer) as band_coverage_count,
+        -- how wide the scored bands are: a band covers more by being wider
+        avg(case when banded.scored_for_coverage then banded.upper_kwh - banded.lower_kwh end) as band_width_kwh,
+        -- one per meter and flow
+        max(banded.calibrated_before) as calibrated_before,
+        {{ energy.build_started_at() }} as dbt_loaded_at
+    from banded
+    left join naive_scale
+        on naive_scale.meter_id = banded.meter_id
+        and naive_scale.flow = banded.flow
+    group by banded.meter_id, banded.flow, banded.method, banded.horizon_days
+
 )
 
 select
-    banded.meter_id,
-    banded.flow,
-    banded.method,
-    banded.horizon_days,
-    cast(count(*) as integer) as n,
-    avg(abs(banded.error_kwh)) as mae,
-    100 * avg(case when banded.actual_kwh > 0 then abs(banded.error_kwh) / banded.actual_kwh end) as mape,
-    avg(abs(banded.error_kwh)) / nullif(max(naive_scale.naive_mae), 0) as mase,
-    avg(banded.error_kwh) as bias,
-    sqrt(avg(banded.error_kwh * banded.error_kwh)) as rmse,
-    -- 1e0, a double: Trino averages a decimal 1.0 as a decimal, rounded to one digit
-    avg(
-        case
-            when banded.scored_for_coverage and banded.lower_kwh is not null
-                then case when banded.actual_kwh between banded.lower_kwh and banded.upper_kwh then 1e0 else 0e0 end
-        end
-    ) as interval_coverage,
-    cast(count(case when banded.scored_for_coverage and banded.lower_kwh is not null then 1 end) as integer) as coverage_n,
-    -- how wide the scored bands are: a band covers more by being wider
-    avg(case when banded.scored_for_coverage then banded.upper_kwh - banded.lower_kwh end) as band_width_kwh,
-    -- one per meter and flow
-    max(banded.calibrated_before) as calibrated_before,
-    {{ energy.build_started_at() }} as dbt_loaded_at
-from banded
-left join naive_scale
-    on naive_scale.meter_id = banded.meter_id
-    and naive_scale.flow = banded.flow
-group by banded.meter_id, banded.flow, banded.method, banded.horizon_days
+    meter_id,
+    flow,
+    method,
+    horizon_days,
+    forecast_count,
+    mae,
+    mape,
+    mase,
+    bias,
+    rmse,
+    band_coverage,
+    band_coverage_count,
+    band_width_kwh,
+    calibrated_before,
+    dbt_loaded_at,
+    -- the names of the release before, kept for one release (README, "Renamed columns")
+    forecast_count as n,
+    band_coverage as interval_coverage,
+    band_coverage_count as coverage_n
+from scores
