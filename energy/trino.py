@@ -18,7 +18,7 @@ from .settings import REPO_ROOT, TrinoSettings
 
 SERVER_SCRIPT = REPO_ROOT / "trino" / "server.sh"
 _SIZE = re.compile(r"^([0-9.]+)\s*([kMGTP]?B)$")
-# dbt's query comment: /* {"app": "dbt", ..., "node_id": "model.energy.stg_readings"} */
+# dbt's query comment: /* {"app": "dbt", ..., "node_id": "model.energy.stg_lake__readings"} */
 _NODE_ID = re.compile(r'"node_id": "([^"]+)"')
 _UNITS = {"B": 1, "kB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50}
 

@@ -8,6 +8,8 @@ import math
 
 # Every table analysts query, with the key that orders it.
 PUBLIC_TABLES = {
+    "stg_lake__readings": ["meter_id", "flow", "reading_start"],
+    # the name of the release before, a view of stg_lake__readings for one release
     "stg_readings": ["meter_id", "flow", "reading_start"],
     "fct_daily_consumption": ["meter_id", "reading_date"],
     "fct_reading_anomalies": ["meter_id", "flow", "reading_start"],
@@ -19,6 +21,7 @@ PUBLIC_TABLES = {
     "fct_meter_health": ["meter_id", "flow"],
     "fct_level_shifts": ["meter_id", "flow", "reading_date"],
     "rpt_summary": ["scope", "meter_id"],
+    "dim_meters": ["meter_id"],
 }
 
 

@@ -85,5 +85,5 @@ def test_every_model_compiles_to_athena_sql(athena_account):
         assert [statement for statement in statements if statement is not None], path
 
     # The lake is the stack's Glue table, not a local view.
-    staging = (target / "compiled" / "energy" / "models" / "staging" / "stg_readings.sql").read_text()
+    staging = (target / "compiled" / "energy" / "models" / "staging" / "stg_lake__readings.sql").read_text()
     assert '"awsdatacatalog"."energy_lake"."readings"' in staging

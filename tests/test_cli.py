@@ -65,7 +65,7 @@ def test_build_and_sql_without_data_explain_what_to_do(workspace):
 
 def test_sql_formats_on_the_demo(demo_workspace, monkeypatch):
     monkeypatch.setenv("ENERGY_HOME", str(demo_workspace.home))
-    csv_out = run_cli("sql", "select count(*) as n from stg_readings", "--format", "csv")
+    csv_out = run_cli("sql", "select count(*) as n from stg_lake__readings", "--format", "csv")
     assert csv_out.exit_code == 0 and csv_out.output.split() == ["n", "2880"]
     # a double's binary noise is not printed; the value round-trips to the same double
     sums = run_cli("sql", "select 0.1::double + 0.2::double as s, 1e-20::double as tiny, -1.5::double as n", "--format", "csv")
@@ -76,7 +76,7 @@ def test_sql_formats_on_the_demo(demo_workspace, monkeypatch):
     assert "refrigerator" in table_out.output
     bad = run_cli("sql", "select * from no_such_table")
     assert bad.exit_code == 1 and "query failed" in bad.output
-    write = run_cli("sql", "drop table stg_readings")
+    write = run_cli("sql", "drop table stg_lake__readings")
     assert write.exit_code == 1 and "read-only" in write.output
 
 

@@ -160,7 +160,7 @@ def test_export_is_never_summed_into_total_kwh(flow_workspace):
     everything = summary[None]
     others = {
         r["flow"]: r["s"]
-        for r in rows(flow_workspace, "select flow, sum(kwh) as s from stg_readings where meter_id <> 'solar-home' group by flow")
+        for r in rows(flow_workspace, "select flow, sum(kwh) as s from stg_lake__readings where meter_id <> 'solar-home' group by flow")
     }
     assert math.isclose(everything["total_kwh"], imported + others["import"], rel_tol=REL)
     assert math.isclose(everything["export_kwh"], exported + others["export"], rel_tol=REL)

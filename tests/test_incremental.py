@@ -37,7 +37,7 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     incremental = snapshot(workspace)
     # The incremental build tested only the rows it wrote on the reading-grain tables.
     compiled = workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models"
-    scoped = next((compiled / "staging" / "stg_readings.yml").glob("primary_key_stg_readings*.sql")).read_text()
+    scoped = next((compiled / "staging" / "stg_lake__readings.yml").glob("primary_key_stg_readings*.sql")).read_text()
     assert "where dbt_loaded_at >= cast(" in scoped
     whole = next((compiled / "marts" / "anomalies" / "fct_daily_anomalies.yml").glob("primary_key*.sql")).read_text()
     assert "dbt_loaded_at >=" not in whole and "__rows_of_this_build__" not in whole
@@ -65,8 +65,8 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     assert build(workspace, full_refresh=True).success
     refreshed = snapshot(workspace)
     # A full refresh wrote every row in this build, so the same scoping tests them all.
-    marks = query(workspace, "select count(distinct dbt_loaded_at) as marks, count(*) as n from stg_readings").to_pylist()
-    assert marks == [{"marks": 1, "n": len(refreshed["stg_readings"])}]
+    marks = query(workspace, "select count(distinct dbt_loaded_at) as marks, count(*) as n from stg_lake__readings").to_pylist()
+    assert marks == [{"marks": 1, "n": len(refreshed["stg_lake__readings"])}]
 
     for table in PUBLIC_TABLES:
         assert_same_rows(table, incremental[table], refreshed[table], rel_tol=1e-12)
@@ -74,7 +74,7 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     # The correction won, and its day and the later baselines moved with it.
     fixed = query(
         workspace,
-        "select kwh, source_key from stg_readings where meter_id = 'meter-0002' and reading_start = timestamp '2024-01-31 18:00:00'",
+        "select kwh, source_key from stg_lake__readings where meter_id = 'meter-0002' and reading_start = timestamp '2024-01-31 18:00:00'",
     ).to_pylist()
     assert fixed == [{"kwh": 42.0, "source_key": "raw/fix.csv"}]
     flagged = query(
@@ -83,7 +83,7 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
         "and reading_start = timestamp '2024-01-31 18:00:00'",
     ).to_pylist()
     assert flagged == [{"is_anomaly": True, "direction": "high"}]
-    assert len(incremental["stg_readings"]) == 3 * 41 * 24
+    assert len(incremental["stg_lake__readings"]) == 3 * 41 * 24
 
 
 def test_an_upload_that_started_early_and_landed_late_is_not_missed(workspace, lakehouse):
@@ -94,11 +94,11 @@ def test_an_upload_that_started_early_and_landed_late_is_not_missed(workspace, l
     assert build(workspace).success
     ingest_bytes(day.format(m="slow").encode(), "raw/slow.csv", lakehouse, now=dt.datetime(2024, 3, 2, 11, tzinfo=dt.UTC))
     assert build(workspace).success
-    meters = query(workspace, "select meter_id, count(*) as n from stg_readings group by 1 order by 1").to_pylist()
+    meters = query(workspace, "select meter_id, count(*) as n from stg_lake__readings group by 1 order by 1").to_pylist()
     assert meters == [{"meter_id": "fast", "n": 24}, {"meter_id": "slow", "n": 24}]
     # The incremental run read the lake from two days before the newest ingest it had
     # seen (12:00 on 2 March), as a literal the engines prune partitions with.
-    compiled = workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "staging" / "stg_readings.sql"
+    compiled = workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "staging" / "stg_lake__readings.sql"
     assert "ingest_date >= date '2024-02-29'" in compiled.read_text()
     daily = query(workspace, "select meter_id, total_kwh from fct_daily_consumption order by 1").to_pylist()
     assert daily == [{"meter_id": "fast", "total_kwh": 24.0}, {"meter_id": "slow", "total_kwh": 24.0}]
@@ -240,11 +240,13 @@ def test_a_warehouse_whose_daily_table_predates_the_view_upgrades(workspace, lak
 
 
 def test_a_warehouse_of_the_release_before_the_renames_upgrades(workspace, lakehouse, tmp_path):
-    """A warehouse built before the renamed columns (README, "Renamed columns") holds
-    fct_reading_anomalies as a table with only the old baseline names, no
-    int_readings_scored, and the old names only in fct_daily_anomalies and the forecast
-    tables. The next plain build upgrades it: every public table gets the same rows, each
-    deprecated column equals its new one, and fct_reading_anomalies becomes a view."""
+    """A warehouse built before the renames (README, "Renamed tables and columns") holds
+    stg_readings and stg_dq_validations as tables and no stg_lake__readings or
+    stg_dq__validations, fct_reading_anomalies as a table with only the old baseline
+    names and no int_readings_scored, and the old names only in fct_daily_anomalies and
+    the forecast tables. The next plain build upgrades it: every public table gets the
+    same rows, each deprecated column equals its new one, and the old table names are
+    views."""
     import duckdb
 
     history = generate_long_format(tmp_path / "history.csv", meters=2, days=40, interval_minutes=60, seed=7)
@@ -266,14 +268,23 @@ def test_a_warehouse_of_the_release_before_the_renames_upgrades(workspace, lakeh
             " select * exclude (baseline_center, baseline_scale, baseline_reading_count) from fct_reading_anomalies;"
             " drop view fct_reading_anomalies;"
             " alter table old_reading_anomalies rename to fct_reading_anomalies;"
-            " drop table int_readings_scored"
+            " drop table int_readings_scored;"
+            " create table old_readings as select * from stg_lake__readings;"
+            " drop view stg_readings;"
+            " alter table old_readings rename to stg_readings;"
+            " drop table stg_lake__readings;"
+            " create table old_validations as select * from stg_dq__validations;"
+            " drop view stg_dq_validations;"
+            " alter table old_validations rename to stg_dq_validations;"
+            " drop table stg_dq__validations"
         )
         for table, names in renamed.items():
             for new in names.values():
                 connection.execute(f"alter table {table} drop column {new}")
     assert build(workspace).success
-    kinds = query(workspace, "select table_type from information_schema.tables where table_name = 'fct_reading_anomalies'").to_pylist()
-    assert kinds == [{"table_type": "VIEW"}]
+    for old_name in ("fct_reading_anomalies", "stg_readings", "stg_dq_validations"):
+        kinds = query(workspace, f"select table_type from information_schema.tables where table_name = '{old_name}'").to_pylist()
+        assert kinds == [{"table_type": "VIEW"}], old_name
     for table in PUBLIC_TABLES:
         after = query(workspace, ordered_select(table)).to_pylist()
         assert_same_rows(table, before[table], after, rel_tol=1e-12)

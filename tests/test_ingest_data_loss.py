@@ -145,7 +145,7 @@ def test_an_upload_retried_a_week_later_reaches_the_next_incremental_build(works
     assert retry.outcome == "accepted"
     assert build(workspace).success
 
-    meters = query(workspace, "select meter_id, count(*) as n from stg_readings group by 1 order by 1").to_pylist()
+    meters = query(workspace, "select meter_id, count(*) as n from stg_lake__readings group by 1 order by 1").to_pylist()
     assert meters == [{"meter_id": "early", "n": 24}, {"meter_id": "late", "n": 24}, {"meter_id": "other", "n": 24}]
     daily = query(workspace, "select total_kwh from fct_daily_consumption where meter_id = 'late'").to_pylist()
     assert daily == [{"total_kwh": pytest.approx(sum(1 + h / 10 for h in range(24)))}]

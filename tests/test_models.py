@@ -42,7 +42,7 @@ def rows(workspace, sql):
 
 
 def test_stg_readings_has_every_reading(demo_workspace, sample_rows):
-    got = rows(demo_workspace, "select meter_id, reading_start, kwh from stg_readings")
+    got = rows(demo_workspace, "select meter_id, reading_start, kwh from stg_lake__readings")
     assert len(got) == 2880
     assert {(r["meter_id"], r["reading_start"], r["kwh"]) for r in got} == set(sample_rows)
 
@@ -239,7 +239,7 @@ def test_corrected_reupload_supersedes_earlier_values(workspace, lakehouse):
     )
     result = build(workspace)
     assert result.success, result.failures
-    got = rows(workspace, "select reading_start, kwh, source_key from stg_readings where hour(reading_start) = 5")
+    got = rows(workspace, "select reading_start, kwh, source_key from stg_lake__readings where hour(reading_start) = 5")
     assert got == [{"reading_start": dt.datetime(2024, 1, 1, 5), "kwh": 7.5, "source_key": "raw/fix.csv"}]
     daily = rows(workspace, "select total_kwh, reading_count from fct_daily_consumption")
     assert daily == [{"total_kwh": 23 * 1.0 + 7.5, "reading_count": 24}]
@@ -261,7 +261,7 @@ def test_the_primary_key_test_finds_every_repeated_and_every_null_key(demo_works
     still report exactly the repeated keys, with their counts, as a plain GROUP BY does,
     and every key with a null in it, repeated or not."""
     compiled = demo_workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "staging"
-    test_sql = next((compiled / "stg_readings.yml").glob("primary_key_stg_readings*.sql")).read_text()
+    test_sql = next((compiled / "stg_lake__readings.yml").glob("primary_key_stg_readings*.sql")).read_text()
     assert "hash(" in test_sql
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(demo_workspace.warehouse, copy)
@@ -270,15 +270,15 @@ def test_the_primary_key_test_finds_every_repeated_and_every_null_key(demo_works
         assert connection.execute(test_sql).fetchall() == []
         # one key twice, another three times (same build mark, so a scoped test sees them)
         connection.execute("""
-            insert into stg_readings
-            select * from stg_readings where reading_start = (select min(reading_start) from stg_readings)
+            insert into stg_lake__readings
+            select * from stg_lake__readings where reading_start = (select min(reading_start) from stg_lake__readings)
             union all
-            select * from (select * from stg_readings order by meter_id, reading_start desc limit 1)
+            select * from (select * from stg_lake__readings order by meter_id, reading_start desc limit 1)
             union all
-            select * from (select * from stg_readings order by meter_id, reading_start desc limit 1)
+            select * from (select * from stg_lake__readings order by meter_id, reading_start desc limit 1)
         """)
         plain = connection.execute("""
-            select meter_id, flow, reading_start, count(*) from stg_readings
+            select meter_id, flow, reading_start, count(*) from stg_lake__readings
             group by all having count(*) > 1 order by all
         """).fetchall()
         found = sorted(connection.execute(test_sql).fetchall())
@@ -286,10 +286,10 @@ def test_the_primary_key_test_finds_every_repeated_and_every_null_key(demo_works
         assert found == plain
         # a reading without a meter, and one without a flow: each is reported once
         connection.execute("""
-            insert into stg_readings by name
-            select * replace (null as meter_id) from (select * from stg_readings order by reading_start limit 1)
+            insert into stg_lake__readings by name
+            select * replace (null as meter_id) from (select * from stg_lake__readings order by reading_start limit 1)
             union all by name
-            select * replace (null as flow) from (select * from stg_readings order by reading_start desc limit 1)
+            select * replace (null as flow) from (select * from stg_lake__readings order by reading_start desc limit 1)
         """)
         found = sorted(connection.execute(test_sql).fetchall(), key=str)
     nulls = [row for row in found if row[0] is None or row[1] is None]

@@ -42,7 +42,7 @@ def test_meters_without_a_complete_day_land_build_and_say_why(workspace, tmp_pat
     result = run_cli("build")
     assert result.exit_code == 0, result.output
 
-    landed = rows(workspace, "select meter_id, count(*) as n, sum(kwh) as kwh from stg_readings group by meter_id order by meter_id")
+    landed = rows(workspace, "select meter_id, count(*) as n, sum(kwh) as kwh from stg_lake__readings group by meter_id order by meter_id")
     assert [(r["meter_id"], r["n"]) for r in landed] == [("m1", 3), ("m2", 24)]
     assert math.isclose(landed[0]["kwh"], 1 + 2 + 3) and math.isclose(landed[1]["kwh"], 24 * 1.0)
     days = rows(workspace, "select meter_id, is_complete, reading_count from fct_daily_consumption order by meter_id")
@@ -106,7 +106,7 @@ def test_short_meters_build_the_same_on_trino(workspace, lakehouse, tmp_path, tr
     assert build(workspace).success
     trino_build = build(workspace, target="trino")
     assert trino_build.success, trino_build.failures
-    for table in ("stg_readings", "fct_daily_consumption", "fct_forecast", "rpt_summary"):
+    for table in ("stg_lake__readings", "fct_daily_consumption", "fct_forecast", "rpt_summary"):
         assert_same_rows(table, rows(workspace, ordered_select(table)), trino_rows(trino_target, table), RELATIVE_TOLERANCE)
     on_trino = {r["meter_id"]: r["no_forecast_reason"] for r in trino_rows(trino_target, "rpt_summary")}
     assert on_trino == {"m1": NO_DAY, "m2": ONE_DAY, None: "no meter has a forecast yet"}

@@ -24,13 +24,13 @@ def csv_rows(output: str) -> list[list[str]]:
 
 
 def test_the_readme_queries_and_the_lake_views_still_work(demo):
-    count = run_cli("sql", "select count(*) as n from stg_readings", "--format", "csv")
+    count = run_cli("sql", "select count(*) as n from stg_lake__readings", "--format", "csv")
     assert count.exit_code == 0, count.output
     assert csv_rows(count.output) == [["n"], ["2880"]]
     for statement in (
         "select * from rpt_summary",
         "select * from fct_reading_anomalies where is_anomaly order by abs(z_score) desc limit 10",
-        "describe stg_readings",
+        "describe stg_lake__readings",
         "show tables",
     ):
         result = run_cli("sql", statement)
@@ -51,7 +51,7 @@ def test_copy_writes_no_file_anywhere(demo, tmp_path):
     partition = next((demo.lake / "readings").glob("ingest_date=*"))
     fake = partition / "fake.parquet"
     for target in (outside, fake):
-        result = run_cli("sql", f"copy (select * from stg_readings) to '{target}'")
+        result = run_cli("sql", f"copy (select * from stg_lake__readings) to '{target}'")
         assert result.exit_code == 1
         assert "COPY statements are refused" in result.output and "write a SELECT" in result.output
         assert "Traceback" not in result.output

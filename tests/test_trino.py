@@ -109,8 +109,8 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
     assert counts["fct_daily_consumption"] == 4 * 30 + 3 * 46 + 7
     # the comparison covered the export series, the estimates and the gap
     for table, condition in [
-        ("stg_readings", "quality = 'missing'"),
-        ("stg_readings", "quality = 'estimated'"),
+        ("stg_lake__readings", "quality = 'missing'"),
+        ("stg_lake__readings", "quality = 'estimated'"),
         ("fct_daily_anomalies", "flow = 'export'"),
         ("fct_forecast", "flow = 'export'"),
         ("fct_daily_consumption", "export_kwh > 0"),
@@ -155,7 +155,7 @@ def test_trino_builds_the_same_tables_as_duckdb(workspace, lakehouse, tmp_path, 
 
     cursor = trino_target.cursor()
     cursor.execute(
-        "select kwh, source_key from stg_readings where meter_id = 'meter-0002' and reading_start = timestamp '2024-04-10 08:00:00'"
+        "select kwh, source_key from stg_lake__readings where meter_id = 'meter-0002' and reading_start = timestamp '2024-04-10 08:00:00'"
     )
     assert cursor.fetchall() == [[99.5, "raw/fix.csv"]]
     # The lake's files are untouched by the external tables being re-created.
@@ -206,7 +206,7 @@ def test_trino_incremental_build_equals_its_full_refresh(workspace, lakehouse, t
     # The weekly maintenance compacts the files the incremental build left (its deletes
     # wrote delete files) and changes no row.
     incremental_tables = [
-        "stg_readings",
+        "stg_lake__readings",
         "fct_reading_anomalies",
         "int_readings_aggregated_to_days",
         "int_forecast_origins",

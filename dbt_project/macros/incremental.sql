@@ -113,7 +113,7 @@
   {{ return(modules.datetime.date(1970, 1, 1) + modules.datetime.timedelta(days=day_number | int)) }}
 {%- endmacro %}
 
-{#- In stg_readings' incremental run: the lake rows of uploads this table has not seen
+{#- In stg_lake__readings' incremental run: the lake rows of uploads this table has not seen
     (by ingest id, so an upload that started early and landed late is not missed), from
     the lake partitions of `cutoff` on (an ISO date; none reads every partition). -#}
 {% macro unseen_ingests(cutoff) -%}

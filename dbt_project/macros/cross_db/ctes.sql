@@ -3,7 +3,7 @@
     version and an engine version where the engine needs one. -#}
 
 {#- Before a CTE's body: read it again for each use rather than materialize it. DuckDB
-    may hold a CTE used twice in memory (all 35M readings in stg_readings, slower than
+    may hold a CTE used twice in memory (all 35M readings in stg_lake__readings, slower than
     scanning the Parquet twice); Trino and Athena always inline CTEs. -#}
 {% macro inline_cte() -%}
   {{ return(adapter.dispatch('inline_cte', 'energy')()) }}

@@ -1,6 +1,9 @@
+{{ config(materialized='view') }}
+{#- Deprecated, removed in the next release: stg_dq__validations under its name of the
+    release before (README, "Renamed tables and columns"). -#}
 with validations as (
 
-    select * from {{ source('dq', 'validations') }}
+    select * from {{ ref('stg_dq__validations') }}
 
 )
 
@@ -9,9 +12,9 @@ select
     source_key,
     expectation,
     level,
-    cast(success as boolean) as success,
-    cast(element_count as bigint) as element_count,
-    cast(unexpected_count as bigint) as unexpected_count,
+    success,
+    element_count,
+    unexpected_count,
     reason,
-    cast(evaluated_at as {{ energy.stored_timestamp() }}) as evaluated_at
+    evaluated_at
 from validations

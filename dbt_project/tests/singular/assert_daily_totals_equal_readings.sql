@@ -1,5 +1,5 @@
 -- depends_on: {{ ref('int_readings_local') }}
--- Every kWh of stg_readings is counted in exactly one day of fct_daily_consumption, in
+-- Every kWh of stg_lake__readings is counted in exactly one day of fct_daily_consumption, in
 -- the column of its flow (import in total_kwh, export in export_kwh), and a missing
 -- reading (kwh null) is counted in no reading count.
 --
@@ -24,7 +24,7 @@ with readings as (
     from {{ ref('int_readings_local') }}
     where {{ energy.incremental_window(first_day, day_column='day_number', utc_start_column='reading_start') }}
     {%- else %}
-    from {{ ref('stg_readings') }}
+    from {{ ref('stg_lake__readings') }}
     {%- endif %}
     group by meter_id
 ),

@@ -25,7 +25,7 @@
 {#- A lake with no export (or no estimated) readings skips the flow partition (the
     quality column): same rows, the cost of an import-only model (energy.any_rows).
     Without estimated readings a reading's quality follows from its kwh: missing when
-    null (stg_readings tests that), else measured. -#}
+    null (stg_lake__readings tests that), else measured. -#}
 {%- set has_export, has_estimates = energy.any_rows(ref('int_readings_local'), ["flow = 'export'", "quality = 'estimated'"]) -%}
 {%- set carried = ['meter_id'] + (['flow'] if has_export else []) + ['reading_start']
     + (['quality', 'kwh'] if has_estimates else [])

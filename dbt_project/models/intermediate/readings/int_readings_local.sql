@@ -10,7 +10,7 @@
     seed needs a --full-refresh of those models. -#}
 with readings as (
 
-    select * from {{ ref('stg_readings') }}
+    select * from {{ ref('stg_lake__readings') }}
 
 ),
 

@@ -88,7 +88,7 @@ select
     z_score,
     {{ energy.is_anomaly('z_score') }} as is_anomaly,
     {{ energy.direction('z_score') }} as direction,
-    -- the names of the release before, kept for one release (README, "Renamed columns")
+    -- the names of the release before, kept for one release (README, "Renamed tables and columns")
     baseline_center as baseline_mean,
     baseline_scale as baseline_stddev,
     cast(baseline_count as integer) as baseline_n

@@ -9,8 +9,8 @@
 {#- A literal bound (true while parsing and in unit tests, whose inputs are fixtures). -#}
 {%- set recent_bound = 'true' -%}
 {%- set recent_days_bound = 'true' -%}
-{%- if execute and model.resource_type == 'model' and load_relation(ref('stg_readings')) is not none -%}
-  {%- set newest = energy.column_max(ref('stg_readings'), 'reading_start') -%}
+{%- if execute and model.resource_type == 'model' and load_relation(ref('stg_lake__readings')) is not none -%}
+  {%- set newest = energy.column_max(ref('stg_lake__readings'), 'reading_start') -%}
   {%- if newest is not none -%}
     {%- set since = modules.datetime.datetime.strptime((newest | string)[:19], '%Y-%m-%d %H:%M:%S')
         - modules.datetime.timedelta(days=var('meter_health_days')) -%}
@@ -27,7 +27,7 @@ with recent as (
         reading_start,
         interval_minutes,
         kwh
-    from {{ ref('stg_readings') }}
+    from {{ ref('stg_lake__readings') }}
     where
         kwh is not null
         and coalesce(quality, 'measured') <> 'estimated'

@@ -25,7 +25,7 @@ select
     direction,
     ingested_at,
     dbt_loaded_at,
-    -- the names of the release before, kept for one release (README, "Renamed columns"):
+    -- the names of the release before, kept for one release (README, "Renamed tables and columns"):
     -- view columns only, never stored twice
     baseline_center as baseline_mean,
     baseline_scale as baseline_stddev,

@@ -1,7 +1,7 @@
 {#- One row per upload and expectation: the queryable history of data quality. -#}
 with validations as (
 
-    select * from {{ ref('stg_dq_validations') }}
+    select * from {{ ref('stg_dq__validations') }}
 
 )
 

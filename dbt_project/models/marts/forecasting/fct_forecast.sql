@@ -67,7 +67,7 @@ method_scores as (
         flow,
         method,
         avg(mae) as mean_mae,
-        min(n) as fewest_errors,
+        min(forecast_count) as fewest_errors,
         case method
             {%- for method in preference %}
             when '{{ method }}' then {{ loop.index }}
@@ -133,7 +133,7 @@ select
     banded.band_source,
     banded.last_complete_date,
     banded.history_days,
-    -- the name of the release before, kept for one release (README, "Renamed columns")
+    -- the name of the release before, kept for one release (README, "Renamed tables and columns")
     banded.band_source as interval_source
 from banded
 left join selected

@@ -146,7 +146,7 @@ select
     band_width_kwh,
     calibrated_before,
     dbt_loaded_at,
-    -- the names of the release before, kept for one release (README, "Renamed columns")
+    -- the names of the release before, kept for one release (README, "Renamed tables and columns")
     forecast_count as n,
     band_coverage as interval_coverage,
     band_coverage_count as coverage_n
