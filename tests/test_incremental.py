@@ -37,7 +37,7 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     incremental = snapshot(workspace)
     # The incremental build tested only the rows it wrote on the reading-grain tables.
     compiled = workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models"
-    scoped = next((compiled / "staging" / "stg_lake__readings.yml").glob("primary_key_stg_readings*.sql")).read_text()
+    scoped = next((compiled / "staging" / "stg_lake__readings.yml").glob("primary_key_stg_lake__readings*.sql")).read_text()
     assert "where dbt_loaded_at >= cast(" in scoped
     whole = next((compiled / "marts" / "anomalies" / "fct_daily_anomalies.yml").glob("primary_key*.sql")).read_text()
     assert "dbt_loaded_at >=" not in whole and "__rows_of_this_build__" not in whole
@@ -53,7 +53,7 @@ def test_incremental_build_equals_full_refresh(workspace, lakehouse, tmp_path):
     incremental_models = [
         node for node in manifest["nodes"].values() if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
     ]
-    assert len(incremental_models) == 9
+    assert len(incremental_models) == 10
     for node in incremental_models:
         sql = (compiled.parent / node["original_file_path"]).read_text()
         assert "where false /* nothing new */" in sql or "and false /* nothing new */" in sql, node["name"]

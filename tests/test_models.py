@@ -41,7 +41,7 @@ def rows(workspace, sql):
     return query(workspace, sql).to_pylist()
 
 
-def test_stg_readings_has_every_reading(demo_workspace, sample_rows):
+def test_staged_readings_hold_every_reading(demo_workspace, sample_rows):
     got = rows(demo_workspace, "select meter_id, reading_start, kwh from stg_lake__readings")
     assert len(got) == 2880
     assert {(r["meter_id"], r["reading_start"], r["kwh"]) for r in got} == set(sample_rows)
@@ -261,7 +261,7 @@ def test_the_primary_key_test_finds_every_repeated_and_every_null_key(demo_works
     still report exactly the repeated keys, with their counts, as a plain GROUP BY does,
     and every key with a null in it, repeated or not."""
     compiled = demo_workspace.dbt_artifacts / "target" / "compiled" / "energy" / "models" / "staging"
-    test_sql = next((compiled / "stg_lake__readings.yml").glob("primary_key_stg_readings*.sql")).read_text()
+    test_sql = next((compiled / "stg_lake__readings.yml").glob("primary_key_stg_lake__readings*.sql")).read_text()
     assert "hash(" in test_sql
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(demo_workspace.warehouse, copy)

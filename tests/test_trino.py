@@ -207,8 +207,9 @@ def test_trino_incremental_build_equals_its_full_refresh(workspace, lakehouse, t
     # wrote delete files) and changes no row.
     incremental_tables = [
         "stg_lake__readings",
-        "fct_reading_anomalies",
+        "int_readings_scored",
         "int_readings_aggregated_to_days",
+        "int_days_aggregated_to_meters",
         "int_forecast_origins",
         "int_forecast_errors",
         "int_forecast_bands",
@@ -290,3 +291,45 @@ def test_a_warehouse_whose_daily_table_predates_the_view_upgrades_on_trino(works
     cursor.execute("select table_type from information_schema.tables where table_name = 'fct_daily_consumption'")
     assert cursor.fetchall() == [["VIEW"]]
     assert_same_rows("fct_daily_consumption", before, trino_rows(trino_target, "fct_daily_consumption"), RELATIVE_TOLERANCE)
+
+
+def test_a_warehouse_of_the_release_before_the_renames_upgrades_on_trino(workspace, lakehouse, tmp_path, trino_target):
+    """On Iceberg: a warehouse of the release before the renames (README, "Renamed tables
+    and columns") holds stg_readings and fct_reading_anomalies as tables with the old
+    column names, none of the new staging, scoring or meter tables, and only the old
+    names in the forecast and daily anomaly tables. The next build upgrades it: the same
+    rows in every public table, and the old table names are views."""
+    history = generate_long_format(tmp_path / "history.csv", meters=2, days=30, interval_minutes=60, seed=7)
+    ingest_file(history.data_path, "raw/history.csv", lakehouse, now=dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
+    assert build(workspace, target="trino").success
+    before = {table: trino_rows(trino_target, table) for table in PUBLIC_TABLES}
+    cursor = trino_target.cursor()
+    statements = [
+        "create table old_reading_anomalies as"
+        " select meter_id, flow, reading_start, reading_date, slot_minute, kwh, quality, baseline_mean, baseline_stddev,"
+        " baseline_n, z_score, is_anomaly, direction, ingested_at, dbt_loaded_at from fct_reading_anomalies",
+        "drop view fct_reading_anomalies",
+        "alter table old_reading_anomalies rename to fct_reading_anomalies",
+        "drop table int_readings_scored",
+        "create table old_readings as select * from stg_lake__readings",
+        "drop view stg_readings",
+        "alter table old_readings rename to stg_readings",
+        "drop table stg_lake__readings",
+        "drop table dim_meters",
+        "drop table int_days_aggregated_to_meters",
+    ]
+    for table, columns in {
+        "fct_daily_anomalies": ["baseline_center", "baseline_scale", "baseline_day_count"],
+        "fct_forecast_accuracy": ["forecast_count", "band_coverage", "band_coverage_count"],
+        "fct_forecast": ["band_source"],
+    }.items():
+        statements += [f"alter table {table} drop column {column}" for column in columns]
+    for statement in statements:
+        cursor.execute(statement)
+        cursor.fetchall()
+    assert build(workspace, target="trino").success
+    for old_name in ("fct_reading_anomalies", "stg_readings"):
+        cursor.execute(f"select table_type from information_schema.tables where table_name = '{old_name}'")
+        assert cursor.fetchall() == [["VIEW"]], old_name
+    for table in PUBLIC_TABLES:
+        assert_same_rows(table, before[table], trino_rows(trino_target, table), RELATIVE_TOLERANCE)

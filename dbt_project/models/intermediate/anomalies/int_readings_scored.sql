@@ -90,6 +90,9 @@ new_readings as (
 ),
 
 {% endif -%}
+-- the baseline of every reading to score (of new_readings, incremental): CTEs ending in
+-- `baselines`, one row per reading with baseline_center, baseline_scale and baseline_count,
+-- by the rule of var anomaly_method and var anomaly_window (macros/anomaly.sql)
 {{ energy.baseline_ctes(
     'readings', ['meter_id'] + (['flow'] if has_export else []) + ['slot_minute'],
     carried | join(', '), window,

@@ -12,12 +12,15 @@
     Incremental: only the meters with days (re)computed since this table last took rows
     in, each merged with its row here (the earlier first day, the later last day), so a
     daily build reads the new days and one row per meter, not the history. -#}
+{%- set first_new_day = energy.first_new_day(ref('int_readings_aggregated_to_days'), energy.day_number('reading_date')) -%}
 with days as (
 
     select meter_id, reading_date, timezone, dbt_loaded_at
     from {{ ref('int_readings_aggregated_to_days') }}
     {%- if is_incremental() %}
-    where {{ energy.loaded_since_this() }}
+    -- the literal bound lets the engine skip older days without reading them
+    where {{ energy.incremental_window(first_new_day, date_column='reading_date') }}
+        and {{ energy.loaded_since_this() }}
     {%- endif %}
 
 ),

@@ -41,6 +41,8 @@ complete_days as (
 
 ),
 
+-- the baseline of every complete day: CTEs ending in `baselines`, one row per day with
+-- baseline_center, baseline_scale and baseline_count (macros/anomaly.sql)
 {% if same_weekday -%}
 {{ energy.baseline_ctes('complete_days', ['meter_id', 'flow', 'day_of_week'], 'meter_id, flow, reading_date', var('anomaly_same_weekday_weeks')) }},
 {%- else -%}
